@@ -1,0 +1,109 @@
+"""The FastAPI application factory: middleware, routers, error handlers, lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+from avnz import __version__, health, tasks
+from avnz.audit import api as audit_api
+from avnz.auth import api as auth_api
+from avnz.config import Settings, get_settings
+from avnz.core.errors import install_error_handlers
+from avnz.core.jobs import Worker
+from avnz.db.migrate import ensure_migrated
+from avnz.deps import RuntimeDep
+from avnz.runtime import Runtime
+from avnz.security.middleware import RequestMiddleware
+from avnz.tenancy import api as tenancy_api
+
+API_PREFIX = "/api/v1"
+
+
+def _api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_api.public_router)
+    api.include_router(auth_api.router)
+    api.include_router(tenancy_api.router)
+    api.include_router(audit_api.router)
+    return api
+
+
+def _mount_docs(app: FastAPI) -> None:
+    # Swagger UI's assets ship in a Python package: /docs works without a CDN.
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="avnz API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Tests pass their own settings/runtime; `avnz serve` uses the environment."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_migrated(app.state.runtime.engine)
+        worker = Worker(
+            app.state.runtime.sessions,
+            tasks.handlers(),
+            tasks.recurring(),
+            poll_seconds=settings.worker_poll_seconds,
+        )
+        if settings.run_embedded_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            if runtime is None:  # we built it, we close it
+                await app.state.runtime.close()
+
+    app = FastAPI(
+        title="avnz",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime or Runtime.build(settings)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(_api_router())
+    _mount_docs(app)
+
+    @app.get("/.well-known/jwks.json", tags=["auth"])
+    async def jwks(runtime: RuntimeDep) -> dict[str, Any]:
+        """Public. The keys that verify access tokens issued by avnz."""
+        return runtime.keyset.jwks()
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After", "X-API-Version"],
+        max_age=600,
+    )
+    app.add_middleware(
+        RequestMiddleware,
+        limiter=app.state.runtime.limiter,
+        ip_limit=app.state.runtime.limits.ip,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return app

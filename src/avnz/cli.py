@@ -1,0 +1,139 @@
+"""The `avnz` command: serve, worker, migrate, demo."""
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from avnz import __version__, tasks
+from avnz.config import Settings, get_settings
+from avnz.core.jobs import Worker
+from avnz.core.logging import configure_logging
+from avnz.db.engine import create_engine, session_factory
+from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
+from avnz.tenancy import demo
+
+app = typer.Typer(help="avnz: payment orchestration platform.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"avnz {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Settings come from AVNZ_* variables; data lives in AVNZ_DATA_DIR (default ./.avnz)."""
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings.log_level)
+    return settings
+
+
+async def _check_migrated(settings: Settings) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await ensure_migrated(engine)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the API (and the embedded worker) until interrupted."""
+    settings = _settings()
+    try:
+        asyncio.run(_check_migrated(settings))
+    except NotMigrated as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    from avnz.app import create_app  # after logging is configured
+
+    typer.secho(f"avnz {__version__} serving on http://{host}:{port}", fg=typer.colors.GREEN)
+    typer.echo(f"  API docs:  http://{host}:{port}/docs")
+    typer.echo(f"  Health:    http://{host}:{port}/health")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs (any number of workers may run side by side)."""
+    settings = _settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            job_worker = Worker(
+                session_factory(engine),
+                tasks.handlers(),
+                tasks.recurring(),
+                poll_seconds=settings.worker_poll_seconds,
+            )
+            await job_worker.run()
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except NotMigrated as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        typer.echo("worker stopped")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    settings = _settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo("database is at the newest migration")
+
+
+@app.command("demo")
+def load_demo(
+    password: Annotated[
+        str, typer.Option(help=f"Password for every demo user (default {demo.DEFAULT_PASSWORD}).")
+    ] = demo.DEFAULT_PASSWORD,
+) -> None:
+    """Create the demo tenants and one user per role (idempotent)."""
+    settings = _settings()
+
+    async def run() -> list[demo.DemoLogin]:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            async with session_factory(engine).begin() as session:
+                return await demo.load(session, password)
+        finally:
+            await engine.dispose()
+
+    try:
+        logins = asyncio.run(run())
+    except NotMigrated as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    typer.secho(f"Demo data ready. Log in with password {password!r} as:", fg=typer.colors.GREEN)
+    for login in logins:
+        typer.echo(f"  {login.role.value:<20} {login.email}")

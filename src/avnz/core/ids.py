@@ -1,0 +1,12 @@
+"""Opaque, prefixed, time-sortable identifiers (`org_01JD…`)."""
+
+from ulid import ULID
+
+PREFIXES = frozenset({"org", "cli", "com", "dep", "usr", "key", "ses", "rtk", "inv", "aud", "job"})
+
+
+def new_id(prefix: str) -> str:
+    """Return a new id; ids created later sort after earlier ones (millisecond precision)."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}_{str(ULID()).lower()}"

@@ -1,0 +1,90 @@
+"""FastAPI dependencies shared by every router: the runtime, the unit of work, the caller."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.auth import service as auth_service
+from avnz.auth.permissions import Permission
+from avnz.auth.scope import Principal
+from avnz.core.errors import PermissionDenied, Unauthenticated
+from avnz.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the route returns, before the response is sent,
+    so a client never sees success for a change (or an audit row) that did not commit."""
+    async with runtime.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "Send an access token or API key as `Authorization: Bearer <token>`.",
+            code="missing_credentials",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+async def current_principal(request: Request, runtime: RuntimeDep, session: Session) -> Principal:
+    token = _bearer(request)
+    principal = await auth_service.authenticate(
+        session=session, auth=runtime.authenticator, token=token
+    )
+    await runtime.limiter.check(runtime.limits.user, principal.id)
+    request.state.principal_id = principal.id
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*permissions: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets the caller through only with every named permission."""
+    needed = frozenset(permissions)
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        missing = needed - principal.permissions
+        if missing:
+            raise PermissionDenied(
+                f"This action needs the permission(s): {', '.join(sorted(missing))}."
+            )
+        return principal
+
+    return dependency
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def auth_rate_limit(request: Request, runtime: RuntimeDep) -> None:
+    """10/min per IP on login, refresh and invite acceptance: slows password guessing."""
+    await runtime.limiter.check(runtime.limits.auth, client_ip(request))
+
+
+async def payments_rate_limit(principal: CurrentPrincipal, runtime: RuntimeDep) -> None:
+    """The seed's 30/min on payment endpoints, per caller."""
+    await runtime.limiter.check(runtime.limits.payments, principal.id)

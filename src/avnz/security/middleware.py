@@ -1,0 +1,144 @@
+"""The outermost layer of every request: request id, per-IP limit, body size, security headers,
+and one access-log line. Pure ASGI (no BaseHTTPMiddleware) to keep the hot path cheap."""
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from avnz.core import context
+from avnz.core.errors import AppError, PayloadTooLarge, error_body
+from avnz.security.ratelimit import Limit, RateLimiter
+
+API_VERSION = "v1"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_UNLIMITED_PREFIXES = ("/health", "/.well-known/")
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; "
+        "form-action 'self'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "cross-origin-opener-policy": "same-origin",
+    "x-api-version": API_VERSION,
+}
+
+access_log = structlog.get_logger("avnz.access")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+    return f"req_{uuid.uuid4().hex}"
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+class RequestMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, limiter: RateLimiter, ip_limit: Limit, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.ip_limit = ip_limit
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = context.bind(context.RequestContext(request_id, ip, _header(scope, b"user-agent")))
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status_holder = {"status": 500}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            rejection = await self._admission(scope, ip)
+            if rejection is not None:
+                await self._reject(rejection, request_id, scope, receive, send_with_headers)
+            else:
+                await self.app(scope, self._limited_receive(receive), send_with_headers)
+        finally:
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status_holder["status"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                ip=ip,
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+            context.unbind(token)
+
+    async def _admission(self, scope: Scope, ip: str) -> AppError | None:
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return PayloadTooLarge(f"The request body is larger than {self.max_body_bytes} bytes.")
+        if scope["path"].startswith(_UNLIMITED_PREFIXES) or scope["method"] == "OPTIONS":
+            return None
+        try:
+            await self.limiter.check(self.ip_limit, ip)
+        except AppError as exc:
+            return exc
+        return None
+
+    async def _reject(
+        self, error: AppError, request_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        body = error_body(
+            type_=error.type,
+            code=error.code,
+            message=error.message,
+            param=error.param,
+            request_id=request_id,
+        )
+        response = JSONResponse(body, status_code=error.status_code, headers=error.headers)
+        await response(scope, receive, send)
+
+    def _limited_receive(self, receive: Receive) -> Receive:
+        """Count body bytes as they stream in; a body without Content-Length cannot sneak past."""
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message: dict[str, Any] = dict(await receive())
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            return message
+
+        return wrapped
