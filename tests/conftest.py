@@ -8,11 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from avnz.app import create_app
 from avnz.config import Settings
 from avnz.core import clock
+from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
 from avnz.db.models import Base
 from avnz.runtime import Runtime
@@ -68,9 +69,17 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture(scope="session")
+async def reader_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.resolved_database_url, sqlite_read_only=True)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
-async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessions() as session:
+async def session(reader_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """For reading what the app wrote; on SQLite its transactions never block the app."""
+    async with session_factory(reader_engine)() as session:
         yield session
 
 

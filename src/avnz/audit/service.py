@@ -53,15 +53,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def snapshot(row: object) -> dict[str, Any]:
-    """The row's column values as JSON-safe data, secrets left out or masked."""
+    """The row's column values as JSON-safe data, hashes left out (`record` masks the rest)."""
     mapper = inspect(type(row))
+    # Keyed by column name ("metadata", not the attribute "metadata_"), as the API shows it.
     values = {
-        column.key: _jsonable(getattr(row, column.key))
-        for column in mapper.column_attrs
-        if column.key not in _OMITTED_COLUMNS
+        prop.columns[0].name: _jsonable(getattr(row, prop.key))
+        for prop in mapper.column_attrs
+        if prop.key not in _OMITTED_COLUMNS
     }
-    masked: dict[str, Any] = mask_value(values)
-    return masked
+    return values
 
 
 def record(

@@ -88,6 +88,7 @@ async def create(
         updated_by=principal.id,
     )
     session.add(key)
+    await session.flush()
     audit.record(
         session,
         actor=principal,

@@ -28,17 +28,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # SQLite has one writer. Taking the write lock up front makes concurrent writers queue on
-    # busy_timeout instead of failing with SQLITE_BUSY when a read lock is upgraded.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(mode: str) -> Any:
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return begin
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, sqlite_read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`. On SQLite every transaction takes the write lock up front (BEGIN
+    IMMEDIATE): there is one writer, and queueing on busy_timeout beats failing with
+    SQLITE_BUSY when a read lock is upgraded. `sqlite_read_only` engines (tests, reports)
+    use deferred transactions so their reads never block the writers."""
     if is_sqlite(url):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        mode = "DEFERRED" if sqlite_read_only else "IMMEDIATE"
+        event.listen(engine.sync_engine, "begin", _sqlite_begin(mode))
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)

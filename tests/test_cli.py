@@ -1,0 +1,140 @@
+"""The `avnz` command as a user runs it: real processes, a real port, a fresh data directory."""
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from avnz import __version__
+
+AVNZ = str(Path(sys.executable).parent / "avnz")
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVNZ_")}
+    return {**env, "AVNZ_DATA_DIR": str(data_dir)}
+
+
+def _avnz(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AVNZ, *args], env=_env(data_dir), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"server exited early: {process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> Path:
+    result = _avnz(tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_version(tmp_path):
+    result = _avnz(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"avnz {__version__}"
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path):
+    result = _avnz(tmp_path, "serve", "--port", str(_free_port()))
+    assert result.returncode == 1
+    assert "Run `avnz migrate` first" in result.stderr
+
+
+def test_demo_is_idempotent_and_prints_logins(migrated):
+    first = _avnz(migrated, "demo", "--password", "my-demo-password")
+    second = _avnz(migrated, "demo", "--password", "my-demo-password")
+    assert first.returncode == second.returncode == 0, first.stderr
+    for email in (
+        "org.admin@demo.avnz.io",
+        "client.admin@demo.avnz.io",
+        "company.user@demo2.avnz.io",
+    ):
+        assert email in first.stdout
+    with sqlite3.connect(migrated / "avnz.db") as db:
+        users = db.execute("select count(*), count(distinct email) from users").fetchone()
+        clients = db.execute("select count(*) from clients").fetchone()[0]
+        organizations = db.execute("select count(*) from organizations").fetchone()[0]
+    assert users == (9, 9)
+    assert (clients, organizations) == (2, 1)
+
+
+def test_serve_over_real_http_with_demo_login(migrated):
+    assert _avnz(migrated, "demo", "--password", "served-password").returncode == 0
+    port = _free_port()
+    process = subprocess.Popen(
+        [AVNZ, "serve", "--port", str(port)],
+        env=_env(migrated),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/health/live", process)
+        ready = httpx.get(f"{base}/health/ready")
+        assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+        login = httpx.post(
+            f"{base}/api/v1/auth/login",
+            json={"email": "client.admin@demo2.avnz.io", "password": "served-password"},
+        )
+        assert login.status_code == 200
+        token = login.json()["access_token"]
+        clients = httpx.get(f"{base}/api/v1/clients", headers={"Authorization": f"Bearer {token}"})
+        assert [c["slug"] for c in clients.json()["data"]] == ["second-agency"]
+        docs = httpx.get(f"{base}/docs")
+        assert docs.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in docs.text
+        assert httpx.get(f"{base}/docs/assets/swagger-ui-bundle.js").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_worker_runs_recurring_housekeeping(migrated):
+    process = subprocess.Popen(
+        [AVNZ, "worker"],
+        env=_env(migrated),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        row = None
+        while time.monotonic() < deadline and row is None:
+            time.sleep(0.3)
+            with sqlite3.connect(migrated / "avnz.db") as db:
+                row = db.execute(
+                    "select status, attempts, last_error from jobs "
+                    "where kind = 'auth.purge_expired' and due_at > datetime('now', '+30 minutes')"
+                ).fetchone()
+        assert row == ("queued", 0, None)  # ran once and rescheduled itself an hour ahead
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
