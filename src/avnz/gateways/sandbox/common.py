@@ -1,0 +1,192 @@
+"""What every gateway sandbox shares: an in-memory ledger of the transactions it approved,
+fault injection (slow, hang after receiving, 5xx, malformed body), and control routes under
+`/_sandbox/` that tests and load scripts use over HTTP.
+
+Control routes (JSON):
+  POST /_sandbox/faults   {"mode": "slow|hang|error|malformed|none", "delay_ms": 0, "count": null}
+                          `count` limits the fault to the next N requests (null: until reset)
+  POST /_sandbox/reset    forget every transaction and fault
+  GET  /_sandbox/transactions
+"""
+
+import asyncio
+import enum
+import itertools
+import secrets
+import string
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+HANG_SECONDS = 3600.0
+
+
+class FaultMode(enum.StrEnum):
+    NONE = "none"
+    SLOW = "slow"  # answer normally after delay_ms
+    HANG = "hang"  # read the request, then never answer (the client times out after sending)
+    ERROR = "error"  # HTTP 500 with an HTML body, as a broken load balancer would
+    MALFORMED = "malformed"  # HTTP 200 with a body no parser accepts
+
+
+@dataclass
+class Faults:
+    mode: FaultMode = FaultMode.NONE
+    delay_ms: int = 0
+    count: int | None = None
+    base_delay_ms: int = 0  # applied to every request, e.g. to emulate network latency
+
+    def set(self, mode: FaultMode, delay_ms: int = 0, count: int | None = None) -> None:
+        self.mode, self.delay_ms, self.count = mode, delay_ms, count
+
+    def _take(self) -> FaultMode:
+        if self.mode is FaultMode.NONE:
+            return FaultMode.NONE
+        mode = self.mode
+        if self.count is not None:
+            self.count -= 1
+            if self.count <= 0:
+                self.set(FaultMode.NONE)
+        return mode
+
+    async def apply(self) -> Response | None:
+        """Run the configured fault; a Response means "send this instead of the real answer"."""
+        if self.base_delay_ms:
+            await asyncio.sleep(self.base_delay_ms / 1000)
+        mode = self._take()
+        if mode is FaultMode.SLOW:
+            await asyncio.sleep(self.delay_ms / 1000)
+        elif mode is FaultMode.HANG:
+            await asyncio.sleep(HANG_SECONDS)
+        elif mode is FaultMode.ERROR:
+            return Response(
+                "<html><body>502 Bad Gateway</body></html>", status_code=502, media_type="text/html"
+            )
+        elif mode is FaultMode.MALFORMED:
+            return Response(
+                b"\x00\xffnot-a-gateway-answer{{",
+                status_code=200,
+                media_type="application/octet-stream",
+            )
+        return None
+
+
+class TxnState(enum.StrEnum):
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    DECLINED = "declined"
+
+
+@dataclass
+class SandboxTxn:
+    id: str
+    kind: str  # sale / auth / capture / refund / void as the gateway names them
+    amount: int  # minor units
+    currency: str
+    state: TxnState
+    order_id: str | None = None
+    card_last4: str | None = None
+    captured: int = 0
+    refunded: int = 0
+    auth_code: str | None = None
+    parent_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def refundable(self) -> int:
+        return self.captured - self.refunded
+
+
+@dataclass
+class Ledger:
+    """The sandbox's memory of transactions, so follow-up operations behave like the real thing."""
+
+    id_factory: Callable[[], str]
+    transactions: dict[str, SandboxTxn] = field(default_factory=dict)
+
+    def add(self, txn: SandboxTxn) -> SandboxTxn:
+        self.transactions[txn.id] = txn
+        return txn
+
+    def get(self, txn_id: str) -> SandboxTxn | None:
+        return self.transactions.get(txn_id)
+
+    def by_order(self, order_id: str) -> list[SandboxTxn]:
+        return [t for t in self.transactions.values() if t.order_id == order_id]
+
+    def new_id(self) -> str:
+        return self.id_factory()
+
+
+def numeric_ids(start: int = 2_000_000_000) -> Callable[[], str]:
+    counter = itertools.count(start + secrets.randbelow(1_000_000) * 1000)
+    return lambda: str(next(counter))
+
+
+def alnum_ids(prefix: str = "", length: int = 12) -> Callable[[], str]:
+    alphabet = string.ascii_uppercase + string.digits
+    return lambda: prefix + "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def auth_code() -> str:
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(6))
+
+
+@dataclass
+class SandboxState:
+    ledger: Ledger
+    faults: Faults = field(default_factory=Faults)
+
+
+def control_routes(state: SandboxState) -> list[BaseRoute]:
+    async def set_faults(request: Request) -> Response:
+        try:
+            body = await request.json()
+            state.faults.set(
+                FaultMode(body.get("mode", "none")), int(body.get("delay_ms", 0)), body.get("count")
+            )
+        except (ValueError, TypeError, AttributeError):
+            return JSONResponse({"error": "expected {mode, delay_ms, count}"}, status_code=400)
+        return JSONResponse({"mode": state.faults.mode.value, "count": state.faults.count})
+
+    async def reset(_request: Request) -> Response:
+        state.ledger.transactions.clear()
+        state.faults.set(FaultMode.NONE)
+        return JSONResponse({"reset": True})
+
+    async def transactions(_request: Request) -> Response:
+        return JSONResponse([asdict(t) for t in state.ledger.transactions.values()])
+
+    return [
+        Route("/_sandbox/faults", set_faults, methods=["POST"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/transactions", transactions, methods=["GET"]),
+    ]
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def with_faults(state: SandboxState, endpoint: Endpoint) -> Endpoint:
+    """Wrap a gateway endpoint so configured faults happen after the request body is read."""
+
+    async def wrapped(request: Request) -> Response:
+        await request.body()
+        injected = await state.faults.apply()
+        return injected if injected is not None else await endpoint(request)
+
+    return wrapped
+
+
+def sandbox_app(state: SandboxState, routes: list[BaseRoute]) -> Starlette:
+    app = Starlette(routes=[*control_routes(state), *routes])
+    app.state.sandbox = state
+    return app
