@@ -19,7 +19,7 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(app: Any) -> Iterator[str]:
-    """Yield the base URL (http://127.0.0.1:PORT) of `app` served by uvicorn until the block ends."""
+    """Yield the base URL (http://127.0.0.1:PORT) of `app`, served by uvicorn in this block."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     server = uvicorn.Server(config)

@@ -136,6 +136,7 @@ async def _on_app_error(request: Request, exc: Exception) -> JSONResponse:
 _HTTP_STATUS_ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found_error", "route_not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "payload_too_large"),
 }
 
 

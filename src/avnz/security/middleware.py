@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -138,7 +139,9 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+                    # An HTTPException, because FastAPI turns any other error raised while it
+                    # reads the body into a 400; the handler gives it the payload_too_large shape.
+                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
             return message
 
         return wrapped
