@@ -19,6 +19,7 @@ from avnz.core.errors import install_error_handlers
 from avnz.core.jobs import Worker
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
+from avnz.payments import api as payments_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
 from avnz.tenancy import api as tenancy_api
@@ -32,6 +33,7 @@ def _api_router() -> APIRouter:
     api.include_router(auth_api.router)
     api.include_router(tenancy_api.router)
     api.include_router(audit_api.router)
+    api.include_router(payments_api.router)
     return api
 
 

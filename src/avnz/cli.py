@@ -12,9 +12,13 @@ from avnz.core.jobs import Worker
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
+from avnz.security.keyring import Keyring
+from avnz.security.rotation import RotationReport, reencrypt_all
 from avnz.tenancy import demo
 
 app = typer.Typer(help="avnz: payment orchestration platform.", no_args_is_help=True)
+keys_app = typer.Typer(help="Master keys that encrypt stored secrets.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _version(value: bool) -> None:
@@ -137,3 +141,43 @@ def load_demo(
     typer.secho(f"Demo data ready. Log in with password {password!r} as:", fg=typer.colors.GREEN)
     for login in logins:
         typer.echo(f"  {login.role.value:<20} {login.email}")
+
+
+@keys_app.command("rotate")
+def rotate_keys(
+    retire: Annotated[
+        bool, typer.Option(help="Afterwards, drop every key but the newest from the key file.")
+    ] = False,
+) -> None:
+    """Add a master key (key file) and re-encrypt every stored secret under the newest key.
+
+    With AVNZ_MASTER_KEYS, first put the new key in front on every process, then run this;
+    remove the old key from the variable once it reports done."""
+    settings = _settings()
+    runtime_keyring = Keyring.from_settings(settings)
+    if runtime_keyring.key_file is not None:
+        version = runtime_keyring.key_file.add_key()
+        runtime_keyring.reload()
+        typer.echo(f"added master key version {version}")
+
+    async def run() -> RotationReport:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            return await reencrypt_all(session_factory(engine), runtime_keyring)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except NotMigrated as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    for column, count in report.rewritten.items():
+        typer.echo(f"  {column}: {count} re-encrypted")
+    typer.secho(f"every secret is under key version {report.newest_version}", fg=typer.colors.GREEN)
+    if retire and runtime_keyring.key_file is not None:
+        retired = runtime_keyring.key_file.retire_all_but(report.newest_version)
+        typer.echo(f"retired key versions: {retired or 'none'}")
+    elif retire:
+        typer.echo("keys come from AVNZ_MASTER_KEYS: remove the old versions there")

@@ -7,7 +7,7 @@ credential is an integration stored encrypted in the database.
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 1_048_576
+
+    master_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated `version:base64key` AES-256 master keys, newest first. "
+        "Unset: a key file is created in the data dir.",
+    )
+    fingerprint_key: SecretStr | None = Field(
+        default=None, description="base64 HMAC key for card fingerprints (with master_keys)."
+    )
 
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600

@@ -12,6 +12,7 @@ from avnz.auth.tokens import Keyset
 from avnz.config import Settings
 from avnz.core.cache import TtlCache
 from avnz.db.engine import create_engine, session_factory
+from avnz.security.keyring import Keyring
 from avnz.security.ratelimit import Limit, RateLimiter, limit
 
 
@@ -42,6 +43,7 @@ class Runtime:
     jwks: JwksCache
     limiter: RateLimiter
     limits: Limits
+    keyring: Keyring
     api_keys: TtlCache[str, Principal]
     oidc_configs: TtlCache[str, list[tuple[str, OidcSettings]]]
 
@@ -68,6 +70,7 @@ class Runtime:
             jwks=JwksCache(http=client),
             limiter=RateLimiter.from_url(settings.redis_url),
             limits=Limits.from_settings(settings),
+            keyring=Keyring.from_settings(settings),
             api_keys=TtlCache(settings.api_key_cache_seconds),
             oidc_configs=TtlCache(60.0),
         )

@@ -118,6 +118,8 @@ async def verify_external_token(
         raise Unauthenticated(
             "The token's algorithm does not match its key.", code="invalid_algorithm"
         )
+    # HttpUrl gives a bare host a trailing "/"; IdPs differ on whether their `iss` has one.
+    issuers = [config.issuer_str, config.issuer_str.rstrip("/")]
     return decode_or_raise(
-        token, key=jwk.key, algorithms=[alg], audience=config.audience, issuer=config.issuer_str
+        token, key=jwk.key, algorithms=[alg], audience=config.audience, issuer=issuers
     )

@@ -137,7 +137,7 @@ class Keyset:
 
 
 def decode_or_raise(
-    token: str, *, key: Any, algorithms: list[str], audience: str, issuer: str
+    token: str, *, key: Any, algorithms: list[str], audience: str, issuer: str | list[str]
 ) -> dict[str, Any]:
     """jwt.decode with the required claims, turning each failure into a clear 401."""
     try:

@@ -2,7 +2,9 @@
 
 from ulid import ULID
 
-PREFIXES = frozenset({"org", "cli", "com", "dep", "usr", "key", "ses", "rtk", "inv", "aud", "job"})
+PREFIXES = frozenset(
+    {"org", "cli", "com", "dep", "usr", "key", "ses", "rtk", "inv", "aud", "job", "pm"}
+)
 
 
 def new_id(prefix: str) -> str:

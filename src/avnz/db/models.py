@@ -4,6 +4,7 @@ from avnz.audit.models import AuditLog
 from avnz.auth.models import ApiKey, AuthSession, Invite, RefreshToken
 from avnz.core.jobs import Job
 from avnz.db.base import Base
+from avnz.payments.models import PaymentMethod
 from avnz.tenancy.models import Client, Company, Department, Organization, User
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Invite",
     "Job",
     "Organization",
+    "PaymentMethod",
     "RefreshToken",
     "User",
 ]

@@ -17,7 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "audit_logs",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -366,7 +365,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_refresh_tokens_session_id"))
         batch_op.drop_index(batch_op.f("ix_refresh_tokens_expires_at"))
