@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from stdnum import luhn
+
 MASK = "••••"
 
 # Compared after lower-casing and dropping "_" and "-": "API-Key", "api_key" and "apiKey" match.
@@ -67,18 +69,6 @@ def _normalize(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
 
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
 def mask_pan(digits: str) -> str:
     """BIN and last four only: 4111111111111111 → 411111******1111."""
     return f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"
@@ -91,7 +81,7 @@ def mask_secret(value: str) -> str:
 
 def _mask_pan_match(match: re.Match[str]) -> str:
     digits = re.sub(r"[ -]", "", match.group(0))
-    return mask_pan(digits) if luhn_valid(digits) else match.group(0)
+    return mask_pan(digits) if luhn.is_valid(digits) else match.group(0)
 
 
 def mask_text(text: str) -> str:
