@@ -10,6 +10,7 @@ from avnz.auth import service as auth_service
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.errors import PermissionDenied, Unauthenticated
+from avnz.db.engine import run_after_commit
 from avnz.runtime import Runtime
 
 
@@ -28,6 +29,7 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+            run_after_commit(session)
         except BaseException:
             await session.rollback()
             raise

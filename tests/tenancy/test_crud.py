@@ -3,7 +3,8 @@
 from sqlalchemy import select
 
 from avnz.auth.models import ApiKey, AuthSession
-from avnz.tenancy.models import Client, Company, Role, User, UserStatus
+from avnz.core.ids import new_id
+from avnz.tenancy.models import Client, Company, Organization, Role, User, UserStatus
 
 API = "/api/v1"
 
@@ -328,3 +329,23 @@ async def test_organization_patch_validates_and_keeps_settings(client, world):
     assert bad.status_code == 400
     again = await client.get(path, headers=headers)
     assert again.json()["billing_email"] == "billing@platform.example.com"
+
+
+async def test_two_organizations_cannot_share_an_oidc_issuer(client, world, runtime):
+    issuer = "https://tenant.example-idp.com/"
+    async with runtime.sessions.begin() as writer:
+        writer.add(
+            Organization(
+                id=new_id("org"),
+                name="Other platform",
+                slug="other-platform",
+                settings={"oidc": {"issuer": issuer, "audience": "x"}},
+            )
+        )
+    response = await client.patch(
+        f"{API}/organizations/{world.organization.id}",
+        json={"settings": {"oidc": {"issuer": issuer.rstrip("/"), "audience": "api"}}},
+        headers=world.headers(Role.ORGANIZATION_ADMIN),
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["param"] == "settings.oidc.issuer"

@@ -16,6 +16,7 @@ from avnz.core.cache import TtlCache
 from avnz.core.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
+from avnz.db.engine import after_commit
 from avnz.security.passwords import token_digest
 from avnz.tenancy.models import Company
 
@@ -125,7 +126,7 @@ async def revoke(
         before = audit.snapshot(key)
         key.revoked_at = clock.now()
         key.updated_by = principal.id
-        cache.discard(key.key_hash)
+        after_commit(session, lambda: cache.discard(key.key_hash))
         audit.record(
             session,
             actor=principal,

@@ -89,7 +89,11 @@ class JwksCache:
                 keyset = jwt.PyJWKSet.from_dict(response.json())
             except (httpx.HTTPError, ValueError, jwt.PyJWTError):
                 if previous is not None:
-                    return previous
+                    # Keep the old keys and try the IdP again after refetch_interval, not on
+                    # every request while it is down.
+                    retry_at = time.monotonic() - self.ttl_seconds + self.refetch_interval
+                    self._entries[url] = _CachedJwks(previous.keys, fetched_at=retry_at)
+                    return self._entries[url]
                 raise Unauthenticated(
                     "The identity provider's signing keys could not be fetched.",
                     code="jwks_unavailable",

@@ -1,6 +1,6 @@
 """Async engine and session factory; SQLite gets WAL, foreign keys and a busy timeout."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -56,6 +56,17 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once this unit of work has committed (e.g. drop a cache entry, so no
+    request can re-cache the old row between the change and its commit)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
 async def session_scope(
     factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
@@ -64,6 +75,7 @@ async def session_scope(
         try:
             yield session
             await session.commit()
+            run_after_commit(session)
         except BaseException:
             await session.rollback()
             raise

@@ -164,6 +164,26 @@ def _validated_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "oidc": oidc.model_dump(mode="json", exclude_none=True)}
 
 
+async def _ensure_issuer_unused(
+    session: AsyncSession, organization_id: str, settings: dict[str, Any]
+) -> None:
+    """Tokens are routed to an organization by issuer, so two cannot share one."""
+    issuer = (settings.get("oidc") or {}).get("issuer")
+    if not issuer:
+        return
+    others = await session.execute(
+        select(Organization.settings).where(Organization.id != organization_id)
+    )
+    for (other,) in others:
+        other_issuer = ((other or {}).get("oidc") or {}).get("issuer", "")
+        if other_issuer.rstrip("/") == issuer.rstrip("/"):
+            raise Conflict(
+                "Another organization already uses this identity provider issuer.",
+                code="issuer_in_use",
+                param="settings.oidc.issuer",
+            )
+
+
 async def update_organization(
     *,
     session: AsyncSession,
@@ -176,6 +196,7 @@ async def update_organization(
     changes = data.model_dump(exclude_unset=True)
     if "settings" in changes:
         changes["settings"] = _validated_settings(changes["settings"] or {})
+        await _ensure_issuer_unused(session, organization.id, changes["settings"])
     _apply(organization, changes, principal)
     _audit(session, principal, audit.AuditAction.UPDATE, organization, before)
     return organization
