@@ -111,6 +111,10 @@ async def test_soft_deleted_company_disappears_and_its_keys_are_revoked(client, 
     assert row is not None and row.deleted_at is not None
     stored = await session.get(ApiKey, key.json()["id"])
     assert stored is not None and stored.revoked_at is not None
+    company_admin = await client.get(f"{API}/auth/me", headers=world.headers(Role.COMPANY_ADMIN))
+    assert company_admin.status_code == 401
+    user = await session.get(User, world.a.users[Role.COMPANY_ADMIN].id)
+    assert user.status is UserStatus.DEACTIVATED
 
 
 async def test_client_soft_delete_deactivates_users_and_ends_sessions(client, world, session):

@@ -259,26 +259,42 @@ async def delete_client(*, session: AsyncSession, principal: Principal, client_i
     client.status = ClientStatus.CANCELLED
     client.deleted_at = now
     client.updated_by = principal.id
+    await _shut_out(
+        session,
+        principal,
+        User.client_id == client.id,
+        ApiKey.client_id == client.id,
+        reason="client_deleted",
+    )
+    _audit(session, principal, audit.AuditAction.DELETE, client, before)
+    return client
+
+
+async def _shut_out(
+    session: AsyncSession,
+    principal: Principal,
+    users: ColumnElement[bool],
+    keys: ColumnElement[bool],
+    *,
+    reason: str,
+) -> None:
+    """Deactivate the matching users, end their sessions and revoke the matching API keys."""
+    now = clock.now()
     await session.execute(
         update(User)
-        .where(User.client_id == client.id, User.deleted_at.is_(None))
+        .where(users, User.deleted_at.is_(None))
         .values(status=UserStatus.DEACTIVATED, updated_by=principal.id, updated_at=now)
     )
     await session.execute(
         update(AuthSession)
         .where(
-            AuthSession.user_id.in_(select(User.id).where(User.client_id == client.id)),
-            AuthSession.revoked_at.is_(None),
+            AuthSession.user_id.in_(select(User.id).where(users)), AuthSession.revoked_at.is_(None)
         )
-        .values(revoked_at=now, revoked_reason="client_deleted")
+        .values(revoked_at=now, revoked_reason=reason)
     )
     await session.execute(
-        update(ApiKey)
-        .where(ApiKey.client_id == client.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now)
+        update(ApiKey).where(keys, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
     )
-    _audit(session, principal, audit.AuditAction.DELETE, client, before)
-    return client
 
 
 # --- companies -------------------------------------------------------------------------------
@@ -344,17 +360,20 @@ async def update_company(
 async def delete_company(
     *, session: AsyncSession, principal: Principal, company_id: str
 ) -> Company:
-    """Soft delete: kept for the transactions that reference it, hidden everywhere else."""
+    """Soft delete: kept for the transactions that reference it, hidden everywhere else; its
+    company-level users are deactivated and its API keys revoked."""
     company = await _get(session, principal, Company, company_id)
     _require_level(principal, Level.CLIENT, "delete companies")
     before = audit.snapshot(company)
     company.status = CompanyStatus.INACTIVE
     company.deleted_at = clock.now()
     company.updated_by = principal.id
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.company_id == company.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=company.deleted_at)
+    await _shut_out(
+        session,
+        principal,
+        User.company_id == company.id,
+        ApiKey.company_id == company.id,
+        reason="company_deleted",
     )
     _audit(session, principal, audit.AuditAction.DELETE, company, before)
     return company
