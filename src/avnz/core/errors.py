@@ -6,8 +6,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from avnz.security.masking import mask_text
 
 log = structlog.get_logger(__name__)
 
@@ -118,13 +120,18 @@ def _validation_param(location: tuple[Any, ...]) -> str | None:
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "Invalid request"}
+    if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
+        return app_error_response(
+            request, InvalidRequest("The request body is not valid JSON.", code="invalid_json")
+        )
     param = _validation_param(tuple(first.get("loc", ())))
     message = str(first.get("msg", "Invalid request"))
     if param:
         message = f"{param}: {message}"
-    # The offending input is never echoed: it may be a card number or a password.
+    # The offending input is never echoed: it may be a card number or a password. Messages of
+    # our own validators may quote it, so they are masked as a second net.
     return app_error_response(
-        request, InvalidRequest(message, code="validation_failed", param=param)
+        request, InvalidRequest(mask_text(message), code="validation_failed", param=param)
     )
 
 
@@ -165,7 +172,30 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResp
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+def _is_data_exception(exc: DBAPIError) -> bool:
+    # SQLSTATE class 22 ("data exception"); asyncpg's are not all mapped to DataError.
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, DataError) or str(sqlstate or "").startswith("22")
+
+
+async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not _is_data_exception(exc):
+        return await _on_unexpected(request, exc)
+    # A value the database refuses (PostgreSQL rejects NUL characters, even in a path or query
+    # parameter) is the client's mistake, not ours.
+    log.info("unstorable_value", error_class=type(exc).__name__)
+    return app_error_response(
+        request,
+        InvalidRequest(
+            "A value in the request cannot be stored or compared; remove control characters.",
+            code="invalid_value",
+        ),
+    )
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """Log `exc` with its traceback and answer a 500 that reveals nothing but the request id."""
     log.exception("unhandled_error", error_class=type(exc).__name__)
     body = error_body(
         type_="api_error",
@@ -177,6 +207,10 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=500)
 
 
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _on_app_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -184,5 +218,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _on_database_unavailable)
     app.add_exception_handler(InterfaceError, _on_database_unavailable)
     app.add_exception_handler(ConnectionError, _on_database_unavailable)
-    app.add_exception_handler(DBAPIError, _on_unexpected)
+    app.add_exception_handler(DBAPIError, _on_dbapi_error)
     app.add_exception_handler(Exception, _on_unexpected)

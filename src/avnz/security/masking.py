@@ -56,7 +56,9 @@ _SECRET_KEYS = frozenset(
 _CARD_KEYS = frozenset({"cardnumber", "pan", "acct", "ccnumber", "accountnumber", "number"})
 _CVV_KEYS = frozenset({"cvv", "cvv2", "cvc", "cvc2", "cid", "securitycode", "cardcode"})
 
-_PAN_CANDIDATE = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,18}(?![\d.])")
+# Digits may be grouped by spaces or dashes, or by "+" / "%20" once URL-encoded in a query.
+_PAN_SEPARATOR = r"(?:[ +-]|%20)"
+_PAN_CANDIDATE = re.compile(rf"(?<![\d.])\d(?:{_PAN_SEPARATOR}?\d){{12,18}}(?![\d.])")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
 _PAIR_KEYS = r"password|passwd|pwd|secret|token|api[_-]?key|cvv2?|cvc2?|authorization|security_?key"
 _PAIR = re.compile(
@@ -80,7 +82,7 @@ def mask_secret(value: str) -> str:
 
 
 def _mask_pan_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
+    digits = re.sub(_PAN_SEPARATOR, "", match.group(0))
     return mask_pan(digits) if luhn.is_valid(digits) else match.group(0)
 
 

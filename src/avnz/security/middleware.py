@@ -9,11 +9,12 @@ from typing import Any
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from avnz.core import context
-from avnz.core.errors import AppError, PayloadTooLarge, error_body
+from avnz.core.errors import AppError, PayloadTooLarge, error_body, unexpected_error_response
 from avnz.security.ratelimit import Limit, RateLimiter
 
 API_VERSION = "v1"
@@ -74,11 +75,12 @@ class RequestMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = context.bind(context.RequestContext(request_id, ip, _header(scope, b"user-agent")))
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        status_holder = {"status": 500}
+        status_holder = {"status": 500, "started": False}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
                 for name, value in SECURITY_HEADERS.items():
@@ -91,6 +93,13 @@ class RequestMiddleware:
                 await self._reject(rejection, request_id, scope, receive, send_with_headers)
             else:
                 await self.app(scope, self._limited_receive(receive), send_with_headers)
+        except Exception as exc:
+            if status_holder["started"]:
+                raise  # too late for an answer; the server drops the connection
+            # Starlette's last-resort handler sits outside this middleware: its 500 would carry
+            # neither the request id nor the security headers, so the 500 is answered here.
+            response = unexpected_error_response(Request(scope), exc)
+            await response(scope, receive, send_with_headers)
         finally:
             access_log.info(
                 "request",

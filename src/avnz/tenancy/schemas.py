@@ -4,7 +4,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from avnz.tenancy.models import ClientStatus, CompanyStatus, Role, UserStatus
 
@@ -14,12 +22,42 @@ Slug = Annotated[
     StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
 ]
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-JsonObject = Annotated[dict[str, Any], Field(max_length=100)]
+MAX_JSON_DEPTH = 16
+
+
+def _children(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return list(value) if isinstance(value, list) else []
+
+
+def _shallow(value: dict[str, Any]) -> dict[str, Any]:
+    # Deep nesting has no business use and would exhaust the recursion of masking and encoding;
+    # measured level by level so that measuring it cannot exhaust the stack either.
+    level: list[Any] = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [child for item in level for child in _children(item)]
+    if any(isinstance(item, dict | list) for item in level):
+        raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_shallow)]
+
+
+def _contains_nul(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        pending.extend(_children(item))
+    return False
 
 
 def _known_timezone(value: str) -> str:
     if value not in available_timezones():
-        raise ValueError(f"unknown IANA timezone {value!r}")
+        raise ValueError("unknown IANA timezone")
     return value
 
 
@@ -28,6 +66,14 @@ Timezone = Annotated[str, AfterValidator(_known_timezone)]
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL cannot store NUL characters; refuse them here, naming the field."""
+        if _contains_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Out(BaseModel):

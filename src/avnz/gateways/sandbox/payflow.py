@@ -1,0 +1,595 @@
+"""Payflow Pro sandbox: the NVP protocol at `POST /`, behaving like the pilot host
+(pilot-payflowpro.paypal.com) with its documented test triggers (reference/gateways.md §3).
+
+Accepted credentials (SANDBOX_CREDENTIALS): PARTNER=PayPal, VENDOR=avnzpilot, USER=avnzpilot,
+PWD=pilot-pass-42. A wrong PARTNER or VENDOR answers RESULT 26, a wrong USER or PWD RESULT 1.
+
+Test triggers, checked in this order:
+  TENDER other than C → 2; an unknown TRXTYPE → 3
+  AMT negative or unreadable → 4; CURRENCY unknown → 6
+  D and V without ORIGID, I without ORIGID or CUSTREF → 7; an unknown ORIGID → 19, an unknown
+    CUSTREF → 20 (so the connector's credential check, V with ORIGID=0, answers 19)
+  ACCT not a pilot test card (000000000000000 and every other number) → 23
+  EXPDATE not MMYY, or in the past (0298) → 24
+  AMT up to 1000 → 0 (an A with AMT 0 is an account verification: RESPMSG Verified)
+  AMT 1001-2000 → RESULT AMT-1000 when that code is in AMOUNT_RESULTS (1012 → 12, 1013 → 13,
+    1005 → 5, 1103 → 103, 1104 → 104, 1112 → 112, 1114 → 114, 2000 → 1000, ...), otherwise 12
+  AMT 2001 and above → 12
+  credit an authorization → 105; void a captured authorization → 108; capture twice → 111
+  BILLTOSTREET: the number made of its first (up to three) digits 0-333 → AVSADDR Y, 334-666 → N,
+    667 and above or no leading digit → X, and X forces AVSZIP X
+  BILLTOZIP: the first five digits 00000-50000 → AVSZIP Y, 50001-99999 → N, otherwise X
+  CVV2 000 → no CVV2MATCH, 001-300 → Y, 301-600 → N, 601 and above → X
+  IAVS is N for US (or no) country, Y for any other
+Beyond the pilot, so that follow-ups stay true to the ledger: a capture above the authorization
+→ 4 (live Payflow may re-authorize the difference instead), a credit beyond what is left of the
+sale or capture → 105 (the pilot approves every credit), a void of a transaction with credits → 108,
+a reference to a failed transaction → 120.
+
+Inquiries (TRXTYPE I) answer ORIGRESULT, ORIGPNREF, AMT, CURRENCY and TRANSSTATE: 3 authorized,
+9 authorization captured, 6 sale/capture/credit (settlement never runs here), 1 failed, 0 account
+verification, +1000 once voided. Like Payflow, credits are transactions of their own, so the
+credited sale still reads 6.
+
+A repeated X-VPS-REQUEST-ID returns the first answer with DUPLICATE=1 and changes nothing.
+`PAYPAL-NVP: Y` makes the answer length-tagged (`RESPMSG[8]=Approved`).
+
+Faults (common.py): `hang` is applied after the transaction was processed and recorded, as when
+PayPal charged the card and the answer got lost on the way back; an inquiry then finds it.
+`error` and `malformed` answer before anything is processed.
+"""
+
+import asyncio
+import contextlib
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from avnz.core import clock
+from avnz.core.money import Money, currency_exponent
+from avnz.gateways.payflow import encode_nvp, format_amount, parse_nvp
+from avnz.gateways.sandbox.common import (
+    Endpoint,
+    FaultMode,
+    Ledger,
+    SandboxState,
+    SandboxTxn,
+    TxnState,
+    alnum_ids,
+    auth_code,
+    sandbox_app,
+    with_faults,
+)
+
+SANDBOX_CREDENTIALS: dict[str, str] = {
+    "partner": "PayPal",
+    "vendor": "avnzpilot",
+    "user": "avnzpilot",
+    "password": "pilot-pass-42",
+}
+
+TEST_CARDS: frozenset[str] = frozenset(
+    {
+        "378282246310005",  # Amex
+        "371449635398431",
+        "378734493671000",
+        "30569309025904",  # Diners
+        "6011111111111117",  # Discover
+        "6011000990139424",
+        "3530111333300000",  # JCB
+        "3566002020360505",
+        "2221000000000009",  # Mastercard
+        "2223000048400011",
+        "2223016768739313",
+        "5555555555554444",
+        "5105105105105100",
+        "4111111111111111",  # Visa
+        "4012888888881881",
+        "4222222222222",
+    }
+)
+
+# RESULT codes an amount of 1000 + code produces; other amounts in 1001-2000 decline with 12.
+AMOUNT_RESULTS: frozenset[int] = frozenset(
+    {4, 5, 12, 13, 23, 24, 30, 103, 104, 111, 112, 114, 1000}
+)
+
+RESPMSG: dict[int, str] = {
+    0: "Approved",
+    1: "User authentication failed",
+    2: "Invalid tender",
+    3: "Invalid transaction type",
+    4: "Invalid amount",
+    5: "Invalid merchant information",
+    6: "Invalid or unsupported currency code",
+    7: "Field format error",
+    12: "Declined",
+    13: "Referral",
+    19: "Original transaction ID not found",
+    20: "Cannot find the customer reference number",
+    23: "Invalid account number",
+    24: "Invalid expiration date",
+    26: "Invalid vendor account",
+    30: "Duplicate transaction",
+    103: "Error reading response from host",
+    104: "Timeout waiting for processor response",
+    105: "Credit error",
+    108: "Void error",
+    111: "Capture error",
+    112: "Failed AVS check",
+    114: "Card Security Code (CSC) Mismatch",
+    120: "Attempt to reference a failed transaction",
+    1000: "Generic host error",
+}
+
+# (ceiling, code) bands of the AVS and CVV triggers; a value above the last band gets `above`.
+Bands = tuple[tuple[int, str], ...]
+STREET_BANDS: Bands = ((333, "Y"), (666, "N"))
+ZIP_BANDS: Bands = ((50000, "Y"),)
+CVV_BANDS: Bands = ((0, ""), (300, "Y"), (600, "N"))
+
+# TRANSSTATE an inquiry reports: settlement never runs here, so sales stay "settlement pending".
+BASE_TRANSSTATE: dict[str, int] = {"S": 6, "D": 6, "C": 6, "V": 0}
+VOIDED_INCREMENT = 1000
+
+_LEADING_DIGITS = re.compile(r"\d{1,3}")
+_ZIP = re.compile(r"\d{5}")
+_EXPDATE = re.compile(r"(\d\d)(\d\d)")
+
+
+class Refused(Exception):
+    """Any answer but approval, raised from where the problem is found."""
+
+    def __init__(self, result: int, detail: str | None = None) -> None:
+        super().__init__(result)
+        self.result = result
+        self.message = f"{RESPMSG[result]}: {detail}" if detail else RESPMSG[result]
+
+    def reply(self, pnref: str) -> dict[str, str]:
+        return {"RESULT": str(self.result), "PNREF": pnref, "RESPMSG": self.message}
+
+
+# --- triggers --------------------------------------------------------------------------------
+
+
+def _band(value: int, bands: Bands, above: str) -> str:
+    return next((code for ceiling, code in bands if value <= ceiling), above)
+
+
+def amount_result(value: Decimal) -> int:
+    """The pilot's amount trigger: up to 1000 approves, 1000 + a supported code answers that code,
+    anything else above 1000 declines with 12."""
+    if value <= 1000:
+        return 0
+    code = value - 1000
+    if code == code.to_integral_value() and int(code) in AMOUNT_RESULTS:
+        return int(code)
+    return 12
+
+
+def avs_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    street = _LEADING_DIGITS.match(fields.get("BILLTOSTREET") or fields.get("STREET") or "")
+    address = _band(int(street.group()), STREET_BANDS, "X") if street else "X"
+    zip_match = _ZIP.match(fields.get("BILLTOZIP") or fields.get("ZIP") or "")
+    postal = _band(int(zip_match.group()), ZIP_BANDS, "N") if zip_match else "X"
+    country = (fields.get("BILLTOCOUNTRY") or fields.get("COUNTRY") or "US").upper()
+    return {
+        "AVSADDR": address,
+        "AVSZIP": "X" if address == "X" else postal,
+        "IAVS": "N" if country in ("US", "840") else "Y",
+    }
+
+
+def cvv_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    cvv = fields.get("CVV2")
+    if cvv is None:
+        return {}
+    match = _band(int(cvv), CVV_BANDS, "X") if cvv.isdigit() else "X"
+    return {"CVV2MATCH": match} if match else {}
+
+
+def expiry_valid(expdate: str) -> bool:
+    match = _EXPDATE.fullmatch(expdate)
+    if match is None or not 1 <= int(match.group(1)) <= 12:
+        return False
+    today = clock.now()
+    year = 2000 + int(match.group(2))
+    if year > today.year + 50:  # two-digit years: 0298 is February 1998, long expired
+        year -= 100
+    return (year, int(match.group(1))) >= (today.year, today.month)
+
+
+def _currency(fields: Mapping[str, str]) -> str:
+    code = fields.get("CURRENCY", "USD").upper()
+    try:
+        currency_exponent(code)
+    except ValueError:
+        raise Refused(6) from None
+    return code
+
+
+def _money(raw: str | None, currency: str) -> Money:
+    try:
+        value = Decimal(raw or "")
+        if value.is_finite() and value >= 0:
+            return Money.from_decimal(value, currency)
+    except (InvalidOperation, ValueError):
+        pass
+    raise Refused(4)
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
+
+
+# --- the gateway -----------------------------------------------------------------------------
+
+
+class PayflowPilot:
+    """Payflow's transaction rules over the sandbox ledger; one per app."""
+
+    def __init__(self, state: SandboxState, credentials: Mapping[str, str]) -> None:
+        self.state = state
+        self.credentials = dict(credentials)
+        # X-VPS-REQUEST-ID → PNREF of the first answer; a reset ledger forgets the PNREF, and
+        # with it the replay.
+        self.request_ids: dict[str, str] = {}
+        self.handlers: dict[str, Callable[[dict[str, str]], SandboxTxn]] = {
+            "S": lambda fields: self._payment("S", fields),
+            "A": lambda fields: self._payment("A", fields),
+            "D": self._capture,
+            "V": self._void,
+            "C": self._credit,
+        }
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.state.ledger
+
+    def answer(self, fields: dict[str, str], request_id: str | None) -> dict[str, str]:
+        """The reply to one request; transactions (not inquiries) are recorded, failed or not."""
+        try:
+            self._authenticate(fields)
+            trxtype = self._trxtype(fields)
+            if trxtype == "I":
+                return self._inquire(fields)
+        except Refused as refusal:
+            return refusal.reply(self.ledger.new_id())
+        replayed = self._replay(request_id)
+        if replayed is not None:
+            return replayed
+        try:
+            txn = self.handlers[trxtype](fields)
+        except Refused as refusal:
+            txn = self._record_failure(trxtype, fields, refusal)
+        if request_id:
+            self.request_ids[request_id] = txn.id
+        return dict(txn.extra["reply"])
+
+    def _authenticate(self, fields: Mapping[str, str]) -> None:
+        expected = self.credentials
+        vendor_ok = _same(fields.get("PARTNER"), expected["partner"]) and _same(
+            fields.get("VENDOR"), expected["vendor"]
+        )
+        if not vendor_ok:
+            raise Refused(26)
+        user = expected.get("user") or expected["vendor"]
+        if not (_same(fields.get("USER"), user) and _same(fields.get("PWD"), expected["password"])):
+            raise Refused(1)
+
+    def _trxtype(self, fields: Mapping[str, str]) -> str:
+        if fields.get("TENDER", "").upper() != "C":
+            raise Refused(2)
+        trxtype = fields.get("TRXTYPE", "").upper()
+        if trxtype != "I" and trxtype not in self.handlers:
+            raise Refused(3)
+        return trxtype
+
+    def _replay(self, request_id: str | None) -> dict[str, str] | None:
+        pnref = self.request_ids.get(request_id) if request_id else None
+        txn = self.ledger.get(pnref) if pnref else None
+        return None if txn is None else {**txn.extra["reply"], "DUPLICATE": "1"}
+
+    def _original(self, fields: Mapping[str, str]) -> SandboxTxn:
+        origid = fields.get("ORIGID")
+        if not origid:
+            raise Refused(7, "ORIGID is required")
+        txn = self.ledger.get(origid)
+        if txn is None:
+            raise Refused(19)
+        return txn
+
+    def _card(self, fields: Mapping[str, str]) -> tuple[str, str]:
+        """(last four, EXPDATE) of the card, or of the original of a reference transaction."""
+        acct = fields.get("ACCT")
+        if acct is None:
+            original = self._original(fields)
+            if original.state is TxnState.DECLINED:
+                raise Refused(120)
+            return original.card_last4 or "", str(original.extra.get("expdate", ""))
+        if acct not in TEST_CARDS:
+            raise Refused(23)
+        expdate = fields.get("EXPDATE", "")
+        if not expiry_valid(expdate):
+            raise Refused(24)
+        return acct[-4:], expdate
+
+    # --- transactions ---
+
+    def _payment(self, kind: str, fields: dict[str, str]) -> SandboxTxn:
+        money = _money(fields.get("AMT"), _currency(fields))
+        verification = kind == "A" and money.amount == 0
+        if kind == "S" and money.amount == 0:
+            raise Refused(4, "a sale needs an amount")
+        last4, expdate = self._card(fields)
+        result = 0 if verification else amount_result(money.to_decimal())
+        approved = result == 0
+        state = TxnState.CAPTURED if kind == "S" else TxnState.AUTHORIZED
+        txn = SandboxTxn(
+            id=self.ledger.new_id(),
+            kind=kind,
+            amount=money.amount,
+            currency=money.currency,
+            state=state if approved else TxnState.DECLINED,
+            order_id=fields.get("CUSTREF"),
+            card_last4=last4,
+            captured=money.amount if approved and kind == "S" else 0,
+            auth_code=auth_code() if approved else None,
+            extra={"result": result, "expdate": expdate, "verification": verification},
+        )
+        reply = {
+            "RESULT": str(result),
+            "PNREF": txn.id,
+            "RESPMSG": "Verified" if verification else RESPMSG[result],
+        }
+        if txn.auth_code:
+            reply["AUTHCODE"] = txn.auth_code
+        return self._keep(txn, reply | avs_fields(fields) | cvv_fields(fields), fields)
+
+    def _capture(self, fields: dict[str, str]) -> SandboxTxn:
+        auth = self._original(fields)
+        if auth.state is TxnState.DECLINED:
+            raise Refused(120)
+        if auth.kind != "A" or auth.extra.get("verification"):
+            raise Refused(111, "only an authorization can be captured")
+        if auth.state is not TxnState.AUTHORIZED:
+            raise Refused(111, f"the authorization is already {auth.state.value}")
+        money = (
+            _money(fields["AMT"], auth.currency)
+            if "AMT" in fields
+            else Money(auth.amount, auth.currency)
+        )
+        if not 0 < money.amount <= auth.amount:
+            raise Refused(4, "a capture must be above zero and within the authorization")
+        auth.captured, auth.state = money.amount, TxnState.CAPTURED
+        return self._follow_up("D", money, auth, TxnState.CAPTURED, fields)
+
+    def _void(self, fields: dict[str, str]) -> SandboxTxn:
+        target = self._original(fields)
+        if target.kind == "V" or target.state in (TxnState.DECLINED, TxnState.VOIDED):
+            raise Refused(108, f"the transaction is {target.state.value}")
+        if target.kind == "A" and target.captured:
+            raise Refused(108, "the authorization is captured; void or credit the capture")
+        if target.refunded:
+            raise Refused(108, "the transaction has credits")
+        target.state = TxnState.VOIDED
+        if target.kind == "C":
+            self._reopen_credit(target)
+        money = Money(target.amount, target.currency)
+        return self._follow_up("V", money, target, TxnState.VOIDED, fields)
+
+    def _reopen_credit(self, credit: SandboxTxn) -> None:
+        """A voided credit gives its amount back to the sale or capture it credited."""
+        parent = self.ledger.get(credit.parent_id or "")
+        if parent is not None:
+            parent.refunded -= credit.amount
+            parent.state = TxnState.PARTIALLY_REFUNDED if parent.refunded else TxnState.CAPTURED
+
+    def _credit(self, fields: dict[str, str]) -> SandboxTxn:
+        if "ORIGID" not in fields:
+            return self._unreferenced_credit(fields)
+        original = self._original(fields)
+        if original.kind == "A":
+            raise Refused(105, "an authorization cannot be credited; credit its capture")
+        if original.kind not in ("S", "D") or original.state in (
+            TxnState.DECLINED,
+            TxnState.VOIDED,
+        ):
+            raise Refused(105, "the transaction cannot be credited")
+        money = (
+            _money(fields["AMT"], original.currency)
+            if "AMT" in fields
+            else Money(original.refundable, original.currency)
+        )
+        if money.amount == 0:
+            raise Refused(4, "a credit needs an amount")
+        if money.amount > original.refundable:
+            raise Refused(105, "the amount exceeds what is left to credit")
+        original.refunded += money.amount
+        original.state = (
+            TxnState.REFUNDED if original.refundable == 0 else TxnState.PARTIALLY_REFUNDED
+        )
+        return self._follow_up("C", money, original, TxnState.REFUNDED, fields)
+
+    def _unreferenced_credit(self, fields: dict[str, str]) -> SandboxTxn:
+        # The pilot approves every credit to a card, whatever the amount.
+        money = _money(fields.get("AMT"), _currency(fields))
+        last4, _ = self._card(fields)
+        txn = SandboxTxn(
+            id=self.ledger.new_id(),
+            kind="C",
+            amount=money.amount,
+            currency=money.currency,
+            state=TxnState.REFUNDED,
+            card_last4=last4,
+            extra={"result": 0},
+        )
+        return self._keep(txn, {"RESULT": "0", "PNREF": txn.id, "RESPMSG": "Approved"}, fields)
+
+    def _follow_up(
+        self,
+        kind: str,
+        money: Money,
+        original: SandboxTxn,
+        state: TxnState,
+        fields: Mapping[str, str],
+    ) -> SandboxTxn:
+        txn = SandboxTxn(
+            id=self.ledger.new_id(),
+            kind=kind,
+            amount=money.amount,
+            currency=money.currency,
+            state=state,
+            card_last4=original.card_last4,
+            captured=money.amount if kind == "D" else 0,
+            auth_code=original.auth_code,
+            parent_id=original.id,
+            extra={"result": 0},
+        )
+        return self._keep(txn, {"RESULT": "0", "PNREF": txn.id, "RESPMSG": "Approved"}, fields)
+
+    def _keep(
+        self, txn: SandboxTxn, reply: dict[str, str], fields: Mapping[str, str]
+    ) -> SandboxTxn:
+        if fields.get("VERBOSITY", "").upper() == "HIGH":
+            reply |= {
+                "AMT": format_amount(txn.amount, txn.currency),
+                "TRANSTIME": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        txn.extra["reply"] = reply
+        return self.ledger.add(txn)
+
+    def _record_failure(self, kind: str, fields: Mapping[str, str], refusal: Refused) -> SandboxTxn:
+        # Payflow gives failed transactions a PNREF too, and an inquiry finds them.
+        try:
+            money = _money(fields.get("AMT"), _currency(fields))
+        except Refused:
+            money = Money(0, "USD")
+        txn = SandboxTxn(
+            id=self.ledger.new_id(),
+            kind=kind,
+            amount=money.amount,
+            currency=money.currency,
+            state=TxnState.DECLINED,
+            order_id=fields.get("CUSTREF") if kind in ("S", "A") else None,
+            card_last4=fields["ACCT"][-4:] if fields.get("ACCT") else None,
+            parent_id=fields.get("ORIGID"),
+            extra={"result": refusal.result},
+        )
+        txn.extra["reply"] = refusal.reply(txn.id)
+        return self.ledger.add(txn)
+
+    # --- inquiry ---
+
+    def _inquire(self, fields: Mapping[str, str]) -> dict[str, str]:
+        txn = self._lookup(fields)
+        original = txn.extra["reply"]
+        reply = {
+            "RESULT": "0",
+            "PNREF": txn.id,
+            "RESPMSG": "Approved",
+            "ORIGRESULT": str(txn.extra["result"]),
+            "ORIGPNREF": txn.id,
+            "TRANSSTATE": str(transstate(txn)),
+            "AMT": format_amount(txn.amount, txn.currency),
+            "CURRENCY": txn.currency,
+        }
+        copied = ("AUTHCODE", "AVSADDR", "AVSZIP", "IAVS", "CVV2MATCH")
+        reply |= {name: original[name] for name in copied if name in original}
+        if txn.order_id:
+            reply["CUSTREF"] = txn.order_id
+        return reply
+
+    def _lookup(self, fields: Mapping[str, str]) -> SandboxTxn:
+        if fields.get("ORIGID"):
+            return self._original(fields)
+        custref = fields.get("CUSTREF")
+        if not custref:
+            raise Refused(7, "ORIGID or CUSTREF is required")
+        matches = self.ledger.by_order(custref)
+        if not matches:
+            raise Refused(20)
+        return matches[-1]  # Payflow answers with the latest transaction of a CUSTREF
+
+
+def transstate(txn: SandboxTxn) -> int:
+    if txn.state is TxnState.DECLINED:
+        return 1
+    if txn.kind == "A":
+        base = 0 if txn.extra.get("verification") else 9 if txn.captured else 3
+    else:
+        base = BASE_TRANSSTATE.get(txn.kind, 0)
+    voided = txn.state is TxnState.VOIDED and txn.kind != "V"
+    return base + VOIDED_INCREMENT if voided else base
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+def encode_reply(reply: Mapping[str, str], tagged: bool) -> str:
+    if tagged:
+        return "&".join(f"{name}[{len(value)}]={value}" for name, value in reply.items())
+    return encode_nvp(reply)
+
+
+def _processed_before_hang(state: SandboxState, endpoint: Endpoint) -> Endpoint:
+    """Apply faults through `with_faults`, but let a hanging request be processed first."""
+    faulted = with_faults(state, endpoint)
+
+    async def wrapped(request: Request) -> Response:
+        if state.faults.mode is FaultMode.HANG:
+            await endpoint(request)  # PayPal charged the card; only the answer gets lost
+        return await faulted(request)
+
+    return wrapped
+
+
+def _until_disconnect(endpoint: Endpoint) -> Endpoint:
+    """Stop working on a request whose client hung up, as a server drops a dead connection;
+    otherwise a hung request would outlive its test (uvicorn waits for it when it shuts down)."""
+
+    async def wrapped(request: Request) -> Response:
+        await request.body()
+        work = asyncio.ensure_future(endpoint(request))
+        gone = asyncio.ensure_future(_disconnected(request))
+        done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        if work in done:
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        return Response(status_code=499)  # nobody is listening any more
+
+    return wrapped
+
+
+async def _disconnected(request: Request) -> None:
+    with contextlib.suppress(Exception):
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+
+def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
+    """The sandbox app: `POST /` speaks Payflow NVP; `/_sandbox/*` controls faults and state."""
+    state = SandboxState(ledger=Ledger(id_factory=alnum_ids(prefix="E", length=11)))
+    pilot = PayflowPilot(state, credentials or SANDBOX_CREDENTIALS)
+
+    async def transact(request: Request) -> Response:
+        try:
+            fields = parse_nvp((await request.body()).decode("utf-8"))
+        except ValueError:
+            reply = Refused(7, "the body is not name-value pairs").reply(pilot.ledger.new_id())
+        else:
+            reply = pilot.answer(fields, request.headers.get("X-VPS-REQUEST-ID"))
+        tagged = request.headers.get("PAYPAL-NVP", "").upper() == "Y"
+        return Response(encode_reply(reply, tagged), media_type="text/namevalue")
+
+    endpoint = _until_disconnect(_processed_before_hang(state, transact))
+    return sandbox_app(state, [Route("/", endpoint, methods=["POST"])])
