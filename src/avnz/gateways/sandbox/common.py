@@ -58,9 +58,10 @@ class Faults:
         """Run the configured fault; a Response means "send this instead of the real answer"."""
         if self.base_delay_ms:
             await asyncio.sleep(self.base_delay_ms / 1000)
+        delay_ms = self.delay_ms  # read before _take(), which resets it with the last use
         mode = self._take()
         if mode is FaultMode.SLOW:
-            await asyncio.sleep(self.delay_ms / 1000)
+            await asyncio.sleep(delay_ms / 1000)
         elif mode is FaultMode.HANG:
             await asyncio.sleep(HANG_SECONDS)
         elif mode is FaultMode.ERROR:
