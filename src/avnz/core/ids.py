@@ -3,7 +3,23 @@
 from ulid import ULID
 
 PREFIXES = frozenset(
-    {"org", "cli", "com", "dep", "usr", "key", "ses", "rtk", "inv", "aud", "job", "pm"}
+    {
+        "org",
+        "cli",
+        "com",
+        "dep",
+        "usr",
+        "key",
+        "ses",
+        "rtk",
+        "inv",
+        "aud",
+        "job",
+        "pm",
+        "pint",
+        "cint",
+        "ma",
+    }
 )
 
 
