@@ -19,6 +19,8 @@ from avnz.db.models import Base
 from avnz.runtime import Runtime
 from tests.factories import World, build_world
 
+pytest_plugins = ["tests.support.logs"]
+
 HIGH_LIMIT = "100000/minute"
 
 

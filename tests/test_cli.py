@@ -1,5 +1,6 @@
 """The `avnz` command as a user runs it: real processes, a real port, a fresh data directory."""
 
+import asyncio
 import os
 import socket
 import sqlite3
@@ -12,6 +13,8 @@ import httpx
 import pytest
 
 from avnz import __version__
+from avnz.gateways import registry
+from avnz.gateways.base import ConnectorConfig, Outcome
 
 AVNZ = str(Path(sys.executable).parent / "avnz")
 
@@ -138,3 +141,44 @@ def test_worker_runs_recurring_housekeeping(migrated):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _verify(base_url: str, name: str) -> Outcome:
+    gateway = registry.gateway(name)
+    config = ConnectorConfig(credentials=gateway.sandbox_credentials, base_url=base_url)
+
+    async def run() -> Outcome:
+        async with httpx.AsyncClient() as http:
+            return (await registry.connector(name, config, http).verify()).outcome
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("served", ["all", "payflow"])
+def test_sandbox_command_serves_the_gateways_on_loopback(tmp_path, served):
+    port = _free_port()
+    process = subprocess.Popen(
+        [AVNZ, "sandbox", served, "--port", str(port)],
+        env=_env(tmp_path),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    names = sorted(registry.GATEWAYS) if served == "all" else [served]
+    url = {name: f"{base}/{name}" if served == "all" else base for name in names}
+    try:
+        _wait_until_up(f"{url[names[0]]}/_sandbox/transactions", process)
+        assert {name: _verify(url[name], name) for name in names} == dict.fromkeys(
+            names, Outcome.APPROVED
+        )
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=15)
+    assert all(url[name] in out for name in names), out
+
+
+def test_sandbox_command_refuses_an_unknown_gateway(tmp_path):
+    result = _avnz(tmp_path, "sandbox", "paypal_classic")
+    assert result.returncode == 2
+    assert "unknown gateway 'paypal_classic'" in result.stderr

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Router
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from avnz import __version__, health, tasks
@@ -19,6 +20,7 @@ from avnz.core.errors import install_error_handlers
 from avnz.core.jobs import Worker
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
+from avnz.gateways import registry as gateways
 from avnz.payments import api as payments_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
@@ -87,6 +89,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(_api_router())
     _mount_docs(app)
+    if settings.sandboxes_mounted:
+        # The embedded default: demo accounts charge the local gateways through this same port.
+        app.mount(gateways.SANDBOX_MOUNT, Router(gateways.sandbox_mounts()))
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     async def jwks(runtime: RuntimeDep) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""The `avnz` command: serve, worker, migrate, demo."""
+"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys."""
 
 import asyncio
 from typing import Annotated
 
 import typer
 import uvicorn
+from starlette.routing import Router
+from starlette.types import ASGIApp
 
 from avnz import __version__, tasks
 from avnz.config import Settings, get_settings
@@ -12,6 +14,7 @@ from avnz.core.jobs import Worker
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
+from avnz.gateways import registry as gateways
 from avnz.security.keyring import Keyring
 from avnz.security.rotation import RotationReport, reencrypt_all
 from avnz.tenancy import demo
@@ -69,6 +72,33 @@ def serve(
     typer.echo(f"  API docs:  http://{host}:{port}/docs")
     typer.echo(f"  Health:    http://{host}:{port}/health")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def sandbox(
+    gateway: Annotated[
+        str, typer.Argument(help=f"all, or one of: {', '.join(gateways.GATEWAYS)}.")
+    ] = "all",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (keep it on loopback).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 9100,
+) -> None:
+    """Serve the local gateway sandboxes: `all` at /{gateway}, a single one at /."""
+    configure_logging(get_settings().log_level)
+    if gateway == "all":
+        mounts = gateways.sandbox_mounts()
+        sandbox_app: ASGIApp = Router(mounts)
+    elif gateway in gateways.GATEWAYS:
+        mounts = gateways.sandbox_mounts([gateway])
+        sandbox_app = mounts[0].app
+    else:
+        typer.secho(f"avnz: {gateways.UnknownGatewayError(gateway)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    for mount in mounts:
+        path = mount.path if gateway == "all" else ""
+        typer.echo(f"  {mount.name:<14} http://{host}:{port}{path}")
+    uvicorn.run(sandbox_app, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     rate_limit_payments: str = "30/minute"
     rate_limit_auth: str = "10/minute"
 
+    mount_sandboxes: bool | None = Field(
+        default=None,
+        description="Serve the built-in gateway sandboxes under /sandbox/{gateway}. "
+        "Unset: on everywhere but in production.",
+    )
     run_embedded_worker: bool = True
     worker_poll_seconds: float = 1.0
 
@@ -52,6 +57,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'avnz.db').resolve()}"
+
+    @property
+    def sandboxes_mounted(self) -> bool:
+        if self.mount_sandboxes is not None:
+            return self.mount_sandboxes
+        return self.environment != "production"
 
     @property
     def keys_dir(self) -> Path:

@@ -351,6 +351,7 @@ def test_sample_already_captured_is_not_an_approval_despite_response_code_1() ->
 def test_sample_held_for_review_is_neither_approval_nor_decline() -> None:
     result = from_payment_response(Operation.SALE, reply(sample("held_for_review")), 1000)
     assert result.outcome is Outcome.GATEWAY_ERROR
+    assert result.decline_reason is DeclineReason.PROCESSING_ERROR  # as Payflow's review codes
     assert result.charge_may_exist  # money may move once reviewed
     assert not result.retryable  # so never charge elsewhere meanwhile
     assert (result.transaction_id, result.raw_code) == ("40033640302", "252")

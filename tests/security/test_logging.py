@@ -1,15 +1,8 @@
 """Everything logged while credentials and card data pass through the API stays masked."""
 
 import json
-import logging
 import re
-from collections.abc import Iterator
-from io import StringIO
 
-import pytest
-import structlog
-
-from avnz.core.logging import configure_logging
 from avnz.tenancy.models import Role
 from tests.factories import PASSWORD
 from tests.security.helpers import API
@@ -18,26 +11,6 @@ PAN = "4111111111111111"
 SPACED_PAN = "4111 1111 1111 1111"
 MASKED_PAN = "411111******1111"
 CVV = "7319"
-_TOUCHED_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "alembic")
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[StringIO]:
-    """Logging as `avnz serve` configures it, at DEBUG so that every library speaks, into a
-    buffer; the previous configuration comes back afterwards."""
-    saved_structlog = structlog.get_config()
-    loggers = [logging.getLogger(name) for name in _TOUCHED_LOGGERS]
-    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    stream = StringIO()
-    configure_logging(level="DEBUG", stream=stream)
-    try:
-        yield stream
-    finally:
-        structlog.configure(**saved_structlog)
-        for lg, handlers, level, propagate in saved:
-            lg.handlers[:] = handlers
-            lg.setLevel(level)
-            lg.propagate = propagate
 
 
 async def test_logs_never_hold_passwords_cards_cvv_or_tokens(client, world, captured_logs):

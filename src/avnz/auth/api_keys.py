@@ -19,6 +19,7 @@ from avnz.core.pagination import Page, PageParams, paginate
 from avnz.db.engine import after_commit
 from avnz.security.passwords import token_digest
 from avnz.tenancy.models import Company
+from avnz.tenancy.visibility import get_visible
 
 KEY_PREFIXES = ("sk_test_", "sk_live_")
 _ALPHABET = string.ascii_letters + string.digits
@@ -33,18 +34,7 @@ def _generate(mode: str) -> str:
 async def _company(session: AsyncSession, principal: Principal, company_id: str | None) -> Company:
     if company_id is None:
         raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    visible = scope_clause(
-        principal,
-        organization_id=Company.organization_id,
-        client_id=Company.client_id,
-        company_id=Company.id,
-    )
-    company = await session.scalar(
-        select(Company).where(Company.id == company_id, Company.deleted_at.is_(None), visible)
-    )
-    if company is None:
-        raise NotFound(f"No company {company_id!r}.", param="company_id")
-    return company
+    return await get_visible(session, principal, Company, company_id, param="company_id")
 
 
 def _visible(principal: Principal) -> ColumnElement[bool]:

@@ -1,7 +1,8 @@
 """Cursor pagination: `limit` and `starting_after` over time-sortable ids, newest first."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -66,10 +67,18 @@ async def paginate(
     return Page(items=rows[: params.limit], has_more=len(rows) > params.limit)
 
 
-def page_out(page: Page[Any], schema: type[BaseModel]) -> dict[str, Any]:
+def page_out(
+    page: Page[Any], schema: type[BaseModel] | Callable[[Any], BaseModel]
+) -> dict[str, Any]:
+    """A page as the API's list shape; `schema` is the item's output model, or a function that
+    builds it when the row does not map onto the model field by field."""
+    # mypy cannot narrow a union of a class and a callable by itself.
+    convert: Callable[[Any], BaseModel] = (
+        cast(type[BaseModel], schema).model_validate if isinstance(schema, type) else schema
+    )
     return {
         "object": "list",
-        "data": [schema.model_validate(item) for item in page.items],
+        "data": [convert(item) for item in page.items],
         "has_more": page.has_more,
         "next_cursor": page.next_cursor,
     }

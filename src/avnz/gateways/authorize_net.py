@@ -20,7 +20,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from avnz.core.money import Money
@@ -42,12 +41,13 @@ from avnz.gateways.base import (
     RefundRequest,
     TransportFailure,
     VoidRequest,
+    config_error,
     declined,
+    gateway_text,
     send,
     transport_failure_result,
     unreadable_reply_result,
 )
-from avnz.security.masking import mask_text
 
 API_PATH = "/xml/v1/request.api"
 INVOICE_MAX = 20
@@ -59,8 +59,6 @@ ACCEPT_JS_DESCRIPTOR = "COMMON.ACCEPT.INAPP.PAYMENT"
 REPORT_CURRENCY = "USD"
 
 Payload = dict[str, Any]
-
-log = structlog.get_logger(__name__)
 
 
 # --- gateway codes -> our vocabulary ---------------------------------------------------------
@@ -499,11 +497,6 @@ def _read(model: type[_Model], reply: HttpReply) -> _Model | str:
         return f"unreadable reply ({type(exc).__name__})"
 
 
-def _safe(text: str) -> str:
-    # Schema errors can quote the offending value; make sure that is never a card number.
-    return mask_text(text)[:200]
-
-
 def _minor(value: Decimal | None) -> int | None:
     return None if value is None else Money.from_decimal(value, REPORT_CURRENCY).amount
 
@@ -511,25 +504,11 @@ def _minor(value: Decimal | None) -> int | None:
 # --- response -> result ----------------------------------------------------------------------
 
 
-def _config_error(
-    operation: Operation, code: str | None, text: str, **fields: Any
-) -> GatewayResult:
-    # Nothing was charged and the card was not judged: another account may well take it.
-    return GatewayResult(
-        operation=operation,
-        outcome=Outcome.CONFIG_ERROR,
-        retryable=True,
-        raw_code=code,
-        raw_message=_safe(text),
-        **fields,
-    )
-
-
 def _from_messages(operation: Operation, messages: _Messages, latency_ms: float) -> GatewayResult:
     """A request-level failure: there is no transaction, only `messages`."""
     code, text = messages.first.code, messages.first.text
     if code in CONFIG_MESSAGE_CODES:
-        return _config_error(operation, code, text, latency_ms=latency_ms)
+        return config_error(operation, gateway_text(text), raw_code=code, latency_ms=latency_ms)
     reason = MESSAGE_CODES.get(code)
     if reason is None:  # E00001 "try again" and anything unknown: the gateway may have acted
         return GatewayResult(
@@ -538,7 +517,7 @@ def _from_messages(operation: Operation, messages: _Messages, latency_ms: float)
             decline_reason=DeclineReason.PROCESSING_ERROR,
             retryable=True,
             raw_code=code or None,
-            raw_message=_safe(text),
+            raw_message=gateway_text(text),
             latency_ms=latency_ms,
         )
     state = GatewayState.NOT_FOUND if reason is DeclineReason.TRANSACTION_NOT_FOUND else None
@@ -546,7 +525,7 @@ def _from_messages(operation: Operation, messages: _Messages, latency_ms: float)
         operation,
         reason,
         raw_code=code,
-        raw_message=_safe(text),
+        raw_message=gateway_text(text),
         latency_ms=latency_ms,
         state=state,
     )
@@ -569,7 +548,7 @@ def _from_transaction(
             outcome=Outcome.APPROVED,
             amount=amount,
             raw_code=code or None,
-            raw_message=_safe(text),
+            raw_message=gateway_text(text),
             **fields,
         )
     if txn.responseCode == "4":
@@ -578,15 +557,18 @@ def _from_transaction(
         return GatewayResult(
             operation=operation,
             outcome=Outcome.GATEWAY_ERROR,
+            decline_reason=DeclineReason.PROCESSING_ERROR,
             raw_code=code or None,
-            raw_message=_safe(text),
+            raw_message=gateway_text(text),
             **fields,
         )
     if code in CONFIG_REASON_CODES:
-        return _config_error(operation, code, text, **fields)
+        return config_error(operation, gateway_text(text), raw_code=code, **fields)
     fallback = DeclineReason.GENERIC_DECLINE if txn.responseCode == "2" else None
     reason = REASON_CODES.get(code, fallback or DeclineReason.PROCESSING_ERROR)
-    return declined(operation, reason, raw_code=code or None, raw_message=_safe(text), **fields)
+    return declined(
+        operation, reason, raw_code=code or None, raw_message=gateway_text(text), **fields
+    )
 
 
 def from_payment_response(
@@ -615,7 +597,7 @@ def from_authenticate_response(reply: HttpReply) -> GatewayResult:
         operation=Operation.VERIFY,
         outcome=Outcome.APPROVED,
         raw_code=parsed.messages.first.code or None,
-        raw_message=_safe(parsed.messages.first.text),
+        raw_message=gateway_text(parsed.messages.first.text),
         latency_ms=reply.latency_ms,
     )
 
@@ -824,7 +806,9 @@ class AuthorizeNetConnector(Connector):
     ) -> GatewayResult:
         """One logged exchange with the gateway, parsed into a result."""
         reply = await self._exchange(operation, build)
-        return self._logged(reply if isinstance(reply, GatewayResult) else parse(reply), order_id)
+        return self.logged(
+            reply if isinstance(reply, GatewayResult) else parse(reply), order_id=order_id
+        )
 
     async def _exchange(
         self, operation: Operation, build: Callable[[Mapping[str, str]], Payload]
@@ -832,8 +816,8 @@ class AuthorizeNetConnector(Connector):
         """Build and send one request; a result instead of a reply when that was not possible."""
         credentials = self._credentials()
         if credentials is None:
-            return _config_error(
-                operation, None, "api_login_id and transaction_key are required", request_sent=False
+            return config_error(
+                operation, "api_login_id and transaction_key are required", request_sent=False
             )
         try:
             payload = build(credentials)
@@ -842,7 +826,7 @@ class AuthorizeNetConnector(Connector):
                 operation,
                 DeclineReason.INVALID_REQUEST,
                 raw_code=None,
-                raw_message=_safe(str(exc)),
+                raw_message=gateway_text(str(exc)),
                 request_sent=False,
             )
         try:
@@ -864,11 +848,11 @@ class AuthorizeNetConnector(Connector):
             build = partial(to_unsettled_list_payload, page=page)
             reply = await self._exchange(Operation.INQUIRE, build)
             if isinstance(reply, GatewayResult):
-                return self._logged(reply, order_id)
+                return self.logged(reply, order_id=order_id)
             result, more = from_unsettled_list_response(reply, order_id)
             if not more:
                 break
-        return self._logged(result, order_id)
+        return self.logged(result, order_id=order_id)
 
     async def _refund_basis(self, request: RefundRequest) -> tuple[int, str] | GatewayResult:
         """Amount and card last four for a referenced refund; what the caller left out comes
@@ -881,7 +865,9 @@ class AuthorizeNetConnector(Connector):
         )
         original = reply if isinstance(reply, GatewayResult) else _read_details(reply)
         if isinstance(original, GatewayResult):
-            return self._logged(replace(original, operation=Operation.REFUND), request.order_id)
+            return self.logged(
+                replace(original, operation=Operation.REFUND), order_id=request.order_id
+            )
         amount = request.amount if request.amount is not None else _minor(original.settleAmount)
         last4 = request.card_last4 or original.card_last4
         if amount is None or last4 is None:
@@ -891,7 +877,7 @@ class AuthorizeNetConnector(Connector):
                 raw_code=original.transactionStatus,
                 raw_message="the original transaction has no settled amount or card",
             )
-            return self._logged(refusal, request.order_id)
+            return self.logged(refusal, order_id=request.order_id)
         return amount, last4
 
     async def _explain_void_refusal(
@@ -910,19 +896,3 @@ class AuthorizeNetConnector(Connector):
             transaction_id=transaction_id,
             latency_ms=refusal.latency_ms + found.latency_ms,
         )
-
-    def _logged(self, result: GatewayResult, order_id: str | None) -> GatewayResult:
-        # Only identifiers and classifications: never the payload, the credentials or the card.
-        log.info(
-            "gateway.call",
-            gateway=self.name,
-            operation=result.operation.value,
-            outcome=result.outcome.value,
-            decline_reason=result.decline_reason.value if result.decline_reason else None,
-            raw_code=result.raw_code,
-            transaction_id=result.transaction_id,
-            order_id=order_id,
-            request_sent=result.request_sent,
-            latency_ms=result.latency_ms,
-        )
-        return result

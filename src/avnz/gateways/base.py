@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
+import structlog
+
+from avnz.security.masking import mask_text
+
+_log = structlog.get_logger("avnz.gateways")
 
 
 class Outcome(enum.StrEnum):
@@ -278,6 +283,33 @@ def declined(
     )
 
 
+def config_error(
+    operation: Operation,
+    raw_message: str | None,
+    *,
+    raw_code: str | None = None,
+    request_sent: bool = True,
+    **fields: Any,
+) -> GatewayResult:
+    """Bad credentials or account setup. Nothing was charged and no issuer judged the card, so
+    another account may well take it: retryable, whatever the gateway."""
+    return GatewayResult(
+        operation=operation,
+        outcome=Outcome.CONFIG_ERROR,
+        retryable=True,
+        raw_code=raw_code,
+        raw_message=raw_message,
+        request_sent=request_sent,
+        **fields,
+    )
+
+
+def gateway_text(text: str | None) -> str | None:
+    """A gateway's free text, fit for results and logs: short, and anything that looks like a
+    card number masked (error texts can quote the value that was sent)."""
+    return mask_text(text)[:200] or None if text else None
+
+
 # --- transport -------------------------------------------------------------------------------
 
 
@@ -399,6 +431,23 @@ class Connector(ABC):
     @property
     def base_url(self) -> str:
         return (self.config.base_url or self.base_urls[self.config.environment]).rstrip("/")
+
+    def logged(self, result: GatewayResult, **context: str | None) -> GatewayResult:
+        """Log one call: its classification and ids only, never the payload, the credentials or
+        the gateway's raw answer (requests carry card data)."""
+        _log.info(
+            "gateway.call",
+            gateway=self.name,
+            operation=result.operation.value,
+            outcome=result.outcome.value,
+            decline_reason=result.decline_reason.value if result.decline_reason else None,
+            raw_code=result.raw_code,
+            transaction_id=result.transaction_id,
+            request_sent=result.request_sent,
+            latency_ms=result.latency_ms,
+            **context,
+        )
+        return result
 
     def credential(self, name: str) -> str:
         value = self.config.credentials.get(name)

@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from urllib.parse import parse_qs
 
-import structlog
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from avnz.core.money import Money
@@ -36,14 +35,13 @@ from avnz.gateways.base import (
     RefundRequest,
     TransportFailure,
     VoidRequest,
+    config_error,
     declined,
+    gateway_text,
     send,
     transport_failure_result,
     unreadable_reply_result,
 )
-from avnz.security.masking import mask_text
-
-log = structlog.get_logger(__name__)
 
 TRANSACT_PATH = "/api/transact.php"
 QUERY_PATH = "/api/query.php"
@@ -362,36 +360,13 @@ def decline_reason(reply: TransactReply) -> DeclineReason:
     return DECLINE_REASONS.get(reply.response_code, UNKNOWN_CODE_REASONS[reply.response])
 
 
-def _safe_message(text: str) -> str | None:
-    # The gateway's text goes into results and logs: never let it carry a card number.
-    return mask_text(text)[:200] or None
-
-
-def config_error(
-    operation: Operation,
-    message: str | None,
-    *,
-    raw_code: str | None = None,
-    request_sent: bool = True,
-) -> GatewayResult:
-    """Bad credentials or account setup: this account cannot work, another one may."""
-    return GatewayResult(
-        operation=operation,
-        outcome=Outcome.CONFIG_ERROR,
-        retryable=True,
-        raw_code=raw_code,
-        raw_message=message,
-        request_sent=request_sent,
-    )
-
-
 def from_payment_response(
     reply: TransactReply, *, operation: Operation, amount: int | None = None
 ) -> GatewayResult:
     """Any transact.php answer (sale, auth, capture, void, refund) as a result. `amount` is what
     we asked for: NMI does not echo it, and approves all of it (partial approvals are off)."""
     raw_code = reply.response_code or reply.response
-    message = _safe_message(reply.responsetext)
+    message = gateway_text(reply.responsetext)
     if reply.response != APPROVED and _is_config_error(reply.responsetext, reply.response_code):
         return config_error(operation, message, raw_code=raw_code)
     fields: dict[str, Any] = {
@@ -513,7 +488,7 @@ def from_query_response(answer: QueryAnswer, *, request: InquireRequest) -> Gate
     TRANSACTION_NOT_FOUND decline, so no caller can read "not found" as "approved"."""
     operation = Operation.INQUIRE
     if answer.error is not None:
-        message = _safe_message(answer.error)
+        message = gateway_text(answer.error)
         if _prefixed(answer.error, AUTH_FAILURES):
             return config_error(operation, message)
         reason = next(
@@ -540,7 +515,7 @@ def from_query_response(answer: QueryAnswer, *, request: InquireRequest) -> Gate
         auth_code=txn.authorization_code or None,
         amount=_found_amount(txn),
         raw_code=txn.condition or None,
-        raw_message=_safe_message(last.response_text) if last else None,
+        raw_message=gateway_text(last.response_text) if last else None,
         state=transaction_state(txn),
     )
 
@@ -593,35 +568,35 @@ class NmiConnector(Connector):
     async def verify(self) -> GatewayResult:
         reply = await self._post(Operation.VERIFY, TRANSACT_PATH, to_verify_payload())
         if isinstance(reply, GatewayResult):
-            return _logged(reply)
+            return self.logged(reply)
         try:
             result = from_verify_response(_readable(parse_transact_body, reply))
         except UnreadableReplyError as exc:
-            return _logged(unreadable_reply_result(Operation.VERIFY, reply, str(exc)))
-        return _logged(replace(result, latency_ms=reply.latency_ms))
+            return self.logged(unreadable_reply_result(Operation.VERIFY, reply, str(exc)))
+        return self.logged(replace(result, latency_ms=reply.latency_ms))
 
     async def inquire(self, request: InquireRequest) -> GatewayResult:
         reply = await self._post(Operation.INQUIRE, QUERY_PATH, to_inquire_payload(request))
         if isinstance(reply, GatewayResult):
-            return _logged(reply)
+            return self.logged(reply)
         try:
             result = from_query_response(_readable(parse_query_body, reply), request=request)
         except UnreadableReplyError as exc:
-            return _logged(unreadable_reply_result(Operation.INQUIRE, reply, str(exc)))
-        return _logged(replace(result, latency_ms=reply.latency_ms))
+            return self.logged(unreadable_reply_result(Operation.INQUIRE, reply, str(exc)))
+        return self.logged(replace(result, latency_ms=reply.latency_ms))
 
     async def _transact(
         self, operation: Operation, payload: dict[str, str], amount: int | None
     ) -> GatewayResult:
         reply = await self._post(operation, TRANSACT_PATH, payload)
         if isinstance(reply, GatewayResult):
-            return _logged(reply)
+            return self.logged(reply)
         try:
             parsed = _readable(parse_transact_body, reply)
         except UnreadableReplyError as exc:
-            return _logged(unreadable_reply_result(operation, reply, str(exc)))
+            return self.logged(unreadable_reply_result(operation, reply, str(exc)))
         result = from_payment_response(parsed, operation=operation, amount=amount)
-        return _logged(replace(result, latency_ms=reply.latency_ms))
+        return self.logged(replace(result, latency_ms=reply.latency_ms))
 
     async def _post(
         self, operation: Operation, path: str, payload: dict[str, str]
@@ -652,19 +627,3 @@ def _readable(parse: Callable[[bytes], T], reply: HttpReply) -> T:
     if reply.status != 200:
         raise UnreadableReplyError(f"HTTP {reply.status}")
     return parse(reply.body)
-
-
-def _logged(result: GatewayResult) -> GatewayResult:
-    # Only the classification: never the payload, the key or the gateway's raw answer.
-    log.info(
-        "gateway.call",
-        gateway=NmiConnector.name,
-        operation=result.operation.value,
-        outcome=result.outcome.value,
-        decline_reason=result.decline_reason.value if result.decline_reason else None,
-        raw_code=result.raw_code,
-        transaction_id=result.transaction_id,
-        latency_ms=result.latency_ms,
-        request_sent=result.request_sent,
-    )
-    return result

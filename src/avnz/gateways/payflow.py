@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from avnz.core.money import Money
@@ -47,14 +46,13 @@ from avnz.gateways.base import (
     Timeouts,
     TransportFailure,
     VoidRequest,
+    config_error,
     declined,
+    gateway_text,
     send,
     transport_failure_result,
     unreadable_reply_result,
 )
-from avnz.security.masking import mask_text
-
-log = structlog.get_logger(__name__)
 
 PILOT_URL = "https://pilot-payflowpro.paypal.com"
 LIVE_URL = "https://payflowpro.paypal.com"
@@ -397,11 +395,6 @@ def to_inquire_payload(request: InquireRequest, credentials: Mapping[str, str]) 
 # --- replies ---------------------------------------------------------------------------------
 
 
-def _message(reply: PayflowReply) -> str | None:
-    # RESPMSG is free text from PayPal or the processor: mask anything that looks like a PAN.
-    return mask_text(reply.respmsg)[:200] if reply.respmsg else None
-
-
 def _minor_units(reply: PayflowReply, currency: str | None, fallback: int | None) -> int | None:
     if reply.amt is None:
         return fallback
@@ -426,7 +419,7 @@ def _classify(operation: Operation, reply: PayflowReply, **fields: Any) -> Gatew
     common: dict[str, Any] = {
         "transaction_id": reply.pnref,
         "raw_code": str(reply.result),
-        "raw_message": _message(reply),
+        "raw_message": gateway_text(reply.respmsg),
         **fields,
     }
     if reply.result == 0:
@@ -434,7 +427,7 @@ def _classify(operation: Operation, reply: PayflowReply, **fields: Any) -> Gatew
     common.pop("amount", None)  # nothing was processed
     if reply.result in CONFIG_RESULTS:
         # Nothing reached an issuer, so the same card may succeed on another account.
-        return GatewayResult(operation, Outcome.CONFIG_ERROR, retryable=True, **common)
+        return config_error(operation, **common)
     reason = DECLINE_REASONS.get(reply.result)
     if reason is None or reply.result in UNCERTAIN_RESULTS:
         return GatewayResult(
@@ -482,7 +475,7 @@ def from_verify_response(reply: PayflowReply) -> GatewayResult:
             Operation.VERIFY,
             Outcome.APPROVED,
             raw_code=str(reply.result),
-            raw_message=_message(reply),
+            raw_message=gateway_text(reply.respmsg),
         )
     return _classify(Operation.VERIFY, reply, transaction_id=None)
 
@@ -514,7 +507,7 @@ def from_inquire_response(reply: PayflowReply) -> GatewayResult:
         avs=avs_result(reply),
         cvv=CVV_RESULTS.get(reply.cvv2match or "", CvvResult.UNAVAILABLE),
         raw_code=str(reply.result),
-        raw_message=_message(reply),
+        raw_message=gateway_text(reply.respmsg),
         state=inquiry_state(reply),
     )
 
@@ -645,17 +638,7 @@ class PayflowConnector(Connector):
         idempotency_key: str | None,
         interpret: Interpret,
     ) -> GatewayResult:
-        result = await self._exchange(operation, build, idempotency_key, interpret)
-        log.info(
-            "gateway.call",
-            gateway=self.name,
-            operation=operation.value,
-            outcome=result.outcome.value,
-            raw_code=result.raw_code,
-            transaction_id=result.transaction_id,
-            latency_ms=result.latency_ms,
-        )
-        return result
+        return self.logged(await self._exchange(operation, build, idempotency_key, interpret))
 
     async def _exchange(
         self,
@@ -667,9 +650,7 @@ class PayflowConnector(Connector):
         try:
             body = encode_nvp(build()).encode("utf-8")
         except MissingCredentials as exc:
-            return GatewayResult(
-                operation, Outcome.CONFIG_ERROR, raw_message=str(exc), request_sent=False
-            )
+            return config_error(operation, str(exc), request_sent=False)
         except ValueError as exc:  # e.g. a currency with no minor unit: never sent
             return declined(
                 operation,

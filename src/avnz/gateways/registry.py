@@ -4,11 +4,12 @@ A fifth gateway is a connector file, a sandbox file and one line in GATEWAYS; no
 the product names a gateway.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import httpx
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from avnz.gateways import authorize_net, nmi, payflow, stripe
 from avnz.gateways.base import Connector, ConnectorConfig
@@ -72,6 +73,12 @@ def gateway(name: str) -> Gateway:
 def connector(name: str, config: ConnectorConfig, http: httpx.AsyncClient) -> Connector:
     """The connector for gateway `name`, talking through the shared `http` client."""
     return gateway(name).connector(config, http)
+
+
+def sandbox_mounts(names: Iterable[str] | None = None) -> list[Mount]:
+    """A fresh sandbox per gateway (all of them by default), each mounted at `/{name}`."""
+    chosen = [gateway(name) for name in names] if names is not None else GATEWAYS.values()
+    return [Mount(f"/{g.name}", app=g.create_sandbox(), name=g.name) for g in chosen]
 
 
 def sandbox_url(base_url: str, name: str) -> str:

@@ -23,7 +23,6 @@ from functools import partial
 from typing import Any, ClassVar, Final, Literal, TypeVar
 from urllib.parse import quote
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from avnz.core import clock
@@ -47,14 +46,13 @@ from avnz.gateways.base import (
     RefundRequest,
     TransportFailure,
     VoidRequest,
+    config_error,
     declined,
+    gateway_text,
     send,
     transport_failure_result,
     unreadable_reply_result,
 )
-from avnz.security.masking import mask_text
-
-log = structlog.get_logger(__name__)
 
 # Pinned so the objects we parse keep their shape whatever the account's default version is.
 API_VERSION: Final = "2024-06-20"
@@ -608,9 +606,7 @@ def intent_state(intent: PaymentIntent) -> GatewayState:
 def _error_result(operation: Operation, status: int, error: StripeError) -> GatewayResult:
     message = clean_message(error.message)
     if status in (401, 403) or _raw_cards_refused(error):
-        return GatewayResult(
-            operation, Outcome.CONFIG_ERROR, raw_code=error.code or str(status), raw_message=message
-        )
+        return config_error(operation, message, raw_code=error.code or str(status))
     if status == 409:
         # The same Idempotency-Key is still being processed (or the object is locked): the
         # first request may be charging right now.
@@ -711,8 +707,9 @@ def clean_message(message: str | None) -> str | None:
     """Stripe's message, short, with anything that looks like a card number or key masked."""
     if not message:
         return None
-    masked = _DIGIT_RUN.sub(lambda m: "••••" + re.sub(r"\D", "", m.group(0))[-4:], message)
-    return mask_text(masked)[:200]
+    return gateway_text(
+        _DIGIT_RUN.sub(lambda m: "••••" + re.sub(r"\D", "", m.group(0))[-4:], message)
+    )
 
 
 def key_problem(environment: Environment, key: str) -> str | None:
@@ -721,12 +718,6 @@ def key_problem(environment: Environment, key: str) -> str | None:
         return None
     expected = " or ".join(f"{prefix}…" for prefix in KEY_PREFIXES[environment])
     return f"a {environment.value} Stripe account needs a key starting {expected}"
-
-
-def config_error_result(operation: Operation, message: str) -> GatewayResult:
-    return GatewayResult(
-        operation, Outcome.CONFIG_ERROR, raw_message=message[:200], request_sent=False
-    )
 
 
 # --- the connector ----------------------------------------------------------------------------
@@ -865,10 +856,10 @@ class StripeConnector(Connector):
         try:
             key = self.credential("secret_key")
         except ValueError as exc:
-            return self._logged(config_error_result(operation, str(exc)))
+            return self.logged(config_error(operation, str(exc)[:200], request_sent=False))
         problem = key_problem(self.config.environment, key)
         if problem:
-            return self._logged(config_error_result(operation, problem))
+            return self.logged(config_error(operation, problem[:200], request_sent=False))
         headers = {"Authorization": f"Bearer {key}", "Stripe-Version": API_VERSION, **extra_headers}
         try:
             reply = await send(
@@ -880,22 +871,8 @@ class StripeConnector(Connector):
                 **kwargs,
             )
         except TransportFailure as failure:
-            return self._logged(transport_failure_result(operation, failure))
-        return self._logged(parse(reply))
-
-    def _logged(self, result: GatewayResult) -> GatewayResult:
-        # Outcome and ids only: requests and bodies carry card data and are never logged.
-        log.info(
-            "gateway.call",
-            gateway=self.name,
-            operation=result.operation.value,
-            outcome=result.outcome.value,
-            raw_code=result.raw_code,
-            decline_reason=result.decline_reason.value if result.decline_reason else None,
-            transaction_id=result.transaction_id,
-            latency_ms=result.latency_ms,
-        )
-        return result
+            return self.logged(transport_failure_result(operation, failure))
+        return self.logged(parse(reply))
 
 
 def _segment(transaction_id: str) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
-from avnz.core.pagination import PageOut, Paging
+from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, require
 from avnz.payments import vault
 from avnz.payments.schemas import PaymentMethodCreate, PaymentMethodOut
@@ -46,12 +46,7 @@ async def list_payment_methods(
         customer_id=customer_id,
         fingerprint=fingerprint,
     )
-    return {
-        "object": "list",
-        "data": [vault.to_out(m) for m in page.items],
-        "has_more": page.has_more,
-        "next_cursor": page.next_cursor,
-    }
+    return page_out(page, vault.to_out)
 
 
 @router.get("/payment-methods/{method_id}", response_model=PaymentMethodOut)

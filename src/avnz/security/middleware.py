@@ -19,7 +19,8 @@ from avnz.security.ratelimit import Limit, RateLimiter
 
 API_VERSION = "v1"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_UNLIMITED_PREFIXES = ("/health", "/.well-known/")
+# The sandboxes stand in for remote gateways: our own per-IP limit must not throttle them.
+_UNLIMITED_PREFIXES = ("/health", "/.well-known/", "/sandbox/")
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "

@@ -5,10 +5,10 @@ as forbidden, so the existence of another tenant's data does not leak.
 """
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, false, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +17,9 @@ from avnz.auth import service as auth_service
 from avnz.auth.models import ApiKey, AuthSession
 from avnz.auth.oidc import OidcSettings
 from avnz.auth.permissions import ROLE_LEVEL, ROLE_PERMISSIONS, Level, Permission
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal
 from avnz.core import clock
-from avnz.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from avnz.core.errors import Conflict, InvalidRequest, PermissionDenied
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.tenancy import schemas
@@ -34,52 +34,9 @@ from avnz.tenancy.models import (
     User,
     UserStatus,
 )
-
-Row = TypeVar("Row", Organization, Client, Company, Department, User)
+from avnz.tenancy.visibility import get_visible, scoped
 
 # --- scope -----------------------------------------------------------------------------------
-
-_SCOPE_COLUMNS: dict[type[Any], tuple[Any, Any, Any]] = {
-    Company: (Company.organization_id, Company.client_id, Company.id),
-    Department: (Department.organization_id, Department.client_id, Department.company_id),
-    User: (User.organization_id, User.client_id, User.company_id),
-}
-
-
-def _visible(principal: Principal, model: type[Row]) -> ColumnElement[bool]:
-    if model is Organization:
-        return Organization.id == principal.organization_id
-    if model is Client:
-        if principal.level is Level.COMPANY:
-            return false()
-        in_org = Client.organization_id == principal.organization_id
-        return (
-            in_org
-            if principal.level is Level.ORGANIZATION
-            else in_org & (Client.id == principal.client_id)
-        )
-    organization_id, client_id, company_id = _SCOPE_COLUMNS[model]
-    return scope_clause(
-        principal, organization_id=organization_id, client_id=client_id, company_id=company_id
-    )
-
-
-def _live(model: type[Row]) -> ColumnElement[bool] | None:
-    deleted_at = getattr(model, "deleted_at", None)
-    return deleted_at.is_(None) if deleted_at is not None else None
-
-
-def _scoped(principal: Principal, model: type[Row]) -> Select[Row]:
-    stmt = select(model).where(_visible(principal, model))
-    live = _live(model)
-    return stmt.where(live) if live is not None else stmt
-
-
-async def _get(session: AsyncSession, principal: Principal, model: type[Row], row_id: str) -> Row:
-    row = await session.scalar(_scoped(principal, model).where(model.id == row_id))
-    if row is None:
-        raise NotFound(f"No {model.__name__.lower()} {row_id!r}.", param="id")
-    return row
 
 
 def _require_level(principal: Principal, level: Level, action: str) -> None:
@@ -143,13 +100,13 @@ def slugify(name: str) -> str:
 async def list_organizations(
     *, session: AsyncSession, principal: Principal, page: PageParams
 ) -> Page[Organization]:
-    return await paginate(session, _scoped(principal, Organization), Organization.id, page)
+    return await paginate(session, scoped(principal, Organization), Organization.id, page)
 
 
 async def get_organization(
     *, session: AsyncSession, principal: Principal, organization_id: str
 ) -> Organization:
-    return await _get(session, principal, Organization, organization_id)
+    return await get_visible(session, principal, Organization, organization_id)
 
 
 def _validated_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +148,7 @@ async def update_organization(
     organization_id: str,
     data: schemas.OrganizationUpdate,
 ) -> Organization:
-    organization = await _get(session, principal, Organization, organization_id)
+    organization = await get_visible(session, principal, Organization, organization_id)
     before = audit.snapshot(organization)
     changes = data.model_dump(exclude_unset=True)
     if "settings" in changes:
@@ -227,20 +184,20 @@ async def create_client(
 async def list_clients(
     *, session: AsyncSession, principal: Principal, page: PageParams, status: ClientStatus | None
 ) -> Page[Client]:
-    stmt = _scoped(principal, Client)
+    stmt = scoped(principal, Client)
     if status:
         stmt = stmt.where(Client.status == status)
     return await paginate(session, stmt, Client.id, page)
 
 
 async def get_client(*, session: AsyncSession, principal: Principal, client_id: str) -> Client:
-    return await _get(session, principal, Client, client_id)
+    return await get_visible(session, principal, Client, client_id)
 
 
 async def update_client(
     *, session: AsyncSession, principal: Principal, client_id: str, data: schemas.ClientUpdate
 ) -> Client:
-    client = await _get(session, principal, Client, client_id)
+    client = await get_visible(session, principal, Client, client_id)
     changes = data.model_dump(exclude_unset=True)
     if "status" in changes and Permission.ADMIN_CLIENTS not in principal.permissions:
         raise PermissionDenied("Only organization admins change a client's status.", param="status")
@@ -253,7 +210,7 @@ async def update_client(
 
 async def delete_client(*, session: AsyncSession, principal: Principal, client_id: str) -> Client:
     """Soft delete: the client is cancelled, its users deactivated and its API keys revoked."""
-    client = await _get(session, principal, Client, client_id)
+    client = await get_visible(session, principal, Client, client_id)
     before = audit.snapshot(client)
     now = clock.now()
     client.status = ClientStatus.CANCELLED
@@ -307,7 +264,7 @@ async def create_company(
     client_id = data.client_id or principal.client_id
     if client_id is None:
         raise InvalidRequest("client_id is required.", code="missing_param", param="client_id")
-    client = await _get(session, principal, Client, client_id)
+    client = await get_visible(session, principal, Client, client_id)
     company = Company(
         id=new_id("com"),
         organization_id=client.organization_id,
@@ -334,7 +291,7 @@ async def list_companies(
     client_id: str | None,
     status: CompanyStatus | None,
 ) -> Page[Company]:
-    stmt = _scoped(principal, Company)
+    stmt = scoped(principal, Company)
     if client_id:
         stmt = stmt.where(Company.client_id == client_id)
     if status:
@@ -343,13 +300,13 @@ async def list_companies(
 
 
 async def get_company(*, session: AsyncSession, principal: Principal, company_id: str) -> Company:
-    return await _get(session, principal, Company, company_id)
+    return await get_visible(session, principal, Company, company_id)
 
 
 async def update_company(
     *, session: AsyncSession, principal: Principal, company_id: str, data: schemas.CompanyUpdate
 ) -> Company:
-    company = await _get(session, principal, Company, company_id)
+    company = await get_visible(session, principal, Company, company_id)
     before = audit.snapshot(company)
     _apply(company, data.model_dump(exclude_unset=True), principal)
     await _flush_unique(session, f"Company slug {company.slug!r}", "slug")
@@ -362,7 +319,7 @@ async def delete_company(
 ) -> Company:
     """Soft delete: kept for the transactions that reference it, hidden everywhere else; its
     company-level users are deactivated and its API keys revoked."""
-    company = await _get(session, principal, Company, company_id)
+    company = await get_visible(session, principal, Company, company_id)
     _require_level(principal, Level.CLIENT, "delete companies")
     before = audit.snapshot(company)
     company.status = CompanyStatus.INACTIVE
@@ -388,7 +345,7 @@ async def create_department(
     company_id = data.company_id or principal.company_id
     if company_id is None:
         raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    company = await _get(session, principal, Company, company_id)
+    company = await get_visible(session, principal, Company, company_id)
     department = Department(
         id=new_id("dep"),
         organization_id=company.organization_id,
@@ -408,7 +365,7 @@ async def create_department(
 async def list_departments(
     *, session: AsyncSession, principal: Principal, page: PageParams, company_id: str | None
 ) -> Page[Department]:
-    stmt = _scoped(principal, Department)
+    stmt = scoped(principal, Department)
     if company_id:
         stmt = stmt.where(Department.company_id == company_id)
     return await paginate(session, stmt, Department.id, page)
@@ -417,7 +374,7 @@ async def list_departments(
 async def get_department(
     *, session: AsyncSession, principal: Principal, department_id: str
 ) -> Department:
-    return await _get(session, principal, Department, department_id)
+    return await get_visible(session, principal, Department, department_id)
 
 
 async def update_department(
@@ -427,7 +384,7 @@ async def update_department(
     department_id: str,
     data: schemas.DepartmentUpdate,
 ) -> Department:
-    department = await _get(session, principal, Department, department_id)
+    department = await get_visible(session, principal, Department, department_id)
     before = audit.snapshot(department)
     _apply(department, data.model_dump(exclude_unset=True), principal)
     await _flush_unique(session, f"Department name {department.name!r}", "name")
@@ -439,7 +396,7 @@ async def delete_department(
     *, session: AsyncSession, principal: Principal, department_id: str
 ) -> None:
     """Hard delete; its users stay and simply belong to no department (FK ON DELETE SET NULL)."""
-    department = await _get(session, principal, Department, department_id)
+    department = await get_visible(session, principal, Department, department_id)
     before = audit.snapshot(department)
     await session.execute(
         update(User).where(User.department_id == department.id).values(department_id=None)
@@ -476,15 +433,15 @@ async def _placement(
         client_id = data.client_id or principal.client_id
         if client_id is None:
             raise InvalidRequest("client_id is required for this role.", param="client_id")
-        client = await _get(session, principal, Client, client_id)
+        client = await get_visible(session, principal, Client, client_id)
         return client.id, None, None
     company_id = data.company_id or principal.company_id
     if company_id is None:
         raise InvalidRequest("company_id is required for this role.", param="company_id")
-    company = await _get(session, principal, Company, company_id)
+    company = await get_visible(session, principal, Company, company_id)
     department_id = None
     if data.department_id:
-        department = await _get(session, principal, Department, data.department_id)
+        department = await get_visible(session, principal, Department, data.department_id)
         if department.company_id != company.id:
             raise InvalidRequest(
                 "The department belongs to another company.", param="department_id"
@@ -535,7 +492,7 @@ async def list_users(
     company_id: str | None,
     email: str | None,
 ) -> Page[User]:
-    stmt = _scoped(principal, User)
+    stmt = scoped(principal, User)
     if role:
         stmt = stmt.where(User.role == role)
     if status:
@@ -548,13 +505,13 @@ async def list_users(
 
 
 async def get_user(*, session: AsyncSession, principal: Principal, user_id: str) -> User:
-    return await _get(session, principal, User, user_id)
+    return await get_visible(session, principal, User, user_id)
 
 
 async def update_user(
     *, session: AsyncSession, principal: Principal, user_id: str, data: schemas.UserUpdate
 ) -> User:
-    user = await _get(session, principal, User, user_id)
+    user = await get_visible(session, principal, User, user_id)
     changes = data.model_dump(exclude_unset=True)
     if user.id == principal.id and ({"role", "status"} & changes.keys()):
         raise PermissionDenied("You cannot change your own role or status.")
@@ -569,7 +526,7 @@ async def update_user(
     if changes.get("status") not in (None, UserStatus.ACTIVE, UserStatus.SUSPENDED):
         raise InvalidRequest("status can be set to active or suspended.", param="status")
     if changes.get("department_id"):
-        department = await _get(session, principal, Department, changes["department_id"])
+        department = await get_visible(session, principal, Department, changes["department_id"])
         if department.company_id != user.company_id:
             raise InvalidRequest(
                 "The department belongs to another company.", param="department_id"
@@ -585,7 +542,7 @@ async def update_user(
 
 async def delete_user(*, session: AsyncSession, principal: Principal, user_id: str) -> User:
     """Soft delete: deactivated, signed out everywhere, kept for the audit trail."""
-    user = await _get(session, principal, User, user_id)
+    user = await get_visible(session, principal, User, user_id)
     if user.id == principal.id:
         raise PermissionDenied("You cannot delete yourself.")
     _check_assignable(principal, user.role)

@@ -53,23 +53,21 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from stdnum import luhn
 
 from avnz.core import clock
 from avnz.core.money import Money
 from avnz.gateways.sandbox.common import (
-    Endpoint,
-    FaultMode,
     Ledger,
     SandboxState,
     SandboxTxn,
     TxnState,
     auth_code,
+    gateway_endpoint,
     numeric_ids,
     sandbox_app,
-    with_faults,
 )
 
 SANDBOX_CREDENTIALS: dict[str, str] = {
@@ -523,7 +521,7 @@ class AuthorizeNetSandbox:
             document = {**document, "refId": ref_id, "messages": messages}
         return answer(document)
 
-    async def settle(self, _request: Request) -> Response:
+    def settle(self) -> int:
         """The daily batch: every unsettled transaction but open authorizations settles."""
         batch = [
             t
@@ -532,7 +530,7 @@ class AuthorizeNetSandbox:
         ]
         for txn in batch:
             txn.extra[_SETTLED] = True
-        return JSONResponse({"settled": len(batch)})
+        return len(batch)
 
     def method_of(self, body: bytes) -> tuple[str, dict[str, Any]]:
         try:
@@ -943,27 +941,11 @@ def listed_transaction(txn: SandboxTxn) -> dict[str, Any]:
     return {key: value for key, value in entry.items() if value is not None}
 
 
-def processed_even_if_hung(state: SandboxState, endpoint: Endpoint) -> Endpoint:
-    """Apply faults through with_faults, but let a "hang" swallow an answer the gateway already
-    produced: the transaction exists although the client never hears of it."""
-
-    async def wrapped(request: Request) -> Response:
-        ready = await endpoint(request) if state.faults.mode is FaultMode.HANG else None
-
-        async def reply(req: Request) -> Response:
-            return ready if ready is not None else await endpoint(req)
-
-        return await with_faults(state, reply)(request)
-
-    return wrapped
-
-
 def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
     """A fresh Authorize.Net sandbox that accepts `credentials` (default SANDBOX_CREDENTIALS)."""
     state = SandboxState(ledger=Ledger(numeric_ids(40_000_000_000)))
     gateway = AuthorizeNetSandbox(state, credentials or SANDBOX_CREDENTIALS)
     routes: list[BaseRoute] = [
-        Route(API_PATH, processed_even_if_hung(state, gateway.api), methods=["POST"]),
-        Route("/_sandbox/settle", gateway.settle, methods=["POST"]),
+        Route(API_PATH, gateway_endpoint(state, gateway.api), methods=["POST"])
     ]
-    return sandbox_app(state, routes)
+    return sandbox_app(state, routes, settle=gateway.settle)

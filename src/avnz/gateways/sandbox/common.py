@@ -7,14 +7,16 @@ Control routes (JSON):
                           `count` limits the fault to the next N requests (null: until reset)
   POST /_sandbox/reset    forget every transaction and fault
   GET  /_sandbox/transactions
+  POST /_sandbox/settle   run the daily settlement batch (gateways that settle in batches)
 """
 
 import asyncio
+import contextlib
 import enum
 import itertools
 import secrets
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -176,18 +178,70 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def with_faults(state: SandboxState, endpoint: Endpoint) -> Endpoint:
-    """Wrap a gateway endpoint so configured faults happen after the request body is read."""
+def gateway_endpoint(
+    state: SandboxState,
+    handler: Endpoint,
+    *,
+    processed_first: Collection[FaultMode] = (FaultMode.HANG,),
+) -> Endpoint:
+    """Wrap a gateway endpoint in the configured faults.
+
+    A fault in `processed_first` strikes after the gateway did the work: the answer is lost on
+    its way back, the transaction exists, and only an inquiry can tell (a hang is always such a
+    fault). Any other fault comes from in front of the gateway and nothing is processed.
+    """
+
+    async def faulted(request: Request) -> Response:
+        await request.body()  # a fault strikes only once the whole request was received
+        if state.faults.mode in processed_first:
+            answer = await handler(request)
+            injected = await state.faults.apply()
+            return answer if injected is None else injected
+        injected = await state.faults.apply()
+        return await handler(request) if injected is None else injected
+
+    return _until_disconnect(faulted)
+
+
+def _until_disconnect(endpoint: Endpoint) -> Endpoint:
+    """Stop working on a request whose client hung up, as a server drops a dead connection;
+    otherwise a hung request would outlive its test (uvicorn waits for it when it shuts down)."""
 
     async def wrapped(request: Request) -> Response:
         await request.body()
-        injected = await state.faults.apply()
-        return injected if injected is not None else await endpoint(request)
+        work = asyncio.ensure_future(endpoint(request))
+        gone = asyncio.ensure_future(_disconnected(request))
+        done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        if work in done:
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        return Response(status_code=499)  # nobody is listening any more
 
     return wrapped
 
 
-def sandbox_app(state: SandboxState, routes: list[BaseRoute]) -> Starlette:
-    app = Starlette(routes=[*control_routes(state), *routes])
+async def _disconnected(request: Request) -> None:
+    # After the body, the only message left to receive is the client's disconnect.
+    with contextlib.suppress(Exception):
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+
+def sandbox_app(
+    state: SandboxState, routes: list[BaseRoute], *, settle: Callable[[], int] | None = None
+) -> Starlette:
+    """The sandbox: its gateway routes, the control routes, and `POST /_sandbox/settle` when the
+    gateway settles in batches (`settle` runs the batch and returns how many it settled)."""
+    controls = control_routes(state)
+    if settle is not None:
+
+        async def settle_batch(_request: Request) -> Response:
+            return JSONResponse({"settled": settle()})
+
+        controls.append(Route("/_sandbox/settle", settle_batch, methods=["POST"]))
+    app = Starlette(routes=[*controls, *routes])
     app.state.sandbox = state
     return app

@@ -30,18 +30,17 @@ listed as an action on the original, so an inquiry by the original id sees it); 
 anything not yet settled (sale, captured or not, or a refund), never after settlement.
 Settlement is a nightly batch at NMI; here `POST /_sandbox/settle` runs it.
 
-Faults: the common `/_sandbox/faults` apply through `with_faults`. With `hang`, the sandbox first
-processes the request and then never answers (the gateway did the work and the answer was lost,
-the case inquiries exist for), and it stops hanging once the client has gone away. `error` and
-`malformed` come from in front of the gateway: nothing is processed.
+Faults: the common `/_sandbox/faults` apply through `gateway_endpoint`. With `hang`, the
+sandbox first processes the request and then never answers (the gateway did the work and the
+answer was lost, the case inquiries exist for), and it stops hanging once the client has gone
+away. `error` and `malformed` come from in front of the gateway: nothing is processed.
 """
 
-import asyncio
 import hashlib
 import hmac
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -49,7 +48,7 @@ from urllib.parse import parse_qs, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from stdnum import luhn
 from stdnum.us import rtn
@@ -57,15 +56,13 @@ from stdnum.us import rtn
 from avnz.core import clock
 from avnz.core.money import Money
 from avnz.gateways.sandbox.common import (
-    Endpoint,
-    FaultMode,
     Ledger,
     SandboxState,
     SandboxTxn,
     TxnState,
+    gateway_endpoint,
     numeric_ids,
     sandbox_app,
-    with_faults,
 )
 
 SANDBOX_CREDENTIALS: dict[str, str] = {"security_key": "6457Thfj624V5r7WUwc5v6a68Zsd6YEm"}
@@ -479,43 +476,13 @@ def _xml(root: ET.Element) -> Response:
 # --- faults and the app ------------------------------------------------------------------------
 
 
-async def _until_disconnected(request: Request, answer: Awaitable[Response]) -> Response:
-    """Wait for `answer` but give up once the client has gone: a hung request must not keep a
-    task (and the server's shutdown) waiting for an hour after the caller timed out."""
-    task = asyncio.ensure_future(answer)
-    while not task.done():
-        if await request.is_disconnected():
-            task.cancel()
-            return Response(status_code=499)
-        await asyncio.wait({task}, timeout=0.05)
-    return task.result()
-
-
-def _gateway_endpoint(state: SandboxState, handler: Endpoint) -> Endpoint:
-    faulty = with_faults(state, handler)
-
-    async def endpoint(request: Request) -> Response:
-        if state.faults.mode is not FaultMode.HANG:
-            return await faulty(request)
-        # The realistic hang: the gateway processed the request and the answer never came back,
-        # so an inquiry after the client's timeout finds the transaction.
-        await handler(request)
-        return await _until_disconnected(request, faulty(request))
-
-    return endpoint
-
-
 def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
     """A fresh sandbox with an empty ledger, accepting `credentials` (default: the demo key)."""
     state = SandboxState(ledger=Ledger(id_factory=numeric_ids()))
     gateway = NmiSandbox(state.ledger, SANDBOX_CREDENTIALS if credentials is None else credentials)
 
-    async def settle(_request: Request) -> Response:
-        return JSONResponse({"settled": gateway.settle()})
-
     routes: list[BaseRoute] = [
-        Route("/api/transact.php", _gateway_endpoint(state, gateway.transact), methods=["POST"]),
-        Route("/api/query.php", _gateway_endpoint(state, gateway.query), methods=["GET", "POST"]),
-        Route("/_sandbox/settle", settle, methods=["POST"]),
+        Route("/api/transact.php", gateway_endpoint(state, gateway.transact), methods=["POST"]),
+        Route("/api/query.php", gateway_endpoint(state, gateway.query), methods=["GET", "POST"]),
     ]
-    return sandbox_app(state, routes)
+    return sandbox_app(state, routes, settle=gateway.settle)

@@ -39,8 +39,6 @@ PayPal charged the card and the answer got lost on the way back; an inquiry then
 `error` and `malformed` answer before anything is processed.
 """
 
-import asyncio
-import contextlib
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -55,16 +53,14 @@ from avnz.core import clock
 from avnz.core.money import Money, currency_exponent
 from avnz.gateways.payflow import encode_nvp, format_amount, parse_nvp
 from avnz.gateways.sandbox.common import (
-    Endpoint,
-    FaultMode,
     Ledger,
     SandboxState,
     SandboxTxn,
     TxnState,
     alnum_ids,
     auth_code,
+    gateway_endpoint,
     sandbox_app,
-    with_faults,
 )
 
 SANDBOX_CREDENTIALS: dict[str, str] = {
@@ -538,44 +534,6 @@ def encode_reply(reply: Mapping[str, str], tagged: bool) -> str:
     return encode_nvp(reply)
 
 
-def _processed_before_hang(state: SandboxState, endpoint: Endpoint) -> Endpoint:
-    """Apply faults through `with_faults`, but let a hanging request be processed first."""
-    faulted = with_faults(state, endpoint)
-
-    async def wrapped(request: Request) -> Response:
-        if state.faults.mode is FaultMode.HANG:
-            await endpoint(request)  # PayPal charged the card; only the answer gets lost
-        return await faulted(request)
-
-    return wrapped
-
-
-def _until_disconnect(endpoint: Endpoint) -> Endpoint:
-    """Stop working on a request whose client hung up, as a server drops a dead connection;
-    otherwise a hung request would outlive its test (uvicorn waits for it when it shuts down)."""
-
-    async def wrapped(request: Request) -> Response:
-        await request.body()
-        work = asyncio.ensure_future(endpoint(request))
-        gone = asyncio.ensure_future(_disconnected(request))
-        done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        gone.cancel()
-        if work in done:
-            return work.result()
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-        return Response(status_code=499)  # nobody is listening any more
-
-    return wrapped
-
-
-async def _disconnected(request: Request) -> None:
-    with contextlib.suppress(Exception):
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-
 def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
     """The sandbox app: `POST /` speaks Payflow NVP; `/_sandbox/*` controls faults and state."""
     state = SandboxState(ledger=Ledger(id_factory=alnum_ids(prefix="E", length=11)))
@@ -591,5 +549,4 @@ def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
         tagged = request.headers.get("PAYPAL-NVP", "").upper() == "Y"
         return Response(encode_reply(reply, tagged), media_type="text/namevalue")
 
-    endpoint = _until_disconnect(_processed_before_hang(state, transact))
-    return sandbox_app(state, [Route("/", endpoint, methods=["POST"])])
+    return sandbox_app(state, [Route("/", gateway_endpoint(state, transact), methods=["POST"])])

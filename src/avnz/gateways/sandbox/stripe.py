@@ -66,7 +66,6 @@ can shut down; over the in-process ASGI transport (no disconnects, no timeouts) 
 Search is immediately consistent here; Stripe's index lags writes by up to a minute.
 """
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -89,20 +88,19 @@ from stdnum import luhn
 
 from avnz.core import clock
 from avnz.gateways.sandbox.common import (
+    FaultMode,
     Ledger,
     SandboxState,
     SandboxTxn,
     TxnState,
     alnum_ids,
     auth_code,
+    gateway_endpoint,
     sandbox_app,
-    with_faults,
 )
 from avnz.gateways.stripe import API_VERSION, stripe_exponent
 
 SANDBOX_CREDENTIALS: dict[str, str] = {"secret_key": "sk_test_avnzSandboxStripe000000000000000000"}
-
-DISCONNECT_POLL_SECONDS: Final = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,10 +381,11 @@ Handler = Callable[[StripeSandbox, Call], dict[str, Any]]
 
 def _route(sandbox: StripeSandbox, path: str, method: str, handler: Handler) -> Route:
     async def endpoint(request: Request) -> Response:
-        response = await _answer(sandbox, request, handler)
-        return await _deliver(sandbox.state, request, response)
+        return await _answer(sandbox, request, handler)
 
-    return Route(path, endpoint, methods=[method])
+    # Every fault strikes the answer after Stripe acted on the request.
+    faulted = gateway_endpoint(sandbox.state, endpoint, processed_first=frozenset(FaultMode))
+    return Route(path, faulted, methods=[method])
 
 
 async def _answer(sandbox: StripeSandbox, request: Request, handler: Handler) -> Response:
@@ -446,21 +445,6 @@ def _json(body: Any, status: int, *, replayed: bool = False) -> Response:
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-async def _deliver(state: SandboxState, request: Request, response: Response) -> Response:
-    """Send the answer through the configured faults; give up on it once the client is gone."""
-
-    async def answer(_request: Request) -> Response:
-        return response
-
-    delivery = asyncio.ensure_future(with_faults(state, answer)(request))
-    while not delivery.done():
-        await asyncio.wait({delivery}, timeout=DISCONNECT_POLL_SECONDS)
-        if not delivery.done() and await request.is_disconnected():
-            delivery.cancel()
-            return Response(status_code=499)  # nobody is listening any more
-    return delivery.result()
 
 
 def _auth_problem(api_key: str, header: str | None) -> StripeApiError | None:
