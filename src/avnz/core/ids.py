@@ -19,6 +19,14 @@ PREFIXES = frozenset(
         "pint",
         "cint",
         "ma",
+        "cus",  # customer
+        "prd",  # product
+        "ord",  # order
+        "pay",  # payment transaction
+        "rfd",  # refund
+        "evt",  # outbox event
+        "whe",  # webhook endpoint
+        "whd",  # webhook delivery
     }
 )
 
