@@ -19,9 +19,11 @@ from avnz.db.models import Base
 from avnz.runtime import Runtime
 from tests.factories import World, build_world
 
-pytest_plugins = ["tests.support.logs"]
+pytest_plugins = ["tests.support.logs", "tests.support.payments"]
 
 HIGH_LIMIT = "100000/minute"
+# Written by migrations, read-only to the app: kept between tests.
+REFERENCE_TABLES = frozenset({"integration_definitions"})
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -35,6 +37,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "rate_limit_payments": HIGH_LIMIT,
         "rate_limit_auth": HIGH_LIMIT,
         "run_embedded_worker": False,
+        # The sandboxes answer in milliseconds; a hung one should cost a test seconds, not 30.
+        "gateway_read_timeout_seconds": 2.0,
         "cors_origins": ["https://dashboard.example.com"],
     }
     values.update(overrides)
@@ -96,7 +100,8 @@ async def _empty_database(request: pytest.FixtureRequest) -> AsyncIterator[None]
     runtime.oidc_configs._entries.clear()
     async with runtime.sessions.begin() as session:
         for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(delete(table))
+            if table.name not in REFERENCE_TABLES:
+                await session.execute(delete(table))
 
 
 @pytest.fixture(autouse=True)

@@ -13,18 +13,23 @@ from starlette.routing import Router
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from avnz import __version__, health, tasks
+from avnz.analytics import api as analytics_api
 from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
+from avnz.commerce import api as commerce_api
 from avnz.config import Settings, get_settings
 from avnz.core.errors import install_error_handlers
 from avnz.core.jobs import Worker
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
 from avnz.gateways import registry as gateways
+from avnz.integrations import api as integrations_api
 from avnz.payments import api as payments_api
+from avnz.routing import api as routing_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
 from avnz.tenancy import api as tenancy_api
+from avnz.webhooks import api as webhooks_api
 
 API_PREFIX = "/api/v1"
 
@@ -36,6 +41,12 @@ def _api_router() -> APIRouter:
     api.include_router(tenancy_api.router)
     api.include_router(audit_api.router)
     api.include_router(payments_api.router)
+    api.include_router(payments_api.payments_router)
+    api.include_router(analytics_api.router)
+    api.include_router(commerce_api.router)
+    api.include_router(integrations_api.router)
+    api.include_router(routing_api.router)
+    api.include_router(webhooks_api.router)
     return api
 
 
@@ -63,7 +74,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await ensure_migrated(app.state.runtime.engine)
         worker = Worker(
             app.state.runtime.sessions,
-            tasks.handlers(),
+            tasks.handlers(app.state.runtime),
             tasks.recurring(),
             poll_seconds=settings.worker_poll_seconds,
         )
@@ -104,7 +115,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Retry-After", "X-API-Version"],
+        expose_headers=["X-Request-ID", "Retry-After", "X-API-Version", "Idempotent-Replayed"],
         max_age=600,
     )
     app.add_middleware(

@@ -15,6 +15,7 @@ from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
+from avnz.runtime import Runtime
 from avnz.security.keyring import Keyring
 from avnz.security.rotation import RotationReport, reencrypt_all
 from avnz.tenancy import demo
@@ -107,18 +108,18 @@ def worker() -> None:
     settings = _settings()
 
     async def run() -> None:
-        engine = create_engine(settings.resolved_database_url)
+        runtime = Runtime.build(settings)
         try:
-            await ensure_migrated(engine)
+            await ensure_migrated(runtime.engine)
             job_worker = Worker(
-                session_factory(engine),
-                tasks.handlers(),
+                runtime.sessions,
+                tasks.handlers(runtime),
                 tasks.recurring(),
                 poll_seconds=settings.worker_poll_seconds,
             )
             await job_worker.run()
         finally:
-            await engine.dispose()
+            await runtime.close()
 
     try:
         asyncio.run(run())
@@ -159,7 +160,12 @@ def load_demo(
         try:
             await ensure_migrated(engine)
             async with session_factory(engine).begin() as session:
-                return await demo.load(session, password)
+                return await demo.load(
+                    session,
+                    password,
+                    keyring=Keyring.from_settings(settings),
+                    base_url=settings.base_url,
+                )
         finally:
             await engine.dispose()
 

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     rate_limit_payments: str = "30/minute"
     rate_limit_auth: str = "10/minute"
 
+    gateway_connect_timeout_seconds: float = 5.0
+    gateway_read_timeout_seconds: float = Field(
+        default=30.0, description="How long a gateway may take to answer before we inquire."
+    )
     mount_sandboxes: bool | None = Field(
         default=None,
         description="Serve the built-in gateway sandboxes under /sandbox/{gateway}. "

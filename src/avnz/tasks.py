@@ -2,11 +2,19 @@
 
 from avnz.auth import tasks as auth_tasks
 from avnz.core.jobs import Handler
+from avnz.payments import tasks as payments_tasks
+from avnz.runtime import Runtime
+from avnz.webhooks import tasks as webhooks_tasks
 
 
-def handlers() -> dict[str, Handler]:
-    return {**auth_tasks.HANDLERS}
+def handlers(runtime: Runtime) -> dict[str, Handler]:
+    """The handlers; some need the process's runtime (HTTP client, keyring, sessions)."""
+    return {
+        **auth_tasks.HANDLERS,
+        **payments_tasks.handlers(runtime),
+        **webhooks_tasks.handlers(runtime),
+    }
 
 
 def recurring() -> list[str]:
-    return [*auth_tasks.RECURRING]
+    return [*auth_tasks.RECURRING, *payments_tasks.RECURRING, *webhooks_tasks.RECURRING]

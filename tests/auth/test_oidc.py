@@ -13,27 +13,45 @@ from tests.auth.idp import AUDIENCE, IdentityProvider, RsaKey
 AUTH0_ID = "auth0|123"
 
 
-async def _patch_org(client, world, oidc: dict):
-    return await client.patch(
-        f"{API}/organizations/{world.organization.id}",
-        json={"settings": {"oidc": oidc}},
+PLATFORM = f"{API}/admin/integrations/platform"
+
+
+async def _identity_integration(client, world) -> dict | None:
+    listed = await client.get(
+        PLATFORM,
+        params={"category": "AUTHENTICATION"},
         headers=world.headers(Role.ORGANIZATION_ADMIN),
+    )
+    assert listed.status_code == 200, listed.text
+    found = listed.json()["data"]
+    return found[0] if found else None
+
+
+async def _patch_org(client, world, oidc: dict):
+    """Trust the IdP: its settings go into the organization's Auth0 integration (created the
+    first time, changed after that)."""
+    settings = {k: v for k, v in oidc.items() if k != "provider"}
+    headers = world.headers(Role.ORGANIZATION_ADMIN)
+    existing = await _identity_integration(client, world)
+    if existing is None:
+        body = {"provider": "AUTH0", "name": "Auth0", "settings": settings}
+        return await client.post(PLATFORM, json=body, headers=headers)
+    return await client.patch(
+        f"{PLATFORM}/{existing['id']}", json={"settings": settings}, headers=headers
     )
 
 
 async def _org_settings(client, world) -> dict:
-    response = await client.get(
-        f"{API}/organizations/{world.organization.id}",
-        headers=world.headers(Role.ORGANIZATION_ADMIN),
-    )
-    settings: dict = response.json()["settings"]
+    integration = await _identity_integration(client, world)
+    assert integration is not None
+    settings: dict = integration["settings"]
     return settings
 
 
 async def _trust_and_link(client, world, oidc: dict):
     """Configure the organization's IdP and link a company user to AUTH0_ID; returns the user."""
     configured = await _patch_org(client, world, oidc)
-    assert configured.status_code == 200, configured.text
+    assert configured.status_code in (200, 201), configured.text
     user = world.a.users[Role.COMPANY_USER]
     linked = await client.patch(
         f"{API}/users/{user.id}",
@@ -141,9 +159,9 @@ async def test_a_rotated_key_is_fetched_once_the_refetch_interval_allows(
 
 
 BAD_SETTINGS = [
-    ({"algorithms": ["HS256"]}, "settings.oidc.algorithms"),
-    ({"issuer": "not a url"}, "settings.oidc.issuer"),
-    ({"audience": ""}, "settings.oidc.audience"),
+    ({"algorithms": ["HS256"]}, "settings.algorithms.0"),
+    ({"issuer": "not a url"}, "settings.issuer"),
+    ({"audience": ""}, "settings.audience"),
 ]
 
 
@@ -155,7 +173,7 @@ async def test_bad_oidc_settings_are_refused_and_change_nothing(
 
     response = await _patch_org(client, world, idp.oidc_settings(**change))
 
-    error = assert_error(response, 400, "invalid_request")
+    error = assert_error(response, 400, "invalid_settings")
     assert error["param"] == param
     assert await _org_settings(client, world) == before
     assert (await me(client, idp.token(AUTH0_ID))).status_code == 200

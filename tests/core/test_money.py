@@ -97,3 +97,9 @@ def test_currency_code_type_validates_and_normalizes_api_input():
     assert _Priced(currency="jpy").currency == "JPY"
     with pytest.raises(ValidationError):
         _Priced(currency="ABC")
+
+
+def test_money_reads_as_major_units_and_code() -> None:
+    assert str(Money(1999, "USD")) == "19.99 USD"
+    assert str(Money(500, "JPY")) == "500 JPY"
+    assert str(Money(1234, "KWD")) == "1.234 KWD"

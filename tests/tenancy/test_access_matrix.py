@@ -11,8 +11,7 @@ The order of the checks, as the routes and services apply them:
 3. the level rule of the service (e.g. only client level and above create companies) → 403.
 """
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,81 +19,15 @@ import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 
-from avnz.auth.permissions import ROLE_LEVEL, ROLE_PERMISSIONS, Level, Permission
+from avnz.auth.permissions import ROLE_LEVEL
 from avnz.tenancy.models import Role
+from tests.commerce import access_rows as commerce
 from tests.factories import World
-
-API = "/api/v1"
-P = Permission
-CLIENT, COMPANY = Level.CLIENT, Level.COMPANY
-
-Body = Callable[["Scene"], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Scene:
-    """The world, plus the in-scope objects the world factory does not make (`made`, by kind)."""
-
-    world: World
-    made: dict[str, str]
-
-    def target(self, kind: str) -> str:
-        a = self.world.a
-        known = {
-            "organization": self.world.organization.id,
-            "client": a.client.id,
-            "company": a.company.id,
-            "department": a.department.id,
-            "user": a.users[Role.COMPANY_USER].id,
-        }
-        return known[kind] if kind in known else self.made[kind]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One row of the matrix: a route, what it needs, and what it is aimed at."""
-
-    method: str
-    path: str  # the route template under /api/v1, as registered
-    permission: Permission | None  # None: any authenticated caller
-    target: str | None = None  # the object in the path (or the one a list must show)
-    body: Body | None = None
-    ok: int = 200  # the status of an allowed call
-    seen_from: Level = COMPANY  # the lowest level whose scope can hold the target
-    min_level: Level = COMPANY  # level rule: a caller below this level gets 403
-    variant: str = ""  # a second row for the same route, with another body
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.path}" + (f" ({self.variant})" if self.variant else "")
-
-    @property
-    def is_list(self) -> bool:
-        return self.method == "GET" and self.target is not None and not self.path.endswith("}")
-
-    def url(self, scene: "Scene") -> str:
-        if self.is_list:
-            return f"{API}{self.path}?limit=100"
-        if "{" not in self.path:
-            return f"{API}{self.path}"
-        assert self.target is not None, self.label
-        head, _, _ = self.path.rpartition("/")
-        return f"{API}{head}/{scene.target(self.target)}"
-
-
-def expected(endpoint: Endpoint, permissions: Iterable[Permission], level: Level) -> int:
-    """The status a caller with these permissions, at this level, gets from `endpoint`."""
-    if endpoint.permission is not None and endpoint.permission not in set(permissions):
-        return 403
-    if level > endpoint.seen_from:
-        return 200 if endpoint.is_list else 404
-    if level > endpoint.min_level:
-        return 403
-    return endpoint.ok
-
-
-def for_role(endpoint: Endpoint, role: Role) -> int:
-    return expected(endpoint, ROLE_PERMISSIONS[role], ROLE_LEVEL[role])
+from tests.integrations import access_rows as integrations
+from tests.payments import access_rows as payments
+from tests.routing import access_rows as merchant_accounts
+from tests.tenancy.matrix import API, CLIENT, Body, Endpoint, P, Scene, for_role
+from tests.webhooks import access_rows as webhooks
 
 
 def card_body(company_id: str) -> dict[str, Any]:
@@ -208,6 +141,14 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/payment-methods", P.CUSTOMERS_READ, "payment_method"),
     Endpoint("GET", "/payment-methods/{method_id}", P.CUSTOMERS_READ, "payment_method"),
     Endpoint("DELETE", "/payment-methods/{method_id}", P.CUSTOMERS_WRITE, "payment_method"),
+    # merchant accounts: accounts:read to see, accounts:write to change or test
+    *merchant_accounts.ROWS,
+    *payments.ROWS,
+    *integrations.ROWS,
+    # customers, products and orders: customers:read, customers:write, customers:delete
+    *commerce.ROWS,
+    # webhook endpoints and their deliveries: settings:read to see, settings:write to change
+    *webhooks.ROWS,
     # the caller's own login: any authenticated user
     Endpoint("GET", "/auth/me", None),
     Endpoint("POST", "/auth/logout", None, ok=204),
@@ -262,6 +203,11 @@ async def foundation_objects(client: httpx.AsyncClient, world: World) -> dict[st
 # Each domain adds the in-scope objects its rows aim at: (client, world) -> {kind: id}.
 SCENE_MAKERS: list[Callable[[httpx.AsyncClient, World], Awaitable[dict[str, str]]]] = [
     foundation_objects,
+    commerce.make_objects,
+    payments.make_objects,  # first: its account is the oldest, so the one payments use
+    merchant_accounts.make_objects,
+    integrations.make_objects,
+    webhooks.make_objects,
 ]
 
 
@@ -313,8 +259,8 @@ async def test_role_gets_what_the_permission_table_says(
         ids = [item["id"] for item in body["data"]]
         in_scope = ROLE_LEVEL[role] <= endpoint.seen_from
         assert (scene.target(endpoint.target) in ids) is in_scope, ids
-    elif endpoint.target is not None:
-        assert body["id"] == scene.target(endpoint.target)
+    elif endpoint.target is not None and endpoint.echoes is not None:
+        assert body[endpoint.echoes] == scene.target(endpoint.target)
 
 
 @pytest.mark.parametrize(

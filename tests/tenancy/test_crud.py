@@ -3,8 +3,7 @@
 from sqlalchemy import select
 
 from avnz.auth.models import ApiKey, AuthSession
-from avnz.core.ids import new_id
-from avnz.tenancy.models import Client, Company, Organization, Role, User, UserStatus
+from avnz.tenancy.models import Client, Company, Role, User, UserStatus
 
 API = "/api/v1"
 
@@ -335,21 +334,16 @@ async def test_organization_patch_validates_and_keeps_settings(client, world):
     assert again.json()["billing_email"] == "billing@platform.example.com"
 
 
-async def test_two_organizations_cannot_share_an_oidc_issuer(client, world, runtime):
-    issuer = "https://tenant.example-idp.com/"
-    async with runtime.sessions.begin() as writer:
-        writer.add(
-            Organization(
-                id=new_id("org"),
-                name="Other platform",
-                slug="other-platform",
-                settings={"oidc": {"issuer": issuer, "audience": "x"}},
-            )
-        )
+async def test_oidc_settings_are_refused_on_the_organization_they_moved_to_integrations(
+    client, world
+):
+    # Issuer uniqueness and the rest now live in tests/integrations/test_identity.py.
     response = await client.patch(
         f"{API}/organizations/{world.organization.id}",
-        json={"settings": {"oidc": {"issuer": issuer.rstrip("/"), "audience": "api"}}},
+        json={"settings": {"oidc": {"issuer": "https://tenant.example-idp.com/", "audience": "a"}}},
         headers=world.headers(Role.ORGANIZATION_ADMIN),
     )
-    assert response.status_code == 409
-    assert response.json()["error"]["param"] == "settings.oidc.issuer"
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("moved_to_integrations", "settings.oidc")
+    assert "/admin/integrations/platform" in error["message"]

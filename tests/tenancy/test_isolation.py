@@ -20,7 +20,8 @@ from avnz.core.ids import new_id
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Client, Company, Department, Organization, Role
 from tests.factories import World, add_user, issue_token
-from tests.tenancy.test_access_matrix import API, ENDPOINTS, ROUTES, card_body, expected
+from tests.tenancy.matrix import API, expected
+from tests.tenancy.test_access_matrix import ENDPOINTS, ROUTES, card_body
 
 API_KEY = "API_KEY"  # an attacker that is a company API key rather than a user
 AGENCY_ROLES = (Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.COMPANY_ADMIN, Role.COMPANY_USER)

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +20,9 @@ from avnz.core import clock, context
 from avnz.core.cache import TtlCache
 from avnz.core.errors import InvalidRequest, Unauthenticated
 from avnz.core.ids import new_id
+from avnz.integrations import identity
 from avnz.security.passwords import hash_password, new_token, token_digest, verify_password
-from avnz.tenancy.models import Organization, User, UserStatus
+from avnz.tenancy.models import User, UserStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +236,8 @@ async def _oidc_configs(
     cached = cache.get("all")
     if cached is not None:
         return cached
-    configs = []
-    for org_id, settings in (
-        await session.execute(select(Organization.id, Organization.settings))
-    ).all():
-        raw = (settings or {}).get("oidc")
-        if raw:
-            try:
-                configs.append((org_id, OidcSettings.model_validate(raw)))
-            except ValidationError:
-                continue  # stored config is validated on write; an old bad one signs nobody in
+    # They live in each organization's identity integration (Auth0, Okta or Cognito).
+    configs = await identity.oidc_configs(session)
     cache.put("all", configs)
     return configs
 

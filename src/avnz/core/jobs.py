@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.db.base import Base, id_column
+from avnz.db.engine import run_after_commit
 
 log = structlog.get_logger(__name__)
 LEASE = timedelta(minutes=5)
@@ -167,6 +168,7 @@ class Worker:
             try:
                 async with self.sessions.begin() as session:
                     next_due = await handler(session, job.payload)
+                run_after_commit(session)  # e.g. bus subscribers of events the job emitted
             except Exception as exc:
                 log.exception("job_failed", job_id=job.id, kind=job.kind)
                 error = f"{type(exc).__name__}: {exc}"[:500]

@@ -46,6 +46,10 @@ class Money:
         self._same_currency(other)
         return Money(self.amount - other.amount, self.currency)
 
+    def __str__(self) -> str:
+        """For messages people read: `19.99 USD`."""
+        return f"{self.to_decimal()} {self.currency}"
+
     def to_decimal(self) -> Decimal:
         """The major-unit value (1999 USD → Decimal('19.99')), for display and wire formats."""
         return Decimal(self.amount).scaleb(-currency_exponent(self.currency))

@@ -2,10 +2,21 @@
 
 from avnz.audit.models import AuditLog
 from avnz.auth.models import ApiKey, AuthSession, Invite, RefreshToken
+from avnz.commerce.models import Customer, Order, Product
+from avnz.core.events import OutboxEvent
 from avnz.core.jobs import Job
 from avnz.db.base import Base
+from avnz.integrations.models import (
+    ClientIntegration,
+    ClientIntegrationUsage,
+    IntegrationDefinition,
+    PlatformIntegration,
+)
+from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.models import PaymentMethod
+from avnz.routing.models import MerchantAccount, MerchantAccountUsage
 from avnz.tenancy.models import Client, Company, Department, Organization, User
+from avnz.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -13,12 +24,25 @@ __all__ = [
     "AuthSession",
     "Base",
     "Client",
+    "ClientIntegration",
+    "ClientIntegrationUsage",
     "Company",
+    "Customer",
     "Department",
+    "IdempotencyKey",
+    "IntegrationDefinition",
     "Invite",
     "Job",
+    "MerchantAccount",
+    "MerchantAccountUsage",
+    "Order",
     "Organization",
+    "OutboxEvent",
     "PaymentMethod",
+    "PlatformIntegration",
+    "Product",
     "RefreshToken",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,15 +1,30 @@
-"""`/payment-methods`: the card vault over HTTP. Reads show BIN and last four, never the PAN."""
+"""`/payment-methods` (the card vault; reads show BIN and last four, never the PAN) and
+`/payments` (charge, authorize, capture, void, refund) over HTTP."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import JSONResponse
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
-from avnz.deps import RuntimeDep, Session, require
-from avnz.payments import vault
-from avnz.payments.schemas import PaymentMethodCreate, PaymentMethodOut
+from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
+from avnz.payments import processing, vault
+from avnz.payments.deps import Idempotency
+from avnz.payments.idempotency import StoredResponse, unit_of_work
+from avnz.payments.models import Payment
+from avnz.payments.schemas import (
+    CaptureCreate,
+    PaymentCreate,
+    PaymentMethodCreate,
+    PaymentMethodOut,
+    PaymentOut,
+    RefundCreate,
+    RefundOut,
+)
+from avnz.payments.states import PaymentStatus
 
 router = APIRouter(tags=["payment methods"])
 CardsRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
@@ -21,12 +36,20 @@ Id = Annotated[str | None, Query(max_length=64)]
     "/payment-methods", status_code=status.HTTP_201_CREATED, response_model=PaymentMethodOut
 )
 async def create_payment_method(
-    data: PaymentMethodCreate, session: Session, principal: CardsWrite, runtime: RuntimeDep
-) -> Any:
-    method = await vault.store_card(
-        session=session, principal=principal, keyring=runtime.keyring, data=data
-    )
-    return vault.to_out(method)
+    data: PaymentMethodCreate, principal: CardsWrite, runtime: RuntimeDep, idempotent: Idempotency
+) -> JSONResponse:
+    """Vault a card. Accepts `Idempotency-Key`: a retry with the same key stores no second card."""
+
+    async def execute() -> StoredResponse:
+        async with unit_of_work(runtime.sessions) as session:
+            method = await vault.store_card(
+                session=session, principal=principal, keyring=runtime.keyring, data=data
+            )
+            return StoredResponse(
+                status.HTTP_201_CREATED, vault.to_out(method).model_dump(mode="json")
+            )
+
+    return await idempotent.run(execute)
 
 
 @router.get("/payment-methods", response_model=PageOut[PaymentMethodOut])
@@ -61,3 +84,138 @@ async def delete_payment_method(method_id: str, session: Session, principal: Car
     return vault.to_out(
         await vault.delete_method(session=session, principal=principal, method_id=method_id)
     )
+
+
+# --- payments --------------------------------------------------------------------------------
+
+payments_router = APIRouter(tags=["payments"], dependencies=[Depends(payments_rate_limit)])
+PaymentsRead = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ))]
+PaymentsWrite = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_WRITE))]
+PaymentsRefund = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_REFUND))]
+Amount = Annotated[int | None, Query(ge=0, le=10**12)]
+When = Annotated[datetime | None, Query()]
+
+
+def _answer(payment: Payment) -> StoredResponse:
+    """201 for a payment with a final answer (approved or declined: read `status`), 202 while
+    the gateway's answer is in doubt (it is settled by inquiry; poll or wait for the webhook)."""
+    in_doubt = payment.status == PaymentStatus.PENDING or payment.pending_action is not None
+    code = status.HTTP_202_ACCEPTED if in_doubt else status.HTTP_201_CREATED
+    return StoredResponse(code, processing.to_out(payment).model_dump(mode="json"))
+
+
+@payments_router.post(
+    "/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    responses={202: {"model": PaymentOut, "description": "The gateway's answer is in doubt."}},
+)
+async def create_payment(
+    data: PaymentCreate, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
+) -> JSONResponse:
+    """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
+    order. Send an `Idempotency-Key`: a retry with it never charges twice."""
+
+    async def execute() -> StoredResponse:
+        return _answer(
+            await processing.create_payment(processing.Gateways.of(runtime), principal, data)
+        )
+
+    return await idempotent.run(execute)
+
+
+@payments_router.get("/payments", response_model=PageOut[PaymentOut])
+async def list_payments(
+    session: Session,
+    principal: PaymentsRead,
+    paging: Paging,
+    company_id: Id = None,
+    status_: Annotated[PaymentStatus | None, Query(alias="status")] = None,
+    merchant_account_id: Id = None,
+    customer_id: Id = None,
+    created_gte: When = None,
+    created_lte: When = None,
+    amount_gte: Amount = None,
+    amount_lte: Amount = None,
+) -> Any:
+    filters = processing.PaymentFilters(
+        company_id=company_id,
+        status=status_,
+        merchant_account_id=merchant_account_id,
+        customer_id=customer_id,
+        created_gte=created_gte,
+        created_lte=created_lte,
+        amount_gte=amount_gte,
+        amount_lte=amount_lte,
+    )
+    page = await processing.list_payments(session, principal, paging, filters)
+    return page_out(page, processing.to_out)
+
+
+@payments_router.get("/payments/{payment_id}", response_model=PaymentOut)
+async def get_payment(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
+    return processing.to_out(await processing.get_payment(session, principal, payment_id))
+
+
+@payments_router.post("/payments/{payment_id}/capture", response_model=PaymentOut)
+async def capture_payment(
+    payment_id: str,
+    principal: PaymentsWrite,
+    runtime: RuntimeDep,
+    idempotent: Idempotency,
+    data: CaptureCreate | None = None,
+) -> JSONResponse:
+    """Capture an authorization in full, or part of it (`amount`); once."""
+
+    async def execute() -> StoredResponse:
+        payment = await processing.capture_payment(
+            processing.Gateways.of(runtime), principal, payment_id, data or CaptureCreate()
+        )
+        return _answer(payment)
+
+    return await idempotent.run(execute)
+
+
+@payments_router.post("/payments/{payment_id}/void", response_model=PaymentOut)
+async def void_payment(
+    payment_id: str, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
+) -> JSONResponse:
+    """Void an authorization that was not captured."""
+
+    async def execute() -> StoredResponse:
+        return _answer(
+            await processing.void_payment(processing.Gateways.of(runtime), principal, payment_id)
+        )
+
+    return await idempotent.run(execute)
+
+
+@payments_router.post(
+    "/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED, response_model=RefundOut
+)
+async def refund_payment(
+    payment_id: str,
+    principal: PaymentsRefund,
+    runtime: RuntimeDep,
+    idempotent: Idempotency,
+    data: RefundCreate | None = None,
+) -> JSONResponse:
+    """Refund all that is left (default) or `amount`; refunds never add up to more than was
+    captured."""
+
+    async def execute() -> StoredResponse:
+        refund = await processing.refund_payment(
+            processing.Gateways.of(runtime), principal, payment_id, data or RefundCreate()
+        )
+        code = status.HTTP_202_ACCEPTED if refund.status == "pending" else status.HTTP_201_CREATED
+        return StoredResponse(code, RefundOut.model_validate(refund).model_dump(mode="json"))
+
+    return await idempotent.run(execute)
+
+
+@payments_router.get("/payments/{payment_id}/refunds", response_model=list[RefundOut])
+async def list_refunds(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
+    return [
+        RefundOut.model_validate(r)
+        for r in await processing.list_refunds(session, principal, payment_id)
+    ]

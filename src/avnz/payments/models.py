@@ -1,13 +1,15 @@
-"""The card vault: one row per stored card, the PAN only as AES-GCM ciphertext."""
+"""The card vault (one row per stored card, the PAN only as AES-GCM ciphertext), payments and
+their refunds."""
 
 import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avnz.db.base import Base, Timestamped, id_column
+from avnz.payments.states import PaymentStatus
 from avnz.security.keyring import EncryptedColumn, associated_data, register_encrypted
 
 
@@ -45,3 +47,94 @@ def pan_aad(row: Any) -> bytes:
 
 
 register_encrypted(EncryptedColumn(PaymentMethod.__table__, "pan_ciphertext", pan_aad))  # type: ignore[arg-type]
+
+
+class PaymentKind(enum.StrEnum):
+    SALE = "sale"
+    AUTHORIZE = "authorize"
+
+
+class Payment(Timestamped, Base):
+    """One payment at one merchant account. The card appears only as BIN, last four and brand;
+    the routing decision, the gateway's answer and the fee are kept for every payment."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_company_created", "company_id", "id"),
+        Index("ix_payments_status_created", "status", "created_at"),
+        Index("ix_payments_account_created", "merchant_account_id", "created_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    payment_method_id: Mapped[str | None] = mapped_column(ForeignKey("payment_methods.id"))
+    merchant_account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.PENDING.value)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_captured: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    card_brand: Mapped[str | None] = mapped_column(String(16))
+    card_bin: Mapped[str | None] = mapped_column(String(6))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_country: Mapped[str | None] = mapped_column(String(2))
+    email: Mapped[str | None] = mapped_column(String(320))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    description: Mapped[str | None] = mapped_column(String(500))
+    descriptor: Mapped[str | None] = mapped_column(String(25))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+
+    # What the gateway said (the final attempt); raw codes kept for support and analytics.
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    decline_reason: Mapped[str | None] = mapped_column(String(32))
+    gateway_transaction_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    auth_code: Mapped[str | None] = mapped_column(String(16))
+    avs_result: Mapped[str | None] = mapped_column(String(16))
+    cvv_result: Mapped[str | None] = mapped_column(String(16))
+    raw_code: Mapped[str | None] = mapped_column(String(32))
+    raw_message: Mapped[str | None] = mapped_column(String(200))
+    gateway_latency_ms: Mapped[float | None]
+    processing_ms: Mapped[float | None]
+    routing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    # Capacity taken on the account at this instant; released if the payment does not go through.
+    reserved_at: Mapped[datetime | None]
+    # A capture or void sent and not yet answered: a second one must wait, a crash is inquired.
+    pending_action: Mapped[str | None] = mapped_column(String(16))
+    pending_amount: Mapped[int | None] = mapped_column(BigInteger)
+    inquiries: Mapped[int] = mapped_column(default=0)
+    completed_at: Mapped[datetime | None]
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(Timestamped, Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = id_column()
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING.value)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    decline_reason: Mapped[str | None] = mapped_column(String(32))
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
+    raw_code: Mapped[str | None] = mapped_column(String(32))
+    raw_message: Mapped[str | None] = mapped_column(String(200))

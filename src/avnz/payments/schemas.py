@@ -1,9 +1,9 @@
-"""Request and response models of the card vault."""
+"""Request and response models of the card vault and of payments."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -65,3 +65,140 @@ class PaymentMethodOut(BaseModel):
     billing_address: BillingAddress | None
     created_at: datetime
     deleted_at: datetime | None
+
+
+# --- payments --------------------------------------------------------------------------------
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Currency = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")
+]
+Amount = Annotated[int, Field(gt=0, le=10**12, description="Minor units (cents): 1999 is $19.99.")]
+
+
+class PaymentCreate(BaseModel):
+    """A sale (`capture: true`, the default) or an authorization to capture later."""
+
+    model_config = ConfigDict(extra="forbid")
+    company_id: Id | None = Field(
+        default=None, description="Required unless you are a company user (defaults to yours)."
+    )
+    amount: Amount | None = Field(
+        default=None, description="Required unless `order_id` is given (defaults to its total)."
+    )
+    currency: Currency | None = Field(
+        default=None, description="ISO 4217; required unless `order_id` is given."
+    )
+    capture: bool = Field(default=True, description="false: authorize only, capture later.")
+    card: CardIn | None = Field(default=None, description="A card, vaulted on the way.")
+    payment_method_id: Id | None = Field(
+        default=None, description="A vaulted card (`pm_…`) instead of `card`."
+    )
+    customer_id: Id | None = None
+    order_id: Id | None = None
+    merchant_account_id: Id | None = Field(
+        default=None,
+        description="Charge through this account (it must be eligible) instead of routing.",
+    )
+    billing_address: BillingAddress | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
+    ip_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=45)] | None = (
+        None
+    )
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    descriptor: Annotated[str, StringConstraints(max_length=22)] | None = Field(
+        default=None, description="Soft descriptor on the cardholder's statement."
+    )
+    metadata: Annotated[
+        dict[
+            Annotated[str, StringConstraints(max_length=40)],
+            Annotated[str, StringConstraints(max_length=500)],
+        ],
+        Field(max_length=20),
+    ] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_instrument(self) -> "PaymentCreate":
+        if (self.card is None) == (self.payment_method_id is None):
+            raise ValueError("send exactly one of card and payment_method_id")
+        if self.order_id is None and (self.amount is None or self.currency is None):
+            raise ValueError("amount and currency are required without an order_id")
+        return self
+
+
+class CaptureCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Amount | None = Field(default=None, description="Default: the authorized amount.")
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Amount | None = Field(default=None, description="Default: all still refundable.")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class PaymentCardOut(BaseModel):
+    brand: str | None
+    bin: str | None
+    last4: str | None
+    country: str | None
+
+
+class GatewayOut(BaseModel):
+    """What the gateway answered, normalized, with its own code and message."""
+
+    outcome: str | None
+    decline_reason: str | None
+    transaction_id: str | None
+    auth_code: str | None
+    avs_result: str | None
+    cvv_result: str | None
+    raw_code: str | None
+    raw_message: str | None
+    latency_ms: float | None
+
+
+class PaymentOut(BaseModel):
+    id: str
+    object: Literal["payment"] = "payment"
+    organization_id: str
+    client_id: str
+    company_id: str
+    customer_id: str | None
+    order_id: str | None
+    payment_method_id: str | None
+    merchant_account_id: str
+    provider: str
+    kind: str
+    status: str
+    amount: int
+    currency: str
+    amount_captured: int
+    amount_refunded: int
+    fee: int
+    card: PaymentCardOut
+    gateway: GatewayOut
+    routing: dict[str, Any]
+    pending_action: str | None
+    description: str | None
+    metadata: dict[str, str]
+    processing_ms: float | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    object: Literal["refund"] = "refund"
+    payment_id: str
+    company_id: str
+    amount: int
+    currency: str
+    status: str
+    reason: str | None
+    outcome: str | None
+    decline_reason: str | None
+    gateway_refund_id: str | None
+    raw_message: str | None
+    created_at: datetime

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Query, status
 from avnz.auth.permissions import Permission as P
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
-from avnz.db.engine import after_commit
 from avnz.deps import RuntimeDep, Session, require
 from avnz.tenancy import schemas
 from avnz.tenancy import service as tenancy
@@ -55,13 +54,10 @@ async def update_organization(
     data: schemas.OrganizationUpdate,
     session: Session,
     principal: OrgAdmin,
-    runtime: RuntimeDep,
 ) -> Any:
-    organization = await tenancy.update_organization(
+    return await tenancy.update_organization(
         session=session, principal=principal, organization_id=organization_id, data=data
     )
-    after_commit(session, lambda: runtime.oidc_configs.discard("all"))
-    return organization
 
 
 # --- clients ---------------------------------------------------------------------------------

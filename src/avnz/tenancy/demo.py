@@ -1,12 +1,18 @@
-"""Demo data: one organization, two agencies (so isolation is visible), brands, departments and
-one user per role. Safe to run again: it finds what exists and only fills gaps."""
+"""Demo data: one organization, two agencies (so isolation is visible), brands, departments,
+one user per role, and for the first brand one merchant account per gateway pointed at the
+built-in sandboxes. Safe to run again: it finds what exists and only fills gaps."""
 
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz.core import clock
 from avnz.core.ids import new_id
+from avnz.gateways import registry
+from avnz.routing import service as routing
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.security.keyring import Keyring
 from avnz.security.passwords import hash_password
 from avnz.tenancy.models import Client, Company, Department, Organization, Role, User, UserStatus
 
@@ -147,8 +153,64 @@ async def _user(
     return DemoLogin(email, role)
 
 
-async def load(session: AsyncSession, password: str = DEFAULT_PASSWORD) -> list[DemoLogin]:
-    """Create (or complete) the demo tenants and set every demo user's password."""
+# Caps that make the usage view worth a look; amounts in USD cents.
+_DEMO_LIMITS = {
+    "min_transaction_amount": 50,
+    "max_transaction_amount": 500_000,
+    "daily_transaction_limit": 1_000,
+    "daily_volume_limit": 5_000_000,
+    "monthly_volume_limit": 100_000_000,
+}
+
+
+async def _merchant_account(
+    session: AsyncSession, keyring: Keyring, company: Company, gateway: str, base_url: str
+) -> None:
+    """One sandbox account of `gateway` for `company`, aimed at the sandbox `avnz serve` mounts;
+    an existing one gets the current sandbox URL and credentials."""
+    name = f"{registry.gateway(gateway).connector.display_name} sandbox"
+    account = await session.scalar(
+        select(MerchantAccount).where(
+            MerchantAccount.company_id == company.id,
+            MerchantAccount.provider_type == gateway,
+            MerchantAccount.name == name,
+        )
+    )
+    if account is None:
+        account = MerchantAccount(
+            id=new_id("ma"),
+            organization_id=company.organization_id,
+            client_id=company.client_id,
+            company_id=company.id,
+            name=name,
+            description="Charges the local sandbox served by avnz; no real money moves.",
+            tags=["demo", "sandbox"],
+            provider_type=gateway,
+            environment=AccountEnvironment.SANDBOX,
+            currency="USD",
+            status=AccountStatus.ACTIVE,
+            status_changed_at=clock.now(),
+            limits=dict(_DEMO_LIMITS),
+            fees={"base_percentage": "2.9", "base_flat_fee": 30},
+            restrictions={},
+            health_metrics={},
+            created_by=SYSTEM,
+            updated_by=SYSTEM,
+        )
+        session.add(account)
+    account.base_url = registry.sandbox_url(base_url, gateway)
+    routing.encrypt_credentials(keyring, account, registry.gateway(gateway).sandbox_credentials)
+
+
+async def load(
+    session: AsyncSession,
+    password: str = DEFAULT_PASSWORD,
+    *,
+    keyring: Keyring | None = None,
+    base_url: str | None = None,
+) -> list[DemoLogin]:
+    """Create (or complete) the demo tenants and set every demo user's password. With a keyring
+    and the server's base URL, the first brand also gets a sandbox account per gateway."""
     password_hash = hash_password(password)
     org = await _organization(session)
     logins = [
@@ -172,6 +234,9 @@ async def load(session: AsyncSession, password: str = DEFAULT_PASSWORD) -> list[
             ("company.admin", "Cora Company-Admin", Role.COMPANY_ADMIN, companies[0], None),
             ("company.user", "Cole Company-User", Role.COMPANY_USER, companies[0], departments[1]),
         )
+        if keyring is not None and base_url is not None and agency is _AGENCIES[0]:
+            for gateway in registry.GATEWAYS:
+                await _merchant_account(session, keyring, companies[0], gateway, base_url)
         for local, name, role, company, department in people:
             logins.append(
                 await _user(

@@ -101,7 +101,9 @@ class OrganizationUpdate(StrictModel):
     billing_email: EmailStr | None = None
     support_email: EmailStr | None = None
     settings: JsonObject | None = Field(
-        default=None, description="Organization settings; `oidc` configures the external IdP."
+        default=None,
+        description="Organization settings. The external IdP is an integration "
+        "(Auth0, Okta or Cognito), not a setting.",
     )
 
 

@@ -7,7 +7,6 @@ as forbidden, so the existence of another tenant's data does not leak.
 import re
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.audit import service as audit
 from avnz.auth import service as auth_service
 from avnz.auth.models import ApiKey, AuthSession
-from avnz.auth.oidc import OidcSettings
 from avnz.auth.permissions import ROLE_LEVEL, ROLE_PERMISSIONS, Level, Permission
 from avnz.auth.scope import Principal
 from avnz.core import clock
@@ -109,36 +107,15 @@ async def get_organization(
     return await get_visible(session, principal, Organization, organization_id)
 
 
-def _validated_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    if "oidc" not in settings or settings["oidc"] is None:
-        return settings
-    try:
-        oidc = OidcSettings.model_validate(settings["oidc"])
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in ("settings", "oidc", *first["loc"]))
-        raise InvalidRequest(f"{path}: {first['msg']}", param=path) from None
-    return {**settings, "oidc": oidc.model_dump(mode="json", exclude_none=True)}
-
-
-async def _ensure_issuer_unused(
-    session: AsyncSession, organization_id: str, settings: dict[str, Any]
-) -> None:
-    """Tokens are routed to an organization by issuer, so two cannot share one."""
-    issuer = (settings.get("oidc") or {}).get("issuer")
-    if not issuer:
-        return
-    others = await session.execute(
-        select(Organization.settings).where(Organization.id != organization_id)
-    )
-    for (other,) in others:
-        other_issuer = ((other or {}).get("oidc") or {}).get("issuer", "")
-        if other_issuer.rstrip("/") == issuer.rstrip("/"):
-            raise Conflict(
-                "Another organization already uses this identity provider issuer.",
-                code="issuer_in_use",
-                param="settings.oidc.issuer",
-            )
+def _refuse_oidc(settings: dict[str, Any]) -> None:
+    if "oidc" in settings:
+        # The identity provider is an integration now, tested and audited like the others.
+        raise InvalidRequest(
+            "OIDC settings live in the organization's Auth0, Okta or Cognito integration: "
+            "POST /api/v1/admin/integrations/platform.",
+            code="moved_to_integrations",
+            param="settings.oidc",
+        )
 
 
 async def update_organization(
@@ -152,8 +129,8 @@ async def update_organization(
     before = audit.snapshot(organization)
     changes = data.model_dump(exclude_unset=True)
     if "settings" in changes:
-        changes["settings"] = _validated_settings(changes["settings"] or {})
-        await _ensure_issuer_unused(session, organization.id, changes["settings"])
+        changes["settings"] = changes["settings"] or {}
+        _refuse_oidc(changes["settings"])
     _apply(organization, changes, principal)
     _audit(session, principal, audit.AuditAction.UPDATE, organization, before)
     return organization

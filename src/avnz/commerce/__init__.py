@@ -1,0 +1,1 @@
+"""Commerce objects of a company: customers, the product catalog and orders."""

@@ -1,0 +1,47 @@
+"""The auth integration: an organization's active Auth0, Okta or Cognito platform integration is
+where its OpenID Connect settings (issuer, audience, JWKS URL, algorithms) live."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.auth.oidc import OidcSettings
+from avnz.integrations.models import (
+    IntegrationCategory,
+    IntegrationProvider,
+    IntegrationStatus,
+    PlatformIntegration,
+)
+
+_OIDC_FIELDS = ("issuer", "audience", "jwks_uri", "algorithms", "client_id")
+
+
+def oidc_settings(provider: IntegrationProvider, settings: Mapping[str, Any]) -> OidcSettings:
+    """The OIDC settings of an identity integration; raises pydantic's ValidationError."""
+    values = {name: settings[name] for name in _OIDC_FIELDS if name in settings}
+    return OidcSettings.model_validate({**values, "provider": provider.value.lower()})
+
+
+async def oidc_configs(session: AsyncSession) -> list[tuple[str, OidcSettings]]:
+    """(organization id, settings) of every active identity integration."""
+    rows = await session.execute(
+        select(
+            PlatformIntegration.organization_id,
+            PlatformIntegration.provider,
+            PlatformIntegration.settings,
+        ).where(
+            PlatformIntegration.category == IntegrationCategory.AUTHENTICATION,
+            PlatformIntegration.status == IntegrationStatus.ACTIVE,
+            PlatformIntegration.deleted_at.is_(None),
+        )
+    )
+    configs = []
+    for organization_id, provider, settings in rows:
+        try:
+            configs.append((organization_id, oidc_settings(provider, settings or {})))
+        except ValidationError:
+            continue  # validated on write; a stored bad one signs nobody in
+    return configs

@@ -1,0 +1,29 @@
+"""The worker's payment jobs: settle payments left in doubt, forget old idempotency keys."""
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.core import clock
+from avnz.core.jobs import Handler
+from avnz.payments import idempotency, processing
+
+if TYPE_CHECKING:
+    from avnz.runtime import Runtime
+
+SWEEP_EVERY = timedelta(seconds=30)
+SWEEP_BATCH = 50
+RECURRING = ["payments.purge_idempotency_keys", "payments.resolve_stale"]
+
+
+def handlers(runtime: "Runtime") -> dict[str, Handler]:
+    async def resolve_stale(_session: AsyncSession, _payload: dict[str, Any]) -> datetime:
+        # Inquiries go out with no transaction open; the job's session stays unused.
+        seen = await processing.resolve_stale(processing.Gateways.of(runtime), limit=SWEEP_BATCH)
+        return clock.now() if seen >= SWEEP_BATCH else clock.now() + SWEEP_EVERY
+
+    return {
+        "payments.purge_idempotency_keys": idempotency.purge_expired,
+        "payments.resolve_stale": resolve_stale,
+    }
