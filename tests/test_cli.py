@@ -84,8 +84,16 @@ def test_demo_is_idempotent_and_prints_logins(migrated):
         users = db.execute("select count(*), count(distinct email) from users").fetchone()
         clients = db.execute("select count(*) from clients").fetchone()[0]
         organizations = db.execute("select count(*) from organizations").fetchone()[0]
+        payments = dict(db.execute("select provider, count(*) from payments group by 1").fetchall())
+        in_future = db.execute(
+            "select count(*) from payments where created_at > datetime('now', '+1 minute')"
+        ).fetchone()[0]
     assert users == (9, 9)
     assert (clients, organizations) == (2, 1)
+    assert sum(payments.values()) == 300  # topped up once, not twice
+    assert set(payments) == {"authorize_net", "nmi", "payflow", "stripe"}
+    assert in_future == 0
+    assert "300 demo payments went through the built-in sandboxes." in first.stdout
 
 
 def test_serve_over_real_http_with_demo_login(migrated):

@@ -15,6 +15,7 @@ from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
+from avnz.payments import demo as demo_payments
 from avnz.runtime import Runtime
 from avnz.security.keyring import Keyring
 from avnz.security.rotation import RotationReport, reencrypt_all
@@ -152,31 +153,36 @@ def load_demo(
         str, typer.Option(help=f"Password for every demo user (default {demo.DEFAULT_PASSWORD}).")
     ] = demo.DEFAULT_PASSWORD,
 ) -> None:
-    """Create the demo tenants and one user per role (idempotent)."""
+    """Create the demo tenants, one user per role, sandbox accounts and payments (idempotent)."""
     settings = _settings()
 
-    async def run() -> list[demo.DemoLogin]:
+    async def run() -> tuple[list[demo.DemoLogin], int]:
         engine = create_engine(settings.resolved_database_url)
+        keyring = Keyring.from_settings(settings)
+        sessions = session_factory(engine)
         try:
             await ensure_migrated(engine)
-            async with session_factory(engine).begin() as session:
-                return await demo.load(
-                    session,
-                    password,
-                    keyring=Keyring.from_settings(settings),
-                    base_url=settings.base_url,
+            async with sessions.begin() as session:
+                logins = await demo.load(
+                    session, password, keyring=keyring, base_url=settings.base_url
                 )
+            async with sessions.begin() as session:
+                operator, brand = await demo.operator_and_brand(session)
+            made = await demo_payments.load(sessions, keyring, operator, brand.id)
+            return logins, made
         finally:
             await engine.dispose()
 
     try:
-        logins = asyncio.run(run())
+        logins, payments_made = asyncio.run(run())
     except NotMigrated as exc:
         typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
     typer.secho(f"Demo data ready. Log in with password {password!r} as:", fg=typer.colors.GREEN)
     for login in logins:
         typer.echo(f"  {login.role.value:<20} {login.email}")
+    if payments_made:
+        typer.echo(f"{payments_made} demo payments went through the built-in sandboxes.")
 
 
 @keys_app.command("rotate")

@@ -4,7 +4,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz.core.events import OutboxEvent
 from avnz.tenancy.models import Role
 from tests.commerce.factories import create_customer, create_order
 from tests.factories import World
@@ -276,3 +279,28 @@ async def test_every_gateway_charges_authorizes_captures_and_voids(
         done = await client.post(f"{API}/payments/{held.json()['id']}/{follow_up}", headers=headers)
         assert done.status_code == 201, done.text
         assert done.json()["status"] == status
+
+
+async def test_each_money_movement_emits_its_event(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    account: dict[str, Any],
+    session: AsyncSession,
+) -> None:
+    sale = (await pay(client, headers)).json()
+    held = (await pay(client, headers, capture=False)).json()
+    await client.post(f"{API}/payments/{held['id']}/void", headers=headers)
+    await client.post(f"{API}/payments/{sale['id']}/refunds", json={"amount": 100}, headers=headers)
+    declined = (await pay(client, headers, amount=50)).json()
+
+    rows = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))).all()
+    seen = [(row.name, row.payload["payment"]["id"]) for row in rows]
+    assert seen == [
+        ("payment.succeeded", sale["id"]),
+        ("payment.authorized", held["id"]),
+        ("payment.voided", held["id"]),
+        ("payment.refunded", sale["id"]),
+        ("payment.failed", declined["id"]),
+    ]
+    assert all(row.company_id == sale["company_id"] for row in rows)
+    assert VISA not in str([row.payload for row in rows])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.gateways import registry
@@ -253,3 +254,21 @@ async def load(
             )
     await session.flush()
     return logins
+
+
+async def operator_and_brand(session: AsyncSession) -> tuple[Principal, Company]:
+    """The demo's organization admin (as a principal) and the brand that has the sandbox
+    accounts, for loading demo activity through the services."""
+    admin = await session.scalar(select(User).where(User.email == "org.admin@demo.avnz.io"))
+    brand = await session.scalar(select(Company).where(Company.slug == _AGENCIES[0].brands[0][0]))
+    if admin is None or brand is None:
+        raise LookupError("the demo tenants are not loaded")
+    principal = Principal.for_user(
+        user_id=admin.id,
+        role=Role.ORGANIZATION_ADMIN,
+        organization_id=admin.organization_id,
+        client_id=None,
+        company_id=None,
+        email=admin.email,
+    )
+    return principal, brand
