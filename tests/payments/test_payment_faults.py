@@ -7,10 +7,14 @@ from typing import Any
 
 import httpx
 
+from avnz.auth.service import authenticate
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
 from avnz.payments import processing
+from avnz.payments.schemas import PaymentCreate
 from avnz.runtime import Runtime
+from avnz.tenancy.models import Role
+from tests.factories import World
 from tests.routing.factories import create_account
 from tests.support.payments import API, ledger, pay, payment_body
 
@@ -127,3 +131,55 @@ async def test_concurrent_payments_never_pass_the_daily_cap(
     usage = await client.get(f"{API}/merchant-accounts/{capped['id']}/usage", headers=headers)
     [day] = [b for b in usage.json()["current"] if b["period"] == "day"]
     assert day["transaction_count"] == 10
+
+
+async def test_wrong_credentials_fail_the_payment_as_a_config_error(
+    client: httpx.AsyncClient, headers: dict[str, str], sandboxes: str
+) -> None:
+    await create_account(
+        client,
+        headers,
+        None,
+        provider="nmi",
+        base_url=f"{sandboxes}/nmi",
+        credentials={"security_key": "not-the-sandbox-key"},
+    )
+    payment = (await pay(client, headers)).json()
+    assert (payment["status"], payment["gateway"]["outcome"]) == ("failed", "config_error")
+    assert "not-the-sandbox-key" not in str(payment)
+
+
+async def test_a_crash_before_the_gateway_call_is_settled_as_failed_by_the_sweep(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    account: dict[str, Any],
+    sandboxes: str,
+    runtime: Runtime,
+    world: World,
+) -> None:
+    """The process died between writing `pending` and calling the gateway (kill -9 here)."""
+    async with runtime.sessions() as session:
+        principal = await authenticate(
+            session=session, auth=runtime.authenticator, token=world.a.tokens[Role.COMPANY_ADMIN]
+        )
+    gateways = processing.Gateways(runtime.sessions, runtime.keyring, runtime.http)
+    data = PaymentCreate.model_validate(payment_body())
+    async with runtime.sessions.begin() as session:
+        opened = await processing._open_payment(session, gateways, principal, data)
+    # ... and nothing more: no call, no settle.
+    usage_url = f"{API}/merchant-accounts/{account['id']}/usage"
+    assert _day((await client.get(usage_url, headers=headers)).json()) == 1
+
+    later = clock.now() + processing.STALE_AFTER + timedelta(seconds=1)
+    clock.set_source(lambda: later)
+    assert await processing.resolve_stale(gateways) == 1
+    settled = (await client.get(f"{API}/payments/{opened.payment_id}", headers=headers)).json()
+    assert settled["status"] == "failed"  # the gateway never heard of it: nothing was charged
+    assert [t for t in await ledger(sandboxes) if t["order_id"] == opened.payment_id] == []
+    assert _day((await client.get(usage_url, headers=headers)).json()) == 0
+
+
+def _day(usage: dict[str, Any]) -> int:
+    [day] = [b for b in usage["current"] if b["period"] == "day"]
+    count: int = day["transaction_count"]
+    return count

@@ -82,6 +82,7 @@ class Payment(Timestamped, Base):
     amount_captured: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    platform_fee: Mapped[int] = mapped_column(BigInteger, default=0)  # platform-mode accounts
 
     card_brand: Mapped[str | None] = mapped_column(String(16))
     card_bin: Mapped[str | None] = mapped_column(String(6))

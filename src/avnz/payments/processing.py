@@ -49,6 +49,7 @@ from avnz.gateways.base import (
     Timeouts,
     VoidRequest,
 )
+from avnz.integrations import service as integrations
 from avnz.payments import vault
 from avnz.payments.cards import Brand
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod, Refund, RefundStatus
@@ -406,19 +407,27 @@ def _record_answer(payment: Payment, result: GatewayResult) -> None:
 
 
 async def _approved(session: AsyncSession, payment: Payment, result: GatewayResult) -> None:
-    account = await session.get_one(MerchantAccount, payment.merchant_account_id)
-    company = await session.get_one(Company, payment.company_id)
-    payment.fee = _fee(account, company, payment, payment.amount)
     if payment.kind == PaymentKind.SALE:
-        payment.amount_captured = payment.amount
-        await _paid(session, payment)
+        await _paid(session, payment, payment.amount)
         _emit(session, "payment.succeeded", payment)
     else:
+        account = await session.get_one(MerchantAccount, payment.merchant_account_id)
+        company = await session.get_one(Company, payment.company_id)
+        payment.fee = _fee(account, company, payment, payment.amount)
         _emit(session, "payment.authorized", payment)
 
 
-async def _paid(session: AsyncSession, payment: Payment) -> None:
-    """Money moved: the order is paid and the customer has one more purchase."""
+async def _paid(session: AsyncSession, payment: Payment, amount: int) -> None:
+    """Money moved: its fees, the order paid, one more purchase for the customer, and the
+    platform's share when the account charges through the organization's integration."""
+    payment.amount_captured = amount
+    account = await session.get_one(MerchantAccount, payment.merchant_account_id)
+    company = await session.get_one(Company, payment.company_id)
+    payment.fee = _fee(account, company, payment, amount)
+    if account.platform_integration_id and account.client_integration_id:
+        payment.platform_fee = await integrations.record_platform_usage(
+            session, account.client_integration_id, amount, payment.currency
+        )
     await _follow_order(session, payment, OrderStatus.PAID)
     if payment.customer_id:
         await commerce.record_purchase(
@@ -555,11 +564,7 @@ async def _settle_follow_up(
     payment.status = next_status(PaymentStatus(payment.status), action).value
     payment.completed_at = clock.now()
     if action is PaymentAction.CAPTURE:
-        payment.amount_captured = amount if amount is not None else payment.amount
-        account = await session.get_one(MerchantAccount, payment.merchant_account_id)
-        company = await session.get_one(Company, payment.company_id)
-        payment.fee = _fee(account, company, payment, payment.amount_captured)
-        await _paid(session, payment)
+        await _paid(session, payment, amount if amount is not None else payment.amount)
         _emit(session, "payment.captured", payment)
     else:
         await _release(session, payment)
@@ -792,6 +797,7 @@ def to_out(payment: Payment) -> PaymentOut:
         amount_captured=payment.amount_captured,
         amount_refunded=payment.amount_refunded,
         fee=payment.fee,
+        platform_fee=payment.platform_fee,
         card=PaymentCardOut(
             brand=payment.card_brand,
             bin=payment.card_bin,

@@ -175,7 +175,8 @@ class PaymentOut(BaseModel):
     currency: str
     amount_captured: int
     amount_refunded: int
-    fee: int
+    fee: int = Field(description="What the merchant account charges, from its fee table.")
+    platform_fee: int = Field(description="The platform's fee (platform-mode accounts only).")
     card: PaymentCardOut
     gateway: GatewayOut
     routing: dict[str, Any]

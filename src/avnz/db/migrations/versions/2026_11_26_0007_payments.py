@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("amount_captured", sa.BigInteger(), nullable=False),
         sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
         sa.Column("fee", sa.BigInteger(), nullable=False),
+        sa.Column("platform_fee", sa.BigInteger(), nullable=False),
         sa.Column("card_brand", sa.String(length=16), nullable=True),
         sa.Column("card_bin", sa.String(length=6), nullable=True),
         sa.Column("card_last4", sa.String(length=4), nullable=True),
