@@ -377,9 +377,9 @@ async def _locked_payment(session: AsyncSession, payment_id: str) -> Payment:
 
 async def _settle_payment(session: AsyncSession, payment_id: str, result: GatewayResult) -> Payment:
     payment = await _locked_payment(session, payment_id)
-    _record_answer(payment, result)
     if payment.status != PaymentStatus.PENDING:
         return payment  # the sweep settled it first; its answer stands
+    _record_answer(payment, result)
     action = _action(payment, result)
     if action is None:
         log.warning("payment.in_doubt", payment_id=payment.id, outcome=result.outcome.value)
