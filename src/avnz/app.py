@@ -26,6 +26,7 @@ from avnz.gateways import registry as gateways
 from avnz.integrations import api as integrations_api
 from avnz.payments import api as payments_api
 from avnz.routing import api as routing_api
+from avnz.routing import decisions_api, pools_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
 from avnz.tenancy import api as tenancy_api
@@ -46,6 +47,8 @@ def _api_router() -> APIRouter:
     api.include_router(commerce_api.router)
     api.include_router(integrations_api.router)
     api.include_router(routing_api.router)
+    api.include_router(pools_api.router)
+    api.include_router(decisions_api.router)
     api.include_router(webhooks_api.router)
     return api
 

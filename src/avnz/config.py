@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     gateway_read_timeout_seconds: float = Field(
         default=30.0, description="How long a gateway may take to answer before we inquire."
     )
+    health_suspend_below: int = Field(
+        default=40,
+        ge=0,
+        le=100,
+        description="The health check suspends an active account whose score falls below this.",
+    )
     mount_sandboxes: bool | None = Field(
         default=None,
         description="Serve the built-in gateway sandboxes under /sandbox/{gateway}. "

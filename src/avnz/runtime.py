@@ -12,6 +12,8 @@ from avnz.auth.tokens import Keyset
 from avnz.config import Settings
 from avnz.core.cache import TtlCache
 from avnz.db.engine import create_engine, session_factory
+from avnz.routing import selection
+from avnz.routing.strategies.round_robin import RedisCounter
 from avnz.security.keyring import Keyring
 from avnz.security.ratelimit import Limit, RateLimiter, limit
 
@@ -61,6 +63,9 @@ class Runtime:
     def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> "Runtime":
         engine = create_engine(settings.resolved_database_url)
         client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+        if settings.redis_url:
+            # Round-robin positions shared by every process (in process without Redis).
+            selection.use_round_robin_counter(RedisCounter(settings.redis_url))
         return cls(
             settings=settings,
             engine=engine,

@@ -3,6 +3,7 @@
 from avnz.auth import tasks as auth_tasks
 from avnz.core.jobs import Handler
 from avnz.payments import tasks as payments_tasks
+from avnz.routing import tasks as routing_tasks
 from avnz.runtime import Runtime
 from avnz.webhooks import tasks as webhooks_tasks
 
@@ -12,9 +13,15 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
     return {
         **auth_tasks.HANDLERS,
         **payments_tasks.handlers(runtime),
+        **routing_tasks.handlers(runtime),
         **webhooks_tasks.handlers(runtime),
     }
 
 
 def recurring() -> list[str]:
-    return [*auth_tasks.RECURRING, *payments_tasks.RECURRING, *webhooks_tasks.RECURRING]
+    return [
+        *auth_tasks.RECURRING,
+        *payments_tasks.RECURRING,
+        *routing_tasks.RECURRING,
+        *webhooks_tasks.RECURRING,
+    ]

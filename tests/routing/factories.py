@@ -1,6 +1,7 @@
 """Merchant accounts for tests: request bodies, creation through the API, and rows made
 directly for the usage tests (which drive `routing.usage` without HTTP)."""
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -9,8 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.gateways import registry
+from avnz.payments.models import Payment
 from avnz.routing import service as routing
-from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.models import (
+    AccountEnvironment,
+    AccountPool,
+    AccountStatus,
+    MerchantAccount,
+    PoolMembership,
+    PoolStrategy,
+)
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company
 
@@ -49,6 +58,9 @@ async def account_row(
     *,
     limits: dict[str, Any] | None = None,
     currency: str = "USD",
+    fees: dict[str, Any] | None = None,
+    restrictions: dict[str, Any] | None = None,
+    name: str = "Usage test",
 ) -> MerchantAccount:
     """An NMI sandbox account of `company`, written directly (the caller commits)."""
     account = MerchantAccount(
@@ -56,7 +68,7 @@ async def account_row(
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
-        name="Usage test",
+        name=name,
         tags=[],
         provider_type="nmi",
         environment=AccountEnvironment.SANDBOX,
@@ -64,8 +76,8 @@ async def account_row(
         status=AccountStatus.ACTIVE,
         status_changed_at=clock.now(),
         limits=limits or {},
-        fees={},
-        restrictions={},
+        fees=fees or {},
+        restrictions=restrictions or {},
         health_metrics={},
     )
     routing.encrypt_credentials(
@@ -74,3 +86,77 @@ async def account_row(
     session.add(account)
     await session.flush()
     return account
+
+
+# --- pools ---------------------------------------------------------------------------------------
+
+
+async def pool_row(
+    session: AsyncSession,
+    company: Company,
+    members: list[tuple[MerchantAccount, dict[str, Any]]],
+    *,
+    strategy: PoolStrategy = PoolStrategy.WEIGHTED,
+    is_default: bool = False,
+    configuration: dict[str, Any] | None = None,
+) -> AccountPool:
+    """A pool of `company` holding `members` (account, membership fields), written directly."""
+    pool = AccountPool(
+        id=new_id("pool"),
+        organization_id=company.organization_id,
+        client_id=company.client_id,
+        company_id=company.id,
+        name="Test pool",
+        strategy=strategy,
+        is_active=True,
+        is_default=is_default,
+        configuration=configuration or {},
+        failover_enabled=True,
+        failover_config={},
+    )
+    session.add(pool)
+    await session.flush()
+    for index, (account, fields) in enumerate(members):
+        session.add(
+            PoolMembership(
+                id=new_id("pmem"),
+                pool_id=pool.id,
+                merchant_account_id=account.id,
+                added_at=clock.now() + timedelta(microseconds=index),
+                **({"weight": 100, "priority": 0, "is_active": True} | fields),
+            )
+        )
+    await session.flush()
+    return pool
+
+
+async def payment_rows(
+    session: AsyncSession,
+    account: MerchantAccount,
+    statuses: list[str],
+    *,
+    latency_ms: float | None = None,
+    amount: int = 1000,
+    card_brand: str = "visa",
+    card_country: str = "US",
+) -> None:
+    """Past payments of `account` with these statuses, written directly (for routing stats)."""
+    for status in statuses:
+        session.add(
+            Payment(
+                id=new_id("pay"),
+                organization_id=account.organization_id,
+                client_id=account.client_id,
+                company_id=account.company_id,
+                merchant_account_id=account.id,
+                provider=account.provider_type,
+                kind="sale",
+                status=status,
+                amount=amount,
+                currency=account.currency,
+                card_brand=card_brand,
+                card_country=card_country,
+                gateway_latency_ms=latency_ms,
+            )
+        )
+    await session.flush()

@@ -248,6 +248,12 @@ async def test_get_shows_usage_and_health_with_masked_credentials(
         "last_health_check": None,
         "health_score": None,
         "last_test": None,
+        "error_rate": None,
+        "refund_rate": None,
+        "chargeback_rate": None,
+        "sample_size": None,
+        "recent_success_rate": None,
+        "recent_latency_ms": None,
     }
 
 

@@ -51,6 +51,7 @@ class Endpoint:
     min_level: Level = COMPANY  # level rule: a caller below this level gets 403
     variant: str = ""  # a second row for the same route, with another body
     echoes: str | None = "id"  # the response field that holds the target's id (None: none)
+    more: tuple[str, ...] = ()  # kinds of the objects in the later path parameters, in order
 
     @property
     def label(self) -> str:
@@ -66,8 +67,12 @@ class Endpoint:
         if "{" not in self.path:
             return f"{API}{self.path}"
         assert self.target is not None, self.label
-        # The one path parameter is the target; sub-resources (`/{id}/usage`) keep their tail.
-        return API + re.sub(r"\{[^}]+\}", scene.target(self.target), self.path, count=1)
+        # The first path parameter is the target; sub-resources (`/{id}/usage`) keep their tail,
+        # later parameters (`/{id}/accounts/{account_id}`) are the kinds in `more`.
+        path = self.path
+        for kind in (self.target, *self.more):
+            path = re.sub(r"\{[^}]+\}", scene.target(kind), path, count=1)
+        return API + path
 
 
 def expected(endpoint: Endpoint, permissions: Iterable[Permission], level: Level) -> int:

@@ -26,6 +26,8 @@ from tests.factories import World
 from tests.integrations import access_rows as integrations
 from tests.payments import access_rows as payments
 from tests.routing import access_rows as merchant_accounts
+from tests.routing import decision_access_rows as routing_decisions
+from tests.routing import pool_access_rows as account_pools
 from tests.tenancy.matrix import API, CLIENT, Body, Endpoint, P, Scene, for_role
 from tests.webhooks import access_rows as webhooks
 
@@ -143,7 +145,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("DELETE", "/payment-methods/{method_id}", P.CUSTOMERS_WRITE, "payment_method"),
     # merchant accounts: accounts:read to see, accounts:write to change or test
     *merchant_accounts.ROWS,
+    # account pools: pools:read to see and simulate, pools:write to change
+    *account_pools.ROWS,
     *payments.ROWS,
+    *routing_decisions.ROWS,
     *integrations.ROWS,
     # customers, products and orders: customers:read, customers:write, customers:delete
     *commerce.ROWS,
@@ -208,6 +213,8 @@ SCENE_MAKERS: list[Callable[[httpx.AsyncClient, World], Awaitable[dict[str, str]
     merchant_accounts.make_objects,
     integrations.make_objects,
     webhooks.make_objects,
+    routing_decisions.make_objects,
+    account_pools.make_objects,  # last: its accounts are not the ones payments use
 ]
 
 

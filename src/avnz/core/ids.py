@@ -27,6 +27,10 @@ PREFIXES = frozenset(
         "evt",  # outbox event
         "whe",  # webhook endpoint
         "whd",  # webhook delivery
+        "rdec",  # routing decision
+        "ratt",  # routing attempt
+        "pool",  # account pool
+        "pmem",  # pool membership
     }
 )
 

@@ -14,11 +14,21 @@ from avnz.integrations.models import (
 )
 from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.models import PaymentMethod
-from avnz.routing.models import MerchantAccount, MerchantAccountUsage
+from avnz.routing.models import (
+    AccountCircuit,
+    AccountPool,
+    MerchantAccount,
+    MerchantAccountUsage,
+    PoolMembership,
+    RoutingAttempt,
+    RoutingDecision,
+)
 from avnz.tenancy.models import Client, Company, Department, Organization, User
 from avnz.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccountCircuit",
+    "AccountPool",
     "ApiKey",
     "AuditLog",
     "AuthSession",
@@ -40,8 +50,11 @@ __all__ = [
     "OutboxEvent",
     "PaymentMethod",
     "PlatformIntegration",
+    "PoolMembership",
     "Product",
     "RefreshToken",
+    "RoutingAttempt",
+    "RoutingDecision",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -63,6 +63,7 @@ class Payment(Timestamped, Base):
         Index("ix_payments_company_created", "company_id", "id"),
         Index("ix_payments_status_created", "status", "created_at"),
         Index("ix_payments_account_created", "merchant_account_id", "created_at"),
+        Index("ix_payments_method_created", "payment_method_id", "created_at"),  # card budget
     )
 
     id: Mapped[str] = id_column()
@@ -114,6 +115,8 @@ class Payment(Timestamped, Base):
     pending_amount: Mapped[int | None] = mapped_column(BigInteger)
     inquiries: Mapped[int] = mapped_column(default=0)
     completed_at: Mapped[datetime | None]
+    # When the card network reported a chargeback for this payment (account health counts them).
+    chargeback_at: Mapped[datetime | None]
 
 
 class RefundStatus(enum.StrEnum):

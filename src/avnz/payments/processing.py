@@ -64,12 +64,14 @@ from avnz.payments.schemas import (
     RefundCreate,
 )
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
+from avnz.routing import decisions, exclusions, usage
 from avnz.routing import service as accounts
-from avnz.routing import usage
+from avnz.routing.card_budget import card_attempts_left
+from avnz.routing.failover import FailoverConfig, Step, is_account_failure, may_try_again, next_step
 from avnz.routing.fees import transaction_fee
 from avnz.routing.models import MerchantAccount
 from avnz.routing.schemas import AccountFees
-from avnz.routing.selection import RoutingContext, choose_account
+from avnz.routing.selection import NoEligibleAccount, RoutePlan, RoutingContext, plan_route
 from avnz.security.keyring import Keyring
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import get_visible
@@ -84,6 +86,15 @@ log = structlog.get_logger(__name__)
 # never races a request that is still waiting for its gateway.
 STALE_AFTER = timedelta(minutes=2)
 HOME_COUNTRY = "US"  # a company's country when its settings do not name one
+
+
+class CardRetryBudgetSpent(AppError):
+    """Too many attempts on one card across the company's accounts: card networks penalize
+    merchants whose declined cards hop from account to account."""
+
+    status_code = 429
+    type = "rate_limit_error"
+    default_code = "card_retry_budget_spent"
 
 
 class PaymentDeclined(AppError):
@@ -121,10 +132,21 @@ class Gateways:
 
 @dataclass(frozen=True, slots=True)
 class Opened:
+    """A payment written `pending` and the attempt about to go to `plan.accounts[position]`."""
+
     payment_id: str
     kind: PaymentKind
     connector: Connector
     request: PaymentRequest
+    plan: RoutePlan
+    position: int
+    decision_id: str
+    failover: FailoverConfig
+    attempts_allowed: int  # the pool's max attempts, capped by the card's retry budget
+
+    @property
+    def account_id(self) -> str:
+        return self.plan.accounts[self.position].account.id
 
 
 # --- charge ----------------------------------------------------------------------------------
@@ -132,15 +154,37 @@ class Opened:
 
 async def create_payment(gateways: Gateways, principal: Principal, data: PaymentCreate) -> Payment:
     """Charge (or authorize) a card once and return the payment in its final state, or
-    `pending` when the gateway's answer is in doubt and its inquiry could not settle it."""
+    `pending` when the gateway's answer is in doubt and its inquiry could not settle it. An
+    attempt that failed at the account's end (nothing charged) moves on to the plan's next
+    account, within the pool's attempt and time budget."""
     started = time.perf_counter()
     async with gateways.sessions.begin() as session:
         opened = await _open_payment(session, gateways, principal, data)
     result = await _charge(opened)
+    attempt = 1
+    while _fails_over(opened, result, attempt, started):
+        async with gateways.sessions.begin() as session:
+            rerouted = await _reroute(session, gateways, opened, result, attempt)
+        if rerouted is None:
+            break
+        opened, attempt = rerouted, attempt + 1
+        result = await _charge(opened)
     async with gateways.sessions.begin() as session:
         payment = await _settle_payment(session, opened.payment_id, result)
+        await _close_decision(session, opened, result, attempt, payment)
         payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
     return payment
+
+
+def _fails_over(opened: Opened, result: GatewayResult, attempt: int, started: float) -> bool:
+    if not opened.plan.failover_enabled or opened.position + 1 >= len(opened.plan.accounts):
+        return False
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return (
+        next_step(result, opened.failover) is Step.TRY_NEXT
+        and attempt < opened.attempts_allowed
+        and may_try_again(opened.failover, attempts=attempt, elapsed_ms=elapsed_ms)
+    )
 
 
 async def _open_payment(
@@ -160,8 +204,18 @@ async def _open_payment(
         card_country=method.issuing_country,
         account_id=data.merchant_account_id,
     )
-    choice = await choose_account(session, context, now)
-    connector = await gateways.connector(session, choice.account)
+    plan = await plan_route(session, context)
+    failover = FailoverConfig.model_validate(plan.failover_config)
+    budget = await card_attempts_left(
+        session, company_id=company.id, fingerprint=method.fingerprint, config=failover
+    )
+    if budget == 0:
+        raise CardRetryBudgetSpent(
+            f"This card was tried {failover.card_retry_budget} times in the last 24 hours; "
+            "try again later or with another card.",
+            param="card",
+        )
+    position, account = await _reserve_from(session, plan, 0, amount, now)
     payment = Payment(
         id=new_id("pay"),
         organization_id=company.organization_id,
@@ -170,8 +224,8 @@ async def _open_payment(
         customer_id=customer_id,
         order_id=order.id if order else None,
         payment_method_id=method.id,
-        merchant_account_id=choice.account.id,
-        provider=choice.account.provider_type,
+        merchant_account_id=account.id,
+        provider=account.provider_type,
         kind=(PaymentKind.SALE if data.capture else PaymentKind.AUTHORIZE).value,
         status=PaymentStatus.PENDING.value,
         amount=amount,
@@ -183,16 +237,115 @@ async def _open_payment(
         email=data.email,
         ip_address=data.ip_address,
         description=data.description,
-        descriptor=data.descriptor or choice.account.descriptor,
+        descriptor=data.descriptor or account.descriptor,
         metadata_=dict(data.metadata),
-        routing=choice.record(),
+        routing=plan.record(),
         reserved_at=now,
         created_by=principal.id,
         updated_by=principal.id,
     )
     session.add(payment)
-    kind = PaymentKind(payment.kind)
-    return Opened(payment.id, kind, connector, _gateway_request(payment, card, data))
+    await session.flush()
+    decision_id = await decisions.start_decision(
+        session,
+        payment_id=payment.id,
+        organization_id=payment.organization_id,
+        client_id=payment.client_id,
+        company_id=payment.company_id,
+        account_id=account.id,
+        strategy=plan.strategy,
+        evaluation_time_ms=plan.evaluation_ms,
+        probability=plan.probability if position == 0 else None,
+        pool_id=plan.pool_id,
+    )
+    return Opened(
+        payment_id=payment.id,
+        kind=PaymentKind(payment.kind),
+        connector=await gateways.connector(session, account),
+        request=_gateway_request(payment, card, data),
+        plan=plan,
+        position=position,
+        decision_id=decision_id,
+        failover=failover,
+        attempts_allowed=min(failover.max_attempts, budget),
+    )
+
+
+async def _reserve_from(
+    session: AsyncSession, plan: RoutePlan, start: int, amount: int, at: datetime
+) -> tuple[int, MerchantAccount]:
+    """The first account of the plan from `start` on whose caps can take `amount`, reserved.
+    When none can: the only account's own refusal, or every account's reason."""
+    refusals: dict[str, str] = {}
+    last: usage.LimitExceeded | None = None
+    for position in range(start, len(plan.accounts)):
+        account = await session.get_one(MerchantAccount, plan.accounts[position].account.id)
+        try:
+            await usage.reserve(session, account, amount, at)
+        except usage.LimitExceeded as refused:
+            refusals[account.id], last = refused.message, refused
+            continue
+        return position, account
+    if last is not None and len(plan.accounts) == 1:
+        raise last
+    raise NoEligibleAccount(
+        "No merchant account can take this payment now ("
+        + "; ".join(f"{account}: {why}" for account, why in refusals.items())
+        + ")."
+    )
+
+
+async def _reroute(
+    session: AsyncSession,
+    gateways: Gateways,
+    opened: Opened,
+    result: GatewayResult,
+    attempt: int,
+) -> Opened | None:
+    """Give the failed account its capacity back and move the payment to the next account of
+    the plan that has room; None when no account is left."""
+    payment = await _locked_payment(session, opened.payment_id)
+    await _note_attempt(session, opened, result, attempt, Step.TRY_NEXT)
+    await _release(session, payment)
+    now = clock.now()
+    try:
+        position, account = await _reserve_from(
+            session, opened.plan, opened.position + 1, payment.amount, now
+        )
+    except (NoEligibleAccount, usage.LimitExceeded):
+        return None
+    payment.merchant_account_id, payment.provider = account.id, account.provider_type
+    payment.reserved_at = now
+    payment.routing = {**payment.routing, "account_id": account.id, "attempts": attempt + 1}
+    connector = await gateways.connector(session, account)
+    return replace(opened, connector=connector, position=position)
+
+
+async def _note_attempt(
+    session: AsyncSession, opened: Opened, result: GatewayResult, attempt: int, step: Step
+) -> None:
+    """The attempt in the routing decision, and in the account's circuit breaker."""
+    await decisions.add_attempt(
+        session,
+        decision_id=opened.decision_id,
+        attempt=attempt,
+        account_id=opened.account_id,
+        result=result,
+        step=step,
+    )
+    if not result.charge_may_exist:
+        ok = not is_account_failure(result)
+        await exclusions.record_outcome(session, opened.account_id, ok, opened.failover)
+
+
+async def _close_decision(
+    session: AsyncSession, opened: Opened, result: GatewayResult, attempt: int, payment: Payment
+) -> None:
+    step = Step.INQUIRE if result.charge_may_exist else Step.STOP
+    await _note_attempt(session, opened, result, attempt, step)
+    await decisions.finish_decision(
+        session, decision_id=opened.decision_id, final_outcome=payment.status
+    )
 
 
 async def _company(session: AsyncSession, principal: Principal, company_id: str | None) -> Company:

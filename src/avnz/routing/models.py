@@ -18,9 +18,12 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from avnz.core import clock
 from avnz.db.base import Base, Timestamped, id_column
 from avnz.integrations.models import ClientIntegration, PlatformIntegration
 from avnz.security.keyring import EncryptedColumn, associated_data, register_encrypted
@@ -141,3 +144,126 @@ class MerchantAccountUsage(Base):
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     transaction_count: Mapped[int] = mapped_column(BigInteger, default=0)
     volume_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PoolStrategy(enum.StrEnum):
+    WEIGHTED = "weighted"
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOAD = "least_load"
+    CAPACITY = "capacity"
+    LOWEST_COST = "lowest_cost"
+    LOWEST_LATENCY = "lowest_latency"
+    HIGHEST_SUCCESS = "highest_success"
+    ADAPTIVE = "adaptive"
+
+
+class AccountPool(Timestamped, Base):
+    """A company's set of merchant accounts and the strategy that spreads payments over them.
+    `configuration` and `failover_config` are validated by `routing.schemas` per strategy."""
+
+    __tablename__ = "account_pools"
+    __table_args__ = (
+        # At most one default pool per company; the service checks first to answer 409.
+        Index(
+            "uq_account_pools_company_default",
+            "company_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[str] = id_column()
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    strategy: Mapped[PoolStrategy] = mapped_column(_enum(PoolStrategy, "account_pool_strategy"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    failover_enabled: Mapped[bool] = mapped_column(default=True)
+    failover_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PoolMembership(Base):
+    """A merchant account in a pool: its weight (0-100) and failover priority (lower first)."""
+
+    __tablename__ = "pool_memberships"
+    __table_args__ = (UniqueConstraint("pool_id", "merchant_account_id"),)
+
+    id: Mapped[str] = id_column()
+    pool_id: Mapped[str] = mapped_column(ForeignKey("account_pools.id", ondelete="CASCADE"))
+    merchant_account_id: Mapped[str] = mapped_column(
+        ForeignKey("merchant_accounts.id", ondelete="CASCADE"), index=True
+    )
+    weight: Mapped[int] = mapped_column(default=100)
+    priority: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    added_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+# --- health, failover and routing decisions ---------------------------------------------------
+
+
+class AccountCircuit(Base):
+    """An account's circuit breaker: consecutive account-level failures and, once they reach the
+    pool's threshold, the time until which routing leaves the account out. Changed only by
+    single UPDATE statements (`routing.exclusions`), so several processes can share it."""
+
+    __tablename__ = "account_exclusions"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("merchant_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    excluded_until: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class RoutingDecision(Base):
+    """Which account a payment went to, how it was chosen, and how failover went. One per
+    payment; its attempts are RoutingAttempt rows."""
+
+    __tablename__ = "routing_decisions"
+
+    id: Mapped[str] = id_column()
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), unique=True)
+    # No foreign key: a decision outlives the pool (and the rule) it names.
+    pool_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    selected_account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id"))
+    final_account_id: Mapped[str | None] = mapped_column(ForeignKey("merchant_accounts.id"))
+    strategy: Mapped[str] = mapped_column(String(32))
+    # P(strategy picks this account | context): what offline evaluation of a new strategy needs.
+    probability: Mapped[float | None]
+    evaluation_time_ms: Mapped[float]
+    failover_attempts: Mapped[int] = mapped_column(default=0)
+    final_outcome: Mapped[str | None] = mapped_column(String(24))
+    rule_id: Mapped[str | None] = mapped_column(String(40))
+    rule_version: Mapped[int | None]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class RoutingAttempt(Base):
+    """One attempt of a decision at one account, with the step the failover policy took."""
+
+    __tablename__ = "routing_attempts"
+    __table_args__ = (
+        Index("ix_routing_attempts_decision_attempt", "decision_id", "attempt", unique=True),
+    )
+
+    id: Mapped[str] = id_column()
+    decision_id: Mapped[str] = mapped_column(ForeignKey("routing_decisions.id", ondelete="CASCADE"))
+    attempt: Mapped[int]  # 1 for the first account
+    account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(24))
+    decline_reason: Mapped[str | None] = mapped_column(String(32))
+    latency_ms: Mapped[float]
+    step: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]

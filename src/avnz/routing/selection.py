@@ -1,23 +1,43 @@
-"""Which merchant account takes a payment, with its capacity reserved.
+"""Which merchant account takes a payment.
 
-Today: the company's active accounts in the order they were added, the first that is eligible
-and has capacity left. The pools issue puts pools and strategies in `choose_account`'s place
-and the rule engine in front of it; the payment path only sees `choose_account`.
+`plan_route` is what the payment path calls: the pool (the one named, else the company's
+default), its strategy's pick among the eligible accounts, then the other eligible accounts in
+failover order. Without a pool, the company's accounts in the order they were added
+(`company_default`). It reserves nothing: the caller reserves capacity on the account it tries.
+
+`choose_account` is the pool-less path of before pools: the first eligible account with
+capacity, reserved.
 """
 
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz.core import clock
 from avnz.core.errors import AppError, NotFound
-from avnz.routing import usage
-from avnz.routing.models import AccountStatus, MerchantAccount
-from avnz.routing.schemas import AccountLimits, AccountRestrictions
+from avnz.payments.cards import Brand
+from avnz.routing import exclusions, snapshot, usage
+from avnz.routing.fees import transaction_fee
+from avnz.routing.models import (
+    AccountPool,
+    AccountStatus,
+    MerchantAccount,
+    Period,
+    PoolMembership,
+    PoolStrategy,
+)
+from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
+from avnz.routing.strategies import STRATEGIES, Candidate, StrategyConfig, StrategyContext
+from avnz.routing.strategies.round_robin import Counter, LocalCounter
 
 STRATEGY = "company_default"
+PINNED = "pinned"
+HOME_COUNTRY = "US"
 
 
 class NoEligibleAccount(AppError):
@@ -36,6 +56,8 @@ class RoutingContext:
     card_country: str | None = None
     product_category: str | None = None
     account_id: str | None = None  # the caller named the account: only it is considered
+    pool_id: str | None = None  # the pool to route through; default: the company's default pool
+    home_country: str = HOME_COUNTRY  # the company's country: other card countries pay more
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +139,311 @@ async def choose_account(session: AsyncSession, context: RoutingContext, at: dat
     raise NoEligibleAccount(_summary(skipped))
 
 
-def _summary(skipped: dict[str, str]) -> str:
+def _summary(skipped: dict[str, str], pool_id: str | None = None) -> str:
     if not skipped:
+        if pool_id is not None:
+            return f"Pool {pool_id} has no active account; add one first."
         return "This company has no active merchant account; add one first."
     reasons = "; ".join(f"{account}: {why}" for account, why in skipped.items())
-    return f"No merchant account of this company can take this payment ({reasons})."
+    where = f"pool {pool_id}" if pool_id is not None else "this company"
+    return f"No merchant account of {where} can take this payment ({reasons})."
+
+
+# --- plans over pools ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAccount:
+    account: MerchantAccount
+    probability: float | None  # the strategy's chance of picking it; None after the first
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """The accounts to try, in order: the strategy's pick, then the rest by failover order."""
+
+    pool_id: str | None
+    strategy: str
+    accounts: tuple[PlannedAccount, ...]
+    skipped: dict[str, str] = field(default_factory=dict)  # account id -> why not
+    evaluation_ms: float = 0.0
+    failover_config: dict[str, Any] = field(default_factory=dict)
+    failover_enabled: bool = True
+
+    @property
+    def probability(self) -> float | None:
+        return self.accounts[0].probability if self.accounts else None
+
+    def record(self) -> dict[str, Any]:
+        """The routing decision as the payment keeps it."""
+        return {
+            "strategy": self.strategy,
+            "pool_id": self.pool_id,
+            "account_id": self.accounts[0].account.id if self.accounts else None,
+            "probability": self.probability,
+            "order": [planned.account.id for planned in self.accounts],
+            "skipped": self.skipped,
+            "evaluation_ms": self.evaluation_ms,
+        }
+
+
+_counter: Counter = LocalCounter()
+_rng = random.Random()  # noqa: S311 - spreads load; nothing secret depends on it
+
+
+def use_round_robin_counter(counter: Counter) -> None:
+    """Share round-robin positions through `counter` (a RedisCounter when Redis is configured)."""
+    global _counter
+    _counter = counter
+
+
+def strategy_config(strategy: PoolStrategy, configuration: dict[str, Any]) -> StrategyConfig:
+    """The pool's `configuration` as its strategy's settings (raises pydantic's ValidationError)."""
+    return STRATEGIES[strategy.value].config.model_validate(configuration)
+
+
+Members = list[tuple[PoolMembership, MerchantAccount]]
+
+
+async def _pool(
+    session: AsyncSession, context: RoutingContext
+) -> tuple[AccountPool | None, Members]:
+    """The pool (the one named, else the company's active default) with its active memberships
+    of active accounts in failover order, in one query."""
+    stmt = (
+        select(AccountPool, PoolMembership, MerchantAccount)
+        .outerjoin(
+            PoolMembership,
+            and_(PoolMembership.pool_id == AccountPool.id, PoolMembership.is_active.is_(True)),
+        )
+        .outerjoin(
+            MerchantAccount,
+            and_(
+                MerchantAccount.id == PoolMembership.merchant_account_id,
+                MerchantAccount.status == AccountStatus.ACTIVE,
+            ),
+        )
+        .where(AccountPool.company_id == context.company_id, AccountPool.is_active.is_(True))
+        .order_by(PoolMembership.priority, PoolMembership.added_at, PoolMembership.id)
+    )
+    if context.pool_id is not None:
+        stmt = stmt.where(AccountPool.id == context.pool_id)
+    else:
+        stmt = stmt.where(AccountPool.is_default.is_(True))
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        if context.pool_id is not None:
+            raise NotFound(
+                f"No active account pool {context.pool_id!r} in this company.", param="pool_id"
+            )
+        return None, []
+    members = [(m, a) for _, m, a in rows if m is not None and a is not None]
+    return rows[0][0], members
+
+
+def _fee(account: MerchantAccount, context: RoutingContext) -> int:
+    brand: Brand | None
+    try:
+        brand = Brand(context.card_brand) if context.card_brand else None
+    except ValueError:
+        brand = None
+    international = context.card_country is not None and context.card_country != (
+        context.home_country
+    )
+    fees = AccountFees.model_validate(account.fees)
+    return transaction_fee(fees, context.amount, card_brand=brand, international=international)
+
+
+def build_candidates(
+    members: Members,
+    context: RoutingContext,
+    used: dict[str, dict[Period, tuple[int, int]]],
+    stats: dict[str, snapshot.AccountStats],
+    config: StrategyConfig,
+    skipped: dict[str, str],
+    *,
+    drop_full: bool = True,
+) -> list[Candidate]:
+    """A Candidate per member whose caps still fit this transaction; the others land in
+    `skipped` with the cap that is full (kept as candidates when not `drop_full`)."""
+    key = snapshot.context_key(context.card_brand, context.card_country, context.amount)
+    min_context = getattr(config, "min_context_samples", 10)
+    candidates = []
+    for order, (membership, account) in enumerate(members):
+        limits = AccountLimits.model_validate(account.limits)
+        account_used = used.get(account.id, {})
+        daily = snapshot.headroom(
+            limits, Period.DAY, account_used.get(Period.DAY, (0, 0)), context.amount
+        )
+        monthly = snapshot.headroom(
+            limits, Period.MONTH, account_used.get(Period.MONTH, (0, 0)), context.amount
+        )
+        full = next(
+            (
+                name
+                for name, share in (("daily", daily), ("monthly", monthly))
+                if share is not None and share < 0
+            ),
+            None,
+        )
+        if full is not None and drop_full:
+            skipped[account.id] = f"the account's {full} cap is reached"
+            continue
+        account_stats = stats.get(account.id) or snapshot.AccountStats()
+        approved, refused = account_stats.by_context.get(key, (0, 0))
+        if approved + refused < min_context:
+            approved = account_stats.approved
+            refused = account_stats.decided - account_stats.approved
+        candidates.append(
+            Candidate(
+                account_id=account.id,
+                weight=membership.weight,
+                priority=membership.priority,
+                order=order,
+                fee=_fee(account, context),
+                daily_headroom=daily,
+                monthly_headroom=monthly,
+                in_flight=account_stats.in_flight,
+                latency_ewma_ms=account_stats.latency_ewma_ms,
+                approved=account_stats.approved,
+                decided=account_stats.decided,
+                alpha=1.0 + approved,
+                beta=1.0 + refused,
+            )
+        )
+    return candidates
+
+
+async def _eligible(
+    session: AsyncSession,
+    members: Members,
+    context: RoutingContext,
+    skipped: dict[str, str],
+) -> Members:
+    excluded = await exclusions.excluded_account_ids(session, [a.id for _, a in members])
+    eligible = []
+    for membership, account in members:
+        reason = ineligibility(account, context)
+        if reason is None and account.id in excluded:
+            reason = "the account is temporarily excluded after failures"
+        if reason is None:
+            eligible.append((membership, account))
+        else:
+            skipped[account.id] = reason
+    return eligible
+
+
+async def plan_route(
+    session: AsyncSession, context: RoutingContext, *, rng: random.Random | None = None
+) -> RoutePlan:
+    """The accounts to try for this payment, best first; 422 with every account's reason when
+    none is eligible. Reads only: nothing is reserved or written."""
+    started = time.perf_counter()
+    if context.account_id is not None:
+        return await _pinned(session, context, started)
+    pool, members = await _pool(session, context)
+    if pool is None:
+        return await _company_default(session, context, started)
+    skipped: dict[str, str] = {}
+    members = await _eligible(session, members, context, skipped)
+    config = strategy_config(pool.strategy, pool.configuration)
+    ids = [account.id for _, account in members]
+    now = clock.now()
+    used = await snapshot.current_usage(session, ids, now)
+    stats = await snapshot.recent_stats(session, pool.id, ids, config, now)
+    candidates = build_candidates(members, context, used, stats, config, skipped)
+    if not candidates:
+        raise NoEligibleAccount(_summary(skipped, pool.id))
+    position = await _counter.next(pool.id) if pool.strategy is PoolStrategy.ROUND_ROBIN else 0
+    strategy_context = StrategyContext(
+        pool_id=pool.id,
+        amount=context.amount,
+        context_key=snapshot.context_key(context.card_brand, context.card_country, context.amount),
+        config=config,
+        position=position,
+    )
+    pick = STRATEGIES[pool.strategy.value].choose(candidates, strategy_context, rng or _rng)
+    by_id = {account.id: account for _, account in members}
+    rest = [c for c in candidates if c is not pick.candidate]
+    return RoutePlan(
+        pool_id=pool.id,
+        strategy=pool.strategy.value,
+        accounts=(
+            PlannedAccount(by_id[pick.candidate.account_id], pick.probability),
+            *(PlannedAccount(by_id[c.account_id], None) for c in rest),
+        ),
+        skipped=skipped,
+        evaluation_ms=_since(started),
+        failover_config=dict(pool.failover_config),
+        failover_enabled=pool.failover_enabled,
+    )
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+async def _company_accounts(
+    session: AsyncSession, context: RoutingContext
+) -> list[MerchantAccount]:
+    stmt = (
+        select(MerchantAccount)
+        .where(
+            MerchantAccount.company_id == context.company_id,
+            MerchantAccount.status == AccountStatus.ACTIVE,
+        )
+        .order_by(MerchantAccount.created_at, MerchantAccount.id)
+    )
+    if context.account_id is not None:
+        stmt = stmt.where(MerchantAccount.id == context.account_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def _company_default(
+    session: AsyncSession, context: RoutingContext, started: float
+) -> RoutePlan:
+    accounts = await _company_accounts(session, context)
+    excluded = await exclusions.excluded_account_ids(session, [a.id for a in accounts])
+    skipped: dict[str, str] = {}
+    eligible = []
+    for account in accounts:
+        reason = ineligibility(account, context)
+        if reason is None and account.id in excluded:
+            reason = "the account is temporarily excluded after failures"
+        if reason is None:
+            eligible.append(account)
+        else:
+            skipped[account.id] = reason
+    if not eligible:
+        raise NoEligibleAccount(_summary(skipped))
+    return RoutePlan(
+        pool_id=None,
+        strategy=STRATEGY,
+        accounts=tuple(
+            PlannedAccount(account, 1.0 if index == 0 else None)
+            for index, account in enumerate(eligible)
+        ),
+        skipped=skipped,
+        evaluation_ms=_since(started),
+    )
+
+
+async def _pinned(session: AsyncSession, context: RoutingContext, started: float) -> RoutePlan:
+    """The caller named the account: it alone, if it is active and eligible (no exclusion
+    check: an explicit choice is the caller's to make)."""
+    accounts = await _company_accounts(session, context)
+    if not accounts:
+        raise NotFound(
+            f"No active merchant account {context.account_id!r} in this company.",
+            param="merchant_account_id",
+        )
+    [account] = accounts
+    reason = ineligibility(account, context)
+    if reason is not None:
+        raise NoEligibleAccount(_summary({account.id: reason}))
+    return RoutePlan(
+        pool_id=None,
+        strategy=PINNED,
+        accounts=(PlannedAccount(account, 1.0),),
+        evaluation_ms=_since(started),
+    )

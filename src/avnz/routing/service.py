@@ -25,12 +25,14 @@ from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Environment, GatewayResult, Outcome
-from avnz.routing import usage
+from avnz.routing import scoring, usage
 from avnz.routing.models import (
     AccountEnvironment,
+    AccountPool,
     AccountStatus,
     MerchantAccount,
     Period,
+    PoolMembership,
     credentials_aad,
 )
 from avnz.routing.schemas import (
@@ -407,9 +409,18 @@ async def update_account(
 
 
 async def active_pool_ids(session: AsyncSession, account_id: str) -> list[str]:
-    """Ids of the active pools holding the account. Pools arrive with the routing pools issue,
-    which replaces this body with its query; until then no account is in a pool."""
-    return []
+    """Ids of the active pools in which the account has an active membership."""
+    rows = await session.scalars(
+        select(AccountPool.id)
+        .join(PoolMembership, PoolMembership.pool_id == AccountPool.id)
+        .where(
+            PoolMembership.merchant_account_id == account_id,
+            PoolMembership.is_active.is_(True),
+            AccountPool.is_active.is_(True),
+        )
+        .order_by(AccountPool.id)
+    )
+    return list(rows.all())
 
 
 async def delete_account(
@@ -540,11 +551,8 @@ def _test_message(provider: str, result: GatewayResult) -> str:
 
 
 def _health_score(health: HealthMetrics) -> int:
-    """A failed connection test makes the account unhealthy whatever its history; otherwise the
-    score is the recent approval rate (100 before any transaction)."""
-    if health.last_test is not None and not health.last_test.success:
-        return 0
-    return round(health.success_rate * 100) if health.success_rate is not None else 100
+    """The documented formula (`routing.scoring`): a failed connection test scores 0."""
+    return scoring.health_score(health)
 
 
 async def verify_connection(

@@ -1,0 +1,48 @@
+"""A retry budget per card across all of a company's accounts, so failover never turns into the
+MID hopping card networks penalize: at most `card_retry_budget` attempts per card in 24 hours.
+
+An attempt is a refused payment for the card (declined or failed; found by the vault's
+fingerprint) plus every failover attempt any of its payments made beyond the first. Approved
+payments do not count: a subscriber's second order the same day is not MID hopping.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.core import clock
+from avnz.payments.models import Payment, PaymentMethod
+from avnz.payments.states import PaymentStatus
+from avnz.routing.failover import FailoverConfig
+from avnz.routing.models import RoutingDecision
+
+WINDOW = timedelta(hours=24)
+_REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
+
+
+async def card_attempts_used(session: AsyncSession, *, company_id: str, fingerprint: str) -> int:
+    """Attempts made on the card (by fingerprint) in the company in the last 24 hours."""
+    used = await session.scalar(
+        select(
+            func.coalesce(func.sum(case((Payment.status.in_(_REFUSED), 1), else_=0)), 0)
+            + func.coalesce(func.sum(RoutingDecision.failover_attempts), 0)
+        )
+        .select_from(Payment)
+        .join(PaymentMethod, PaymentMethod.id == Payment.payment_method_id)
+        .outerjoin(RoutingDecision, RoutingDecision.payment_id == Payment.id)
+        .where(
+            Payment.company_id == company_id,
+            PaymentMethod.fingerprint == fingerprint,
+            Payment.created_at >= clock.now() - WINDOW,
+        )
+    )
+    return int(used or 0)
+
+
+async def card_attempts_left(
+    session: AsyncSession, *, company_id: str, fingerprint: str, config: FailoverConfig
+) -> int:
+    """How many more attempts the card may get now (0: refuse, or stop failing over)."""
+    used = await card_attempts_used(session, company_id=company_id, fingerprint=fingerprint)
+    return max(0, config.card_retry_budget - used)

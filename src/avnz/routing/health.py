@@ -1,0 +1,316 @@
+"""Account health: the periodic check of every active account, and the cheap per-attempt
+update the payment path makes.
+
+`check_accounts` (the worker job `routing.health_check`, every 5 minutes):
+
+1. one short transaction reads the active accounts and builds their connector configs;
+2. every account's gateway is asked `verify()` with no transaction open;
+3. one short transaction computes the last 24 hours of each account's payments in ONE
+   aggregate query, locks the accounts (in id order) and writes `health_metrics`:
+   success_rate, average_response_time_ms, error, refund and chargeback rates, last_test,
+   last_health_check and health_score (`routing.scoring`). A successful verify closes the
+   account's circuit (`exclusions.clear`); a failed one counts as an account failure.
+
+An active account whose score falls below the threshold is suspended, its status_reason naming
+the score and the threshold. An unreachable gateway does not suspend (that is the circuit
+breaker's job, and it recovers on its own); refused credentials do (score 0).
+
+`observe_payment` moves two exponentially weighted averages (approval, latency) after every
+attempt. It reads and writes `health_metrics` under the account's row lock (FOR UPDATE on
+PostgreSQL, the single writer on SQLite), taken in the payment's short settle transaction, so
+no update of the JSON document is lost to a concurrent one.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from avnz.core import clock
+from avnz.core.errors import AppError
+from avnz.gateways import registry
+from avnz.gateways.base import (
+    ConnectorConfig,
+    GatewayResult,
+    Outcome,
+    Timeouts,
+)
+from avnz.payments.models import Payment
+from avnz.routing import exclusions, scoring
+from avnz.routing import service as accounts
+from avnz.routing.failover import ACCOUNT_LEVEL_REASONS, FailoverConfig
+from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.schemas import HealthMetrics, LastTest
+from avnz.security.keyring import DecryptionError, Keyring
+from avnz.security.masking import mask_text
+
+log = structlog.get_logger(__name__)
+
+WINDOW = timedelta(hours=24)
+EWMA_ALPHA = 0.1  # about the last 20 attempts
+VERIFY_CONCURRENCY = 8
+ERROR_OUTCOMES = (
+    Outcome.ERROR_BEFORE_SEND,
+    Outcome.TIMEOUT_AFTER_SEND,
+    Outcome.GATEWAY_ERROR,
+    Outcome.CONFIG_ERROR,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An account's answered payments in the health check's window."""
+
+    attempts: int = 0
+    approved: int = 0
+    errors: int = 0
+    average_latency_ms: float | None = None
+    captured: int = 0  # minor units
+    refunded: int = 0
+    chargebacks: int = 0
+
+    def apply(self, metrics: HealthMetrics) -> None:
+        """Write the window's rates into `metrics` (None where there is nothing to divide)."""
+        n = self.attempts
+        metrics.sample_size = n
+        metrics.success_rate = round(self.approved / n, 4) if n else None
+        metrics.error_rate = round(self.errors / n, 4) if n else None
+        metrics.average_response_time_ms = (
+            round(self.average_latency_ms, 2) if self.average_latency_ms is not None else None
+        )
+        metrics.refund_rate = round(self.refunded / self.captured, 4) if self.captured else None
+        metrics.chargeback_rate = (
+            round(self.chargebacks / self.approved, 4) if self.approved else None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    ok: bool
+    refused: bool  # the gateway refused the credentials (or there are none to send)
+    message: str
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    account_id: str
+    verified: bool
+    health_score: int
+    suspended: bool
+    excluded: bool
+
+
+# --- the window ------------------------------------------------------------------------------
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def windows(session: AsyncSession, account_ids: Sequence[str]) -> dict[str, Window]:
+    """Each account's answered payments of the last 24 hours, in one aggregate query."""
+    if not account_ids:
+        return {}
+    is_error = or_(
+        Payment.outcome.in_([o.value for o in ERROR_OUTCOMES]),
+        and_(
+            Payment.outcome == Outcome.SOFT_DECLINE.value,
+            Payment.decline_reason.in_([r.value for r in ACCOUNT_LEVEL_REASONS]),
+        ),
+    )
+    stmt = (
+        select(
+            Payment.merchant_account_id,
+            func.count(),
+            _count(Payment.outcome == Outcome.APPROVED.value),
+            _count(is_error),
+            func.avg(Payment.gateway_latency_ms),
+            func.coalesce(func.sum(Payment.amount_captured), 0),
+            func.coalesce(func.sum(Payment.amount_refunded), 0),
+            _count(Payment.chargeback_at.is_not(None)),
+        )
+        .where(
+            Payment.merchant_account_id.in_(list(account_ids)),
+            Payment.created_at >= clock.now() - WINDOW,
+            Payment.outcome.is_not(None),
+        )
+        .group_by(Payment.merchant_account_id)
+    )
+    found: dict[str, Window] = {}
+    for row in (await session.execute(stmt)).all():
+        account_id, attempts, approved, errors, latency, captured, refunded, chargebacks = row
+        found[account_id] = Window(
+            attempts=int(attempts),
+            approved=int(approved),
+            errors=int(errors),
+            average_latency_ms=float(latency) if latency is not None else None,
+            captured=int(captured),
+            refunded=int(refunded),
+            chargebacks=int(chargebacks),
+        )
+    return found
+
+
+# --- the check -------------------------------------------------------------------------------
+
+
+async def _verify(
+    provider: str, config: ConnectorConfig | str, http: httpx.AsyncClient
+) -> Verified:
+    if isinstance(config, str):  # no usable credentials: the reason
+        return Verified(ok=False, refused=True, message=config, latency_ms=0.0)
+    try:
+        result = await registry.connector(provider, config, http).verify()
+    except ValueError as exc:  # credentials that lack a field the connector needs
+        return Verified(ok=False, refused=True, message=mask_text(str(exc))[:300], latency_ms=0.0)
+    detail = mask_text(result.raw_message or "no details")[:250]
+    return Verified(
+        ok=result.approved,
+        refused=result.outcome is Outcome.CONFIG_ERROR,
+        message=f"{result.outcome.value}: {detail}",
+        latency_ms=result.latency_ms,
+    )
+
+
+async def _configs(
+    session: AsyncSession, keyring: Keyring, timeouts: Timeouts
+) -> dict[str, tuple[str, ConnectorConfig | str]]:
+    rows = await session.scalars(
+        select(MerchantAccount)
+        .where(MerchantAccount.status == AccountStatus.ACTIVE)
+        .order_by(MerchantAccount.id)
+    )
+    configs: dict[str, tuple[str, ConnectorConfig | str]] = {}
+    for account in rows.all():
+        config: ConnectorConfig | str
+        try:
+            config = replace(
+                await accounts.connector_config(session, keyring, account), timeouts=timeouts
+            )
+        except DecryptionError:
+            config = "the stored credentials cannot be decrypted"
+        except AppError as exc:  # e.g. no credentials and no platform integration
+            config = exc.message
+        configs[account.id] = (account.provider_type, config)
+    return configs
+
+
+async def check_accounts(
+    sessions: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    http: httpx.AsyncClient,
+    *,
+    timeouts: Timeouts,
+    suspend_below: int,
+) -> list[CheckResult]:
+    """Verify every active account with its gateway and refresh its health; suspends those
+    below `suspend_below`. Short transactions only, none open during a gateway call."""
+    async with sessions.begin() as session:
+        configs = await _configs(session, keyring, timeouts)
+    if not configs:
+        return []
+    gate = asyncio.Semaphore(VERIFY_CONCURRENCY)
+
+    async def verify(provider: str, config: ConnectorConfig | str) -> Verified:
+        async with gate:
+            return await _verify(provider, config, http)
+
+    ids = list(configs)
+    verified = dict(
+        zip(ids, await asyncio.gather(*(verify(*configs[i]) for i in ids)), strict=True)
+    )
+    async with sessions.begin() as session:
+        found = await windows(session, ids)
+        locked = await session.scalars(
+            select(MerchantAccount)
+            .where(MerchantAccount.id.in_(ids))
+            .order_by(MerchantAccount.id)
+            .with_for_update()
+        )
+        results = [
+            await _record(
+                session, account, verified[account.id], found.get(account.id), suspend_below
+            )
+            for account in locked.all()
+        ]
+    for result in results:
+        log.info(
+            "routing.health_check",
+            account_id=result.account_id,
+            verified=result.verified,
+            health_score=result.health_score,
+            suspended=result.suspended,
+            excluded=result.excluded,
+        )
+    return results
+
+
+async def _record(
+    session: AsyncSession,
+    account: MerchantAccount,
+    verified: Verified,
+    window: Window | None,
+    suspend_below: int,
+) -> CheckResult:
+    now = clock.now()
+    metrics = HealthMetrics.model_validate(account.health_metrics)
+    (window or Window()).apply(metrics)
+    metrics.last_health_check = now
+    metrics.last_test = LastTest(
+        success=verified.ok, message=verified.message, latency_ms=verified.latency_ms, tested_at=now
+    )
+    score = scoring.health_score(metrics)
+    metrics.health_score = score
+    account.health_metrics = metrics.model_dump(mode="json")
+    if verified.ok:
+        await exclusions.clear(session, account.id)
+        excluded = False
+    else:
+        excluded = await exclusions.record_outcome(session, account.id, False, FailoverConfig())
+    # An unreachable gateway is the circuit breaker's business; refused credentials or bad
+    # numbers from real payments are reasons to stop routing to the account.
+    suspended = False
+    reachable = verified.ok or verified.refused
+    if account.status is AccountStatus.ACTIVE and score < suspend_below and reachable:
+        suspended = True
+        account.status = AccountStatus.SUSPENDED
+        account.status_changed_at = now
+        why = "; the gateway refused the credentials" if verified.refused else ""
+        account.status_reason = (
+            f"health check: health score {score} is below the threshold {suspend_below}{why}"
+        )
+    return CheckResult(account.id, verified.ok, score, suspended, excluded)
+
+
+# --- per attempt -----------------------------------------------------------------------------
+
+
+def _ewma(previous: float | None, value: float) -> float:
+    return value if previous is None else previous + EWMA_ALPHA * (value - previous)
+
+
+async def observe_payment(session: AsyncSession, account_id: str, result: GatewayResult) -> None:
+    """Move the account's recent approval rate and latency by one attempt's result (in the
+    caller's transaction, under the account's row lock). A result still in doubt moves
+    nothing: it is neither an approval nor a refusal yet."""
+    if result.charge_may_exist:
+        return
+    account = await session.scalar(
+        select(MerchantAccount).where(MerchantAccount.id == account_id).with_for_update()
+    )
+    if account is None:
+        return
+    metrics = HealthMetrics.model_validate(account.health_metrics)
+    metrics.recent_success_rate = round(
+        _ewma(metrics.recent_success_rate, 1.0 if result.approved else 0.0), 4
+    )
+    if result.latency_ms > 0:
+        metrics.recent_latency_ms = round(_ewma(metrics.recent_latency_ms, result.latency_ms), 2)
+    account.health_metrics = metrics.model_dump(mode="json")

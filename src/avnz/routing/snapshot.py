@@ -1,0 +1,199 @@
+"""The numbers strategies compare, read in a fixed number of queries whatever the pool's size.
+
+- Recent payment stats: ONE query over the pool's accounts' recent payments (the newest
+  `sample_size` per account within `lookback_hours`, a window function), folded in Python into
+  approval counts (overall and per context key), a latency EWMA and the payments in flight.
+  Cached per pool and settings for `STATS_TTL_SECONDS`: the hot path reads it from memory.
+- Current usage: ONE query for the day and month buckets of every account (never cached: caps
+  move with every payment).
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.core.cache import TtlCache
+from avnz.payments.models import Payment
+from avnz.payments.states import PaymentStatus
+from avnz.routing import usage
+from avnz.routing.models import Period
+from avnz.routing.schemas import AccountLimits
+from avnz.routing.strategies.base import StrategyConfig
+from avnz.routing.strategies.lowest_latency import LatencyConfig
+
+STATS_TTL_SECONDS = 2.0
+# The gateway approved it (a voided authorization was approved too).
+APPROVED = frozenset(
+    {
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.CAPTURED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.VOIDED,
+    }
+)
+REFUSED = frozenset({PaymentStatus.DECLINED, PaymentStatus.FAILED})
+# Upper bounds (minor units, exclusive) of the amount bands of the adaptive context key.
+AMOUNT_BANDS = (1_000, 5_000, 20_000, 100_000)
+
+
+def amount_band(amount: int) -> int:
+    return next((band for band, bound in enumerate(AMOUNT_BANDS) if amount < bound), 4)
+
+
+def context_key(card_brand: str | None, card_country: str | None, amount: int) -> str:
+    """Which transactions count as 'similar' for ADAPTIVE: brand, country, amount band."""
+    return f"{card_brand or '-'}|{card_country or '-'}|{amount_band(amount)}"
+
+
+@dataclass(slots=True)
+class AccountStats:
+    approved: int = 0
+    decided: int = 0
+    in_flight: int = 0
+    latency_ewma_ms: float | None = None
+    # context key -> [approved, refused]
+    by_context: dict[str, list[int]] = field(default_factory=dict)
+
+
+_stats_cache: TtlCache[tuple[str, int, int, float, tuple[str, ...]], dict[str, AccountStats]] = (
+    TtlCache(STATS_TTL_SECONDS)
+)
+
+
+def clear_cache() -> None:
+    """Forget every cached pool's stats (tests, or after bulk changes)."""
+    _stats_cache.clear()
+
+
+async def recent_stats(
+    session: AsyncSession,
+    pool_id: str,
+    account_ids: Sequence[str],
+    config: StrategyConfig,
+    now: datetime,
+    *,
+    cached: bool = True,
+) -> dict[str, AccountStats]:
+    """Stats per account from its recent payments; accounts without any get zeros."""
+    alpha = config.ewma_alpha if isinstance(config, LatencyConfig) else 0.2
+    key = (pool_id, config.lookback_hours, config.sample_size, alpha, tuple(sorted(account_ids)))
+    if cached:
+        hit = _stats_cache.get(key)
+        if hit is not None:
+            return hit
+    stats = await _read_stats(session, account_ids, config, alpha, now)
+    _stats_cache.put(key, stats)
+    return stats
+
+
+async def _read_stats(
+    session: AsyncSession,
+    account_ids: Sequence[str],
+    config: StrategyConfig,
+    alpha: float,
+    now: datetime,
+) -> dict[str, AccountStats]:
+    stats = {account_id: AccountStats() for account_id in account_ids}
+    if not account_ids:
+        return stats
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Payment.merchant_account_id,
+            order_by=(Payment.created_at.desc(), Payment.id.desc()),
+        )
+        .label("rank")
+    )
+    recent = (
+        select(
+            Payment.merchant_account_id,
+            Payment.status,
+            Payment.gateway_latency_ms,
+            Payment.card_brand,
+            Payment.card_country,
+            Payment.amount,
+            rank,
+        )
+        .where(
+            Payment.merchant_account_id.in_(account_ids),
+            Payment.created_at >= now - timedelta(hours=config.lookback_hours),
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(recent)
+        .where(recent.c.rank <= config.sample_size)
+        .order_by(recent.c.merchant_account_id, recent.c.rank.desc())  # oldest first: EWMA
+    )
+    for account_id, status, latency, brand, country, amount, _ in rows:
+        entry = stats[account_id]
+        if status == PaymentStatus.PENDING:
+            entry.in_flight += 1
+            continue
+        if latency is not None:
+            previous = entry.latency_ewma_ms
+            entry.latency_ewma_ms = (
+                latency if previous is None else alpha * latency + (1 - alpha) * previous
+            )
+        approved = status in APPROVED
+        if not approved and status not in REFUSED:
+            continue
+        entry.decided += 1
+        entry.approved += approved
+        tally = entry.by_context.setdefault(context_key(brand, country, amount), [0, 0])
+        tally[0 if approved else 1] += 1
+    return stats
+
+
+async def current_usage(
+    session: AsyncSession, account_ids: Sequence[str], at: datetime
+) -> dict[str, dict[Period, tuple[int, int]]]:
+    """account -> period -> (transactions, volume) in today's and this month's buckets."""
+    found: dict[str, dict[Period, tuple[int, int]]] = defaultdict(dict)
+    if not account_ids:
+        return found
+    buckets = {b.period: b for b in usage.buckets_at(at)}
+    day, month = buckets[Period.DAY], buckets[Period.MONTH]
+    rows = await session.execute(
+        select(
+            usage.USAGE.c.account_id,
+            usage.USAGE.c.period,
+            usage.USAGE.c.transaction_count,
+            usage.USAGE.c.volume_minor,
+        ).where(
+            usage.USAGE.c.account_id.in_(account_ids),
+            or_(
+                and_(
+                    usage.USAGE.c.period == Period.DAY,
+                    usage.USAGE.c.period_start == day.period_start,
+                ),
+                and_(
+                    usage.USAGE.c.period == Period.MONTH,
+                    usage.USAGE.c.period_start == month.period_start,
+                ),
+            ),
+        )
+    )
+    for account_id, period, count, volume in rows:
+        found[account_id][Period(period)] = (count, volume)
+    return found
+
+
+def headroom(
+    limits: AccountLimits, period: Period, used: tuple[int, int], amount: int
+) -> float | None:
+    """The share of the period's tightest cap left after this transaction (negative: it does
+    not fit); None when the period has no cap."""
+    count_cap, volume_cap = limits.caps(period)
+    count, volume = used
+    shares = []
+    if count_cap is not None:
+        shares.append((count_cap - count - 1) / count_cap if count_cap else -1.0)
+    if volume_cap is not None:
+        shares.append((volume_cap - volume - amount) / volume_cap if volume_cap else -1.0)
+    return min(shares) if shares else None

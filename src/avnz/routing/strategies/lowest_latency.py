@@ -1,0 +1,28 @@
+"""LOWEST_LATENCY: the account with the lowest exponentially weighted average gateway latency
+over its recent payments; an account without any comes after those with one."""
+
+import random
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext, best
+
+
+class LatencyConfig(StrategyConfig):
+    ewma_alpha: float = Field(
+        default=0.2, gt=0, le=1, description="Weight of the newest latency in the average."
+    )
+
+
+class LowestLatency:
+    name: str = "lowest_latency"
+    config: type[StrategyConfig] = LatencyConfig
+
+    def choose(
+        self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
+    ) -> Pick:
+        return best(
+            candidates,
+            lambda c: (c.latency_ewma_ms is None, c.latency_ewma_ms or 0.0),
+        )

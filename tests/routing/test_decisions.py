@@ -1,0 +1,180 @@
+"""Routing decisions: written through the service the payment path calls, read at
+`GET /payments/{id}/routing` inside the caller's scope; and the per-card retry budget.
+
+The payments here are rows written directly, so the decisions are exactly the ones these tests
+record (the payment path records its own for payments made through the API)."""
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.core import clock
+from avnz.core.ids import new_id
+from avnz.gateways.base import DeclineReason, GatewayResult, Operation, Outcome
+from avnz.payments.models import Payment, PaymentMethod
+from avnz.routing import card_budget, decisions
+from avnz.routing.failover import FailoverConfig, Step
+from avnz.routing.models import MerchantAccount
+from avnz.runtime import Runtime
+from avnz.tenancy.models import Company, Role
+from tests.factories import World
+from tests.routing.factories import account_row
+from tests.support.payments import API
+
+
+async def _method(session: AsyncSession, company: Company, fingerprint: str) -> str:
+    method = PaymentMethod(
+        id=new_id("pm"),
+        organization_id=company.organization_id,
+        client_id=company.client_id,
+        company_id=company.id,
+        fingerprint=fingerprint,
+        bin="411111",
+        last4="1111",
+        brand="visa",
+        card_type="credit",
+        exp_month=12,
+        exp_year=clock.now().year + 2,
+    )
+    session.add(method)
+    await session.flush()
+    return method.id
+
+
+async def _payment(
+    session: AsyncSession, account: MerchantAccount, method_id: str | None = None, **values: object
+) -> str:
+    payment = Payment(
+        id=new_id("pay"),
+        organization_id=account.organization_id,
+        client_id=account.client_id,
+        company_id=account.company_id,
+        merchant_account_id=account.id,
+        payment_method_id=method_id,
+        provider="nmi",
+        kind="sale",
+        amount=1999,
+        currency="USD",
+        **{"status": "captured", **values},
+    )
+    session.add(payment)
+    await session.flush()
+    return payment.id
+
+
+async def decide(session: AsyncSession, payment_id: str, accounts: list[str]) -> str:
+    """A decision for `payment_id`: each account but the last failed before sending, the last
+    approved."""
+    payment = await session.get_one(Payment, payment_id)
+    decision = await decisions.start_decision(
+        session,
+        payment_id=payment.id,
+        organization_id=payment.organization_id,
+        client_id=payment.client_id,
+        company_id=payment.company_id,
+        account_id=accounts[0],
+        strategy="weighted",
+        evaluation_time_ms=0.1234,
+        probability=0.25,
+    )
+    for number, account in enumerate(accounts, start=1):
+        last = number == len(accounts)
+        result = GatewayResult(
+            Operation.SALE,
+            Outcome.APPROVED if last else Outcome.ERROR_BEFORE_SEND,
+            decline_reason=None if last else DeclineReason.PROCESSING_ERROR,
+            latency_ms=12.5,
+            request_sent=last,
+        )
+        await decisions.add_attempt(
+            session,
+            decision_id=decision,
+            attempt=number,
+            account_id=account,
+            result=result,
+            step=Step.STOP if last else Step.TRY_NEXT,
+        )
+    await decisions.finish_decision(session, decision_id=decision, final_outcome="captured")
+    return decision
+
+
+async def test_the_decision_shows_the_serving_account_and_the_failover(
+    client: httpx.AsyncClient, runtime: Runtime, world: World
+) -> None:
+    async with runtime.sessions.begin() as session:
+        primary = await account_row(session, runtime, world.a.company)
+        backup = await account_row(session, runtime, world.a.company)
+        payment_id = await _payment(session, backup)
+        undecided = await _payment(session, backup)
+        decision = await decide(session, payment_id, [primary.id, backup.id])
+    headers = world.headers(Role.COMPANY_USER)
+    missing = await client.get(f"{API}/payments/{undecided}/routing", headers=headers)
+    assert missing.status_code == 404
+
+    response = await client.get(f"{API}/payments/{payment_id}/routing", headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == decision and body["payment_id"] == payment_id
+    assert (body["selected_account_id"], body["final_account_id"]) == (primary.id, backup.id)
+    assert (body["failover_attempts"], body["failed_over"]) == (1, True)
+    assert (body["strategy"], body["probability"], body["final_outcome"]) == (
+        "weighted",
+        0.25,
+        "captured",
+    )
+    assert body["evaluation_time_ms"] == 0.123 and body["completed_at"] is not None
+    assert [(a["attempt"], a["account_id"], a["outcome"], a["step"]) for a in body["attempts"]] == [
+        (1, primary.id, "error_before_send", "try_next"),
+        (2, backup.id, "approved", "stop"),
+    ]
+    assert body["attempts"][0]["decline_reason"] == "processing_error"
+
+
+async def test_another_tenant_gets_404(
+    client: httpx.AsyncClient, runtime: Runtime, world: World
+) -> None:
+    async with runtime.sessions.begin() as session:
+        account = await account_row(session, runtime, world.a.company)
+        payment_id = await _payment(session, account)
+        await decide(session, payment_id, [account.id])
+    url = f"{API}/payments/{payment_id}/routing"
+    mine = await client.get(url, headers=world.headers(Role.COMPANY_ADMIN))
+    assert mine.json()["failed_over"] is False
+    for role in (Role.COMPANY_ADMIN, Role.CLIENT_ADMIN):
+        other = await client.get(url, headers=world.headers(role, agency="b"))
+        assert other.status_code == 404, other.text
+        assert other.json()["error"]["code"] == "resource_missing"
+
+
+async def test_card_retry_budget(runtime: Runtime, world: World) -> None:
+    """Refused payments and failover attempts on the card count; approvals do not."""
+    config = FailoverConfig(card_retry_budget=6)
+    company = world.a.company
+
+    async def left(company_id: str = company.id) -> int:
+        async with runtime.sessions() as session:
+            return await card_budget.card_attempts_left(
+                session, company_id=company_id, fingerprint="fp-1", config=config
+            )
+
+    async with runtime.sessions.begin() as session:
+        account = await account_row(session, runtime, company)
+        card = await _method(session, company, "fp-1")
+        other_card = await _method(session, company, "fp-2")
+        same_card_again = await _method(session, company, "fp-1")  # vaulted twice, one card
+        approved = await _payment(session, account, card)
+        await _payment(session, account, card, status="declined")
+        await _payment(session, account, same_card_again, status="failed")
+        await _payment(session, account, other_card, status="declined")
+        old = clock.now() - timedelta(hours=25)
+        await _payment(session, account, card, status="declined", created_at=old)
+    assert await left() == 4
+    async with runtime.sessions.begin() as session:
+        await decide(session, approved, [account.id, account.id, account.id])
+    assert await left() == 2  # its two failover attempts count, its approval does not
+    async with runtime.sessions.begin() as session:
+        for _ in range(3):
+            await _payment(session, account, card, status="declined")
+    assert await left() == 0  # never below zero
+    assert await left(world.b.company.id) == 6
