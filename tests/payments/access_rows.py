@@ -22,7 +22,8 @@ def _charge(scene: Scene) -> dict[str, Any]:
 
 
 ROWS: list[Endpoint] = [
-    Endpoint("POST", "/payments", P.TRANSACTIONS_WRITE, body=_charge, ok=201),
+    # A charge needs an account to go to: the one the payments' scene makes.
+    Endpoint("POST", "/payments", P.TRANSACTIONS_WRITE, body=_charge, ok=201, needs=(CAPTURED,)),
     Endpoint("GET", "/payments", P.TRANSACTIONS_READ, CAPTURED),
     Endpoint("GET", "/payments/{payment_id}", P.TRANSACTIONS_READ, CAPTURED),
     Endpoint("POST", "/payments/{payment_id}/capture", P.TRANSACTIONS_WRITE, AUTHORIZED, ok=201),

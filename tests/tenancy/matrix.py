@@ -52,6 +52,7 @@ class Endpoint:
     variant: str = ""  # a second row for the same route, with another body
     echoes: str | None = "id"  # the response field that holds the target's id (None: none)
     more: tuple[str, ...] = ()  # kinds of the objects in the later path parameters, in order
+    needs: tuple[str, ...] = ()  # objects the call relies on without naming them (the scene)
 
     @property
     def label(self) -> str:

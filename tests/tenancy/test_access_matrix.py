@@ -218,12 +218,54 @@ SCENE_MAKERS: list[Callable[[httpx.AsyncClient, World], Awaitable[dict[str, str]
 ]
 
 
+class _Probe:
+    """Stands in for a Scene to learn which objects a row's URL and body aim at."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+
+    def target(self, kind: str) -> str:
+        self.asked.add(kind)
+        return f"{kind}_probe"
+
+
+def kinds_needed(endpoint: Endpoint) -> set[str] | None:
+    """The kinds of object `endpoint` aims at; None when its body needs a full scene."""
+    probe: Any = _Probe()
+    try:
+        endpoint.url(probe)
+        if endpoint.body is not None:
+            endpoint.body(probe)
+    except AttributeError:
+        return None
+    named = {kind for kind in (endpoint.target, *endpoint.more, *endpoint.needs) if kind}
+    return probe.asked | named
+
+
 @pytest.fixture
-async def scene(client: httpx.AsyncClient, world: World) -> Scene:
-    made: dict[str, str] = {}
+async def scene(client: httpx.AsyncClient, world: World, request: pytest.FixtureRequest) -> Scene:
+    """The world plus the objects this test's row aims at: makers run in order only until
+    they are all there (every maker runs for a row that cannot say)."""
+    endpoint = getattr(request.node, "callspec", None) and request.node.callspec.params.get(
+        "endpoint"
+    )
+    wanted = kinds_needed(endpoint) if isinstance(endpoint, Endpoint) else None
+    scene = Scene(world, {})
     for make in SCENE_MAKERS:
-        made |= await make(client, world)
-    return Scene(world, made)
+        if wanted is not None and not _missing(scene, wanted):
+            break
+        scene.made.update(await make(client, world))
+    return scene
+
+
+def _missing(scene: Scene, kinds: set[str]) -> set[str]:
+    missing = set()
+    for kind in kinds:
+        try:
+            scene.target(kind)
+        except KeyError:
+            missing.add(kind)
+    return missing
 
 
 def test_every_api_route_is_in_the_matrix(app: Any) -> None:
