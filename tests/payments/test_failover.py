@@ -8,6 +8,7 @@ import httpx
 
 from avnz.core import clock
 from avnz.routing import snapshot
+from tests.commerce.factories import create_customer, create_order
 from tests.routing.factories import UNREACHABLE, create_account
 from tests.support.payments import API, card, ledger, pay
 
@@ -205,3 +206,37 @@ async def test_adaptive_moves_traffic_to_the_account_that_approves(
     late = served[-20:]
     assert late.count(approving["id"]) >= 15, (served.count(approving["id"]), late)
     assert declining["id"] in served  # it was explored
+
+
+async def test_a_rebill_stays_on_the_account_of_the_first_payment(
+    client: httpx.AsyncClient, headers: dict[str, str], sandboxes: str
+) -> None:
+    first_home = await _nmi(client, headers, f"{sandboxes}/nmi", "1.0", "First")
+    other = await _nmi(client, headers, f"{sandboxes}/nmi", "2.9", "Other")
+    await _pool(client, headers, [first_home, other])
+    customer = await create_customer(client, headers, None)
+    signup = (await pay(client, headers, customer_id=customer["id"])).json()
+    assert signup["merchant_account_id"] == first_home["id"]
+
+    cheaper = await client.patch(
+        f"{API}/merchant-accounts/{other['id']}",
+        json={"fees": {"base_percentage": "0.5"}},
+        headers=headers,
+    )
+    assert cheaper.status_code == 200, cheaper.text
+    snapshot.clear_cache()
+    renewal = await create_order(client, headers, customer["id"], is_renewal=True)
+    rebill = (
+        await pay(
+            client,
+            headers,
+            customer_id=customer["id"],
+            order_id=renewal["id"],
+            amount=None,
+            currency=None,
+        )
+    ).json()
+    assert rebill["merchant_account_id"] == first_home["id"], rebill["routing"]
+    assert rebill["routing"]["strategy"] == "lowest_cost+rebill"
+    one_off = (await pay(client, headers, customer_id=customer["id"])).json()
+    assert one_off["merchant_account_id"] == other["id"]

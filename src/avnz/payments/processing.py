@@ -71,7 +71,13 @@ from avnz.routing.failover import FailoverConfig, Step, is_account_failure, may_
 from avnz.routing.fees import transaction_fee
 from avnz.routing.models import MerchantAccount
 from avnz.routing.schemas import AccountFees
-from avnz.routing.selection import NoEligibleAccount, RoutePlan, RoutingContext, plan_route
+from avnz.routing.selection import (
+    NoEligibleAccount,
+    RoutePlan,
+    RoutingContext,
+    plan_route,
+    prefer,
+)
 from avnz.security.keyring import Keyring
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import get_visible
@@ -205,6 +211,8 @@ async def _open_payment(
         account_id=data.merchant_account_id,
     )
     plan = await plan_route(session, context)
+    if order is not None and order.is_renewal and customer_id is not None:
+        plan = prefer(plan, await _first_account(session, customer_id))
     failover = FailoverConfig.model_validate(plan.failover_config)
     budget = await card_attempts_left(
         session, company_id=company.id, fingerprint=method.fingerprint, config=failover
@@ -268,6 +276,17 @@ async def _open_payment(
         decision_id=decision_id,
         failover=failover,
         attempts_allowed=min(failover.max_attempts, budget),
+    )
+
+
+async def _first_account(session: AsyncSession, customer_id: str) -> str | None:
+    """The account that served the customer's first successful payment: rebills stay there
+    when they can (issuers trust a subscription that keeps its merchant)."""
+    return await session.scalar(
+        select(Payment.merchant_account_id)
+        .where(Payment.customer_id == customer_id, Payment.amount_captured > 0)
+        .order_by(Payment.created_at, Payment.id)
+        .limit(1)
     )
 
 

@@ -11,7 +11,7 @@ capacity, reserved.
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -446,4 +446,18 @@ async def _pinned(session: AsyncSession, context: RoutingContext, started: float
         strategy=PINNED,
         accounts=(PlannedAccount(account, 1.0),),
         evaluation_ms=_since(started),
+    )
+
+
+def prefer(plan: RoutePlan, account_id: str | None) -> RoutePlan:
+    """The plan with `account_id` tried first when it is in it (a rebill staying on the account
+    that served the subscription's first payment); unchanged otherwise."""
+    first = next((p for p in plan.accounts if p.account.id == account_id), None)
+    if first is None or plan.accounts[0] is first:
+        return plan
+    rest = tuple(p for p in plan.accounts if p is not first)
+    return replace(
+        plan,
+        strategy=f"{plan.strategy}+rebill",
+        accounts=(PlannedAccount(first.account, 1.0), *rest),
     )
