@@ -269,6 +269,7 @@ def build_candidates(
     key = snapshot.context_key(context.card_brand, context.card_country, context.amount)
     min_context = getattr(config, "min_context_samples", 10)
     candidates = []
+    ahead: list[str] = []
     for order, (membership, account) in enumerate(members):
         limits = AccountLimits.model_validate(account.limits)
         account_used = used.get(account.id, {})
@@ -289,6 +290,8 @@ def build_candidates(
         if full is not None and drop_full:
             skipped[account.id] = f"the account's {full} cap is reached"
             continue
+        if _ahead_of_pace(config, daily):
+            ahead.append(account.id)
         account_stats = stats.get(account.id) or snapshot.AccountStats()
         approved, refused = account_stats.by_context.get(key, (0, 0))
         if approved + refused < min_context:
@@ -311,7 +314,29 @@ def build_candidates(
                 beta=1.0 + refused,
             )
         )
-    return candidates
+    return _paced(candidates, ahead, skipped)
+
+
+def _ahead_of_pace(config: StrategyConfig, daily_headroom: float | None) -> bool:
+    """Has the account used more of its daily cap than the share of the (UTC) day gone by?"""
+    if not config.pace_daily_caps or daily_headroom is None:
+        return False
+    now = clock.now()
+    elapsed = (now.hour * 3600 + now.minute * 60 + now.second) / 86_400
+    return 1 - daily_headroom > elapsed + config.pace_slack
+
+
+def _paced(
+    candidates: list[Candidate], ahead: list[str], skipped: dict[str, str]
+) -> list[Candidate]:
+    """Accounts ahead of their pace wait while another can take the payment; pacing alone
+    never refuses a payment."""
+    on_pace = [c for c in candidates if c.account_id not in ahead]
+    if not on_pace:
+        return candidates
+    for account_id in ahead:
+        skipped[account_id] = "the account is ahead of its daily cap's pace"
+    return on_pace
 
 
 async def _eligible(

@@ -22,6 +22,12 @@ class StrategyConfig(BaseModel):
     sample_size: int = Field(
         default=200, ge=10, le=1000, description="Recent payments per account the stats read."
     )
+    pace_daily_caps: bool = Field(
+        default=False,
+        description="Spread each account's daily cap over the day: an account that has used "
+        "more of it than the share of the day gone by (plus `pace_slack`) waits its turn.",
+    )
+    pace_slack: float = Field(default=0.05, ge=0, le=1)
 
 
 @dataclass(frozen=True, slots=True)
