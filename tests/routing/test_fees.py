@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from avnz.payments.cards import Brand
-from avnz.routing.fees import transaction_fee
+from avnz.routing.fees import reserve_cost, transaction_fee
 from avnz.routing.schemas import AccountFees
 
 TABLE = AccountFees.model_validate(
@@ -44,3 +44,11 @@ def test_half_a_minor_unit_rounds_up() -> None:
 
 def test_an_empty_table_costs_nothing() -> None:
     assert transaction_fee(AccountFees(), 123_456, card_brand=Brand.JCB, international=True) == 0
+
+
+def test_a_rolling_reserve_costs_the_money_it_holds_back() -> None:
+    table = AccountFees.model_validate({"reserve_percentage": "10", "reserve_hold_days": 180})
+    # 10 % of $100.00 held 180 days at 10 % a year: 1000 * 0.10 * 180 / 365 = 49.3 -> 49
+    assert reserve_cost(table, 10_000, Decimal("0.10")) == 49
+    assert reserve_cost(table, 10_000, Decimal("0")) == 0
+    assert reserve_cost(AccountFees(), 10_000, Decimal("0.10")) == 0

@@ -27,3 +27,11 @@ def transaction_fee(
         flat += fees.international_flat_fee
     exact = Decimal(amount_minor) * percentage / _HUNDRED + flat
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def reserve_cost(fees: AccountFees, amount_minor: int, yearly_rate: Decimal) -> int:
+    """What the account's rolling reserve costs on this transaction: the money held back, for
+    the days it is held, at `yearly_rate` (the merchant's cost of capital), in minor units."""
+    held = Decimal(amount_minor) * fees.reserve_percentage / _HUNDRED
+    exact = held * yearly_rate * Decimal(fees.reserve_hold_days) / Decimal(365)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))

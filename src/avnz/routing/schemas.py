@@ -134,6 +134,10 @@ class AccountFees(StrictModel):
         default_factory=dict,
         description="Per card brand; a brand's fee replaces the base fee for its cards.",
     )
+    reserve_percentage: Percent = Field(
+        default=Decimal(0), description="Rolling reserve the acquirer holds back, % of volume."
+    )
+    reserve_hold_days: int = Field(default=180, ge=0, le=730, description="How long it is held.")
 
 
 class AccountRestrictions(StrictModel):

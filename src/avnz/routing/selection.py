@@ -22,7 +22,7 @@ from avnz.core import clock
 from avnz.core.errors import AppError, NotFound
 from avnz.payments.cards import Brand
 from avnz.routing import exclusions, snapshot, usage
-from avnz.routing.fees import transaction_fee
+from avnz.routing.fees import reserve_cost, transaction_fee
 from avnz.routing.models import (
     AccountPool,
     AccountStatus,
@@ -254,6 +254,13 @@ def _fee(account: MerchantAccount, context: RoutingContext) -> int:
     return transaction_fee(fees, context.amount, card_brand=brand, international=international)
 
 
+def _reserve_cost(account: MerchantAccount, context: RoutingContext, config: StrategyConfig) -> int:
+    rate = getattr(config, "reserve_cost_rate", None)
+    if rate is None:
+        return 0
+    return reserve_cost(AccountFees.model_validate(account.fees), context.amount, rate)
+
+
 def build_candidates(
     members: Members,
     context: RoutingContext,
@@ -312,6 +319,7 @@ def build_candidates(
                 decided=account_stats.decided,
                 alpha=1.0 + approved,
                 beta=1.0 + refused,
+                reserve_cost=_reserve_cost(account, context, config),
             )
         )
     return _paced(candidates, ahead, skipped)

@@ -47,6 +47,11 @@ class Candidate:
     decided: int  # ... out of approved + declined + failed
     alpha: float  # Beta posterior of approval for the transaction's context key
     beta: float
+    reserve_cost: int = 0  # LOWEST_COST: what the account's rolling reserve costs on it
+
+    @property
+    def cost(self) -> int:
+        return self.fee + self.reserve_cost
 
     @property
     def success_rate(self) -> float | None:

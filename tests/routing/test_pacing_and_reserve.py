@@ -1,5 +1,6 @@
-"""Cap pacing: with `pace_daily_caps`, an account that has used more of its daily cap than the
-share of the day gone by waits while another account can take the payment."""
+"""Cap pacing and reserve-aware cost. With `pace_daily_caps`, an account that has used more of
+its daily cap than the share of the day gone by waits while another account can take the
+payment; LOWEST_COST counts what an account's rolling reserve costs."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -73,3 +74,24 @@ async def test_slack_and_the_hour_decide(runtime: Runtime, world: World) -> None
     assert order(await plan(runtime, ctx(world)))[0] == only.id
     clock.set_source(lambda: SIX_AM.replace(hour=1))  # 4 % of the day: now far ahead
     assert order(await plan(runtime, ctx(world)))[0] == backup.id
+
+
+async def test_lowest_cost_counts_the_rolling_reserve(runtime: Runtime, world: World) -> None:
+    # $100.00: A charges 2.5 % (250) and holds a 10 % reserve for 180 days (49 at 10 % a year);
+    # B charges 2.9 % (290) and holds nothing. Without the reserve A wins, with it B does.
+    reserved, plain = await accounts(
+        runtime,
+        world,
+        {"fees": {"base_percentage": "2.5", "reserve_percentage": "10"}},
+        {"fees": {"base_percentage": "2.9"}},
+    )
+    async with runtime.sessions.begin() as session:
+        await pool_row(
+            session,
+            world.a.company,
+            [(reserved, {"priority": 0}), (plain, {"priority": 1})],
+            strategy=PoolStrategy.LOWEST_COST,
+            is_default=True,
+        )
+    snapshot.clear_cache()
+    assert order(await plan(runtime, ctx(world, amount=10_000)))[0] == plain.id
