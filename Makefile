@@ -18,6 +18,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The demo's merchant accounts charge the sandboxes `serve` mounts, so they need its address.
+run: export AVNZ_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/avnz migrate
 	$(BIN)/avnz demo
