@@ -86,6 +86,8 @@ async def test_what_stays_in_doubt_is_settled_by_the_sweep(
 
     settled = (await client.get(f"{API}/payments/{payment['id']}", headers=headers)).json()
     assert settled["status"] == "captured"
+    routing = await client.get(f"{API}/payments/{payment['id']}/routing", headers=headers)
+    assert routing.json()["final_outcome"] == "captured"
     charges = [t for t in await ledger(sandboxes) if t["order_id"] == payment["id"]]
     assert len(charges) == 1 and charges[0]["id"] == settled["gateway"]["transaction_id"]
     assert await processing.resolve_stale(gateways) == 0

@@ -362,9 +362,10 @@ async def _close_decision(
 ) -> None:
     step = Step.INQUIRE if result.charge_may_exist else Step.STOP
     await _note_attempt(session, opened, result, attempt, step)
-    await decisions.finish_decision(
-        session, decision_id=opened.decision_id, final_outcome=payment.status
-    )
+    if payment.status != PaymentStatus.PENDING:  # else the sweep closes it once it knows
+        await decisions.finish_decision(
+            session, decision_id=opened.decision_id, final_outcome=payment.status
+        )
 
 
 async def _company(session: AsyncSession, principal: Principal, company_id: str | None) -> Company:
@@ -927,6 +928,10 @@ async def _resolve_one(gateways: Gateways, payment_id: str) -> None:
     result = _after_inquiry(unknown, await connector.inquire(lookup))
     async with gateways.sessions.begin() as session:
         settled = await _settle_payment(session, payment_id, result)
+        if settled.status != PaymentStatus.PENDING:
+            await decisions.finish_for_payment(
+                session, payment_id=payment_id, final_outcome=settled.status
+            )
     log.info("payment.resolved", payment_id=payment_id, status=settled.status)
 
 

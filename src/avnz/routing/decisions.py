@@ -104,6 +104,15 @@ async def finish_decision(session: AsyncSession, *, decision_id: str, final_outc
     )
 
 
+async def finish_for_payment(session: AsyncSession, *, payment_id: str, final_outcome: str) -> None:
+    """Close a payment's open decision once something else settled it (the stale-payment sweep)."""
+    await session.execute(
+        update(DECISIONS)
+        .where(DECISIONS.c.payment_id == payment_id, DECISIONS.c.completed_at.is_(None))
+        .values(final_outcome=final_outcome, completed_at=clock.now())
+    )
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
