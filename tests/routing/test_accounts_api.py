@@ -252,8 +252,6 @@ async def test_get_shows_usage_and_health_with_masked_credentials(
         "refund_rate": None,
         "chargeback_rate": None,
         "sample_size": None,
-        "recent_success_rate": None,
-        "recent_latency_ms": None,
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.ids import new_id
-from avnz.gateways.base import DeclineReason, GatewayResult, Operation, Outcome, Timeouts
+from avnz.gateways.base import DeclineReason, Outcome, Timeouts
 from avnz.payments.models import Payment
 from avnz.routing import health, service, tasks
 from avnz.routing.models import AccountStatus, MerchantAccount
@@ -189,18 +189,3 @@ async def test_refused_credentials_suspend_an_unreachable_gateway_does_not(
     assert "refused the credentials" in ((await _read(runtime, refused)).status_reason or "")
     assert (results[unreachable].health_score, results[unreachable].suspended) == (0, False)
     assert (await _read(runtime, unreachable)).status is AccountStatus.ACTIVE
-
-
-async def test_observe_payment_moves_the_averages(runtime: Runtime, world: World) -> None:
-    account_id = await _account(runtime, world, UNREACHABLE)
-    results = [
-        GatewayResult(Operation.SALE, Outcome.APPROVED, latency_ms=100.0),
-        GatewayResult(Operation.SALE, Outcome.HARD_DECLINE, latency_ms=300.0),
-        GatewayResult(Operation.SALE, Outcome.TIMEOUT_AFTER_SEND, latency_ms=9000.0),  # in doubt
-    ]
-    for result in results:
-        async with runtime.sessions.begin() as session:
-            await health.observe_payment(session, account_id, result)
-    metrics = HealthMetrics.model_validate((await _read(runtime, account_id)).health_metrics)
-    assert metrics.recent_success_rate == 0.9  # 1.0, then 1.0 + 0.1 * (0 - 1.0)
-    assert metrics.recent_latency_ms == 120.0  # 100, then 100 + 0.1 * (300 - 100)

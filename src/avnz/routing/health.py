@@ -15,10 +15,9 @@ An active account whose score falls below the threshold is suspended, its status
 the score and the threshold. An unreachable gateway does not suspend (that is the circuit
 breaker's job, and it recovers on its own); refused credentials do (score 0).
 
-`observe_payment` moves two exponentially weighted averages (approval, latency) after every
-attempt. It reads and writes `health_metrics` under the account's row lock (FOR UPDATE on
-PostgreSQL, the single writer on SQLite), taken in the payment's short settle transaction, so
-no update of the JSON document is lost to a concurrent one.
+The payment path never writes the account row (one hot row per account would serialize every
+payment on it): recent approval and latency come from the payments table, here and in the
+strategies' snapshot.
 """
 
 import asyncio
@@ -37,7 +36,6 @@ from avnz.core.errors import AppError
 from avnz.gateways import registry
 from avnz.gateways.base import (
     ConnectorConfig,
-    GatewayResult,
     Outcome,
     Timeouts,
 )
@@ -53,7 +51,6 @@ from avnz.security.masking import mask_text
 log = structlog.get_logger(__name__)
 
 WINDOW = timedelta(hours=24)
-EWMA_ALPHA = 0.1  # about the last 20 attempts
 VERIFY_CONCURRENCY = 8
 ERROR_OUTCOMES = (
     Outcome.ERROR_BEFORE_SEND,
@@ -287,30 +284,3 @@ async def _record(
             f"health check: health score {score} is below the threshold {suspend_below}{why}"
         )
     return CheckResult(account.id, verified.ok, score, suspended, excluded)
-
-
-# --- per attempt -----------------------------------------------------------------------------
-
-
-def _ewma(previous: float | None, value: float) -> float:
-    return value if previous is None else previous + EWMA_ALPHA * (value - previous)
-
-
-async def observe_payment(session: AsyncSession, account_id: str, result: GatewayResult) -> None:
-    """Move the account's recent approval rate and latency by one attempt's result (in the
-    caller's transaction, under the account's row lock). A result still in doubt moves
-    nothing: it is neither an approval nor a refusal yet."""
-    if result.charge_may_exist:
-        return
-    account = await session.scalar(
-        select(MerchantAccount).where(MerchantAccount.id == account_id).with_for_update()
-    )
-    if account is None:
-        return
-    metrics = HealthMetrics.model_validate(account.health_metrics)
-    metrics.recent_success_rate = round(
-        _ewma(metrics.recent_success_rate, 1.0 if result.approved else 0.0), 4
-    )
-    if result.latency_ms > 0:
-        metrics.recent_latency_ms = round(_ewma(metrics.recent_latency_ms, result.latency_ms), 2)
-    account.health_metrics = metrics.model_dump(mode="json")

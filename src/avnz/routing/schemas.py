@@ -188,9 +188,6 @@ class HealthMetrics(BaseModel):
     refund_rate: float | None = Field(default=None, ge=0)
     chargeback_rate: float | None = Field(default=None, ge=0)
     sample_size: int | None = Field(default=None, ge=0)
-    # Moved by every attempt (routing.health.observe_payment): exponentially weighted averages.
-    recent_success_rate: float | None = Field(default=None, ge=0, le=1)
-    recent_latency_ms: float | None = Field(default=None, ge=0)
 
 
 # --- requests ----------------------------------------------------------------------------------
