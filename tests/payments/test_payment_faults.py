@@ -10,7 +10,7 @@ import httpx
 from avnz.auth.service import authenticate
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
-from avnz.payments import processing
+from avnz.payments import processing, sweep
 from avnz.payments.schemas import PaymentCreate
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
@@ -79,10 +79,10 @@ async def test_what_stays_in_doubt_is_settled_by_the_sweep(
     assert payment["status"] == "pending"
 
     gateways = processing.Gateways(runtime.sessions, runtime.keyring, runtime.http, Timeouts())
-    assert await processing.resolve_stale(gateways) == 0  # too fresh: its request may be alive
-    later = clock.now() + processing.STALE_AFTER + timedelta(seconds=1)
+    assert await sweep.resolve_stale(gateways) == 0  # too fresh: its request may be alive
+    later = clock.now() + sweep.STALE_AFTER + timedelta(seconds=1)
     clock.set_source(lambda: later)
-    assert await processing.resolve_stale(gateways) == 1
+    assert await sweep.resolve_stale(gateways) == 1
 
     settled = (await client.get(f"{API}/payments/{payment['id']}", headers=headers)).json()
     assert settled["status"] == "captured"
@@ -90,7 +90,7 @@ async def test_what_stays_in_doubt_is_settled_by_the_sweep(
     assert routing.json()["final_outcome"] == "captured"
     charges = [t for t in await ledger(sandboxes) if t["order_id"] == payment["id"]]
     assert len(charges) == 1 and charges[0]["id"] == settled["gateway"]["transaction_id"]
-    assert await processing.resolve_stale(gateways) == 0
+    assert await sweep.resolve_stale(gateways) == 0
 
 
 async def test_fifty_concurrent_retries_with_one_key_charge_once(
@@ -172,9 +172,9 @@ async def test_a_crash_before_the_gateway_call_is_settled_as_failed_by_the_sweep
     usage_url = f"{API}/merchant-accounts/{account['id']}/usage"
     assert _day((await client.get(usage_url, headers=headers)).json()) == 1
 
-    later = clock.now() + processing.STALE_AFTER + timedelta(seconds=1)
+    later = clock.now() + sweep.STALE_AFTER + timedelta(seconds=1)
     clock.set_source(lambda: later)
-    assert await processing.resolve_stale(gateways) == 1
+    assert await sweep.resolve_stale(gateways) == 1
     settled = (await client.get(f"{API}/payments/{opened.payment_id}", headers=headers)).json()
     assert settled["status"] == "failed"  # the gateway never heard of it: nothing was charged
     assert [t for t in await ledger(sandboxes) if t["order_id"] == opened.payment_id] == []

@@ -11,7 +11,7 @@ from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
-from avnz.payments import processing, vault
+from avnz.payments import follow_ups, processing, reading, vault
 from avnz.payments.deps import Idempotency
 from avnz.payments.idempotency import StoredResponse, unit_of_work
 from avnz.payments.models import Payment
@@ -101,7 +101,7 @@ def _answer(payment: Payment) -> StoredResponse:
     the gateway's answer is in doubt (it is settled by inquiry; poll or wait for the webhook)."""
     in_doubt = payment.status == PaymentStatus.PENDING or payment.pending_action is not None
     code = status.HTTP_202_ACCEPTED if in_doubt else status.HTTP_201_CREATED
-    return StoredResponse(code, processing.to_out(payment).model_dump(mode="json"))
+    return StoredResponse(code, reading.to_out(payment).model_dump(mode="json"))
 
 
 @payments_router.post(
@@ -138,7 +138,7 @@ async def list_payments(
     amount_gte: Amount = None,
     amount_lte: Amount = None,
 ) -> Any:
-    filters = processing.PaymentFilters(
+    filters = reading.PaymentFilters(
         company_id=company_id,
         status=status_,
         merchant_account_id=merchant_account_id,
@@ -148,13 +148,13 @@ async def list_payments(
         amount_gte=amount_gte,
         amount_lte=amount_lte,
     )
-    page = await processing.list_payments(session, principal, paging, filters)
-    return page_out(page, processing.to_out)
+    page = await reading.list_payments(session, principal, paging, filters)
+    return page_out(page, reading.to_out)
 
 
 @payments_router.get("/payments/{payment_id}", response_model=PaymentOut)
 async def get_payment(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
-    return processing.to_out(await processing.get_payment(session, principal, payment_id))
+    return reading.to_out(await reading.get_payment(session, principal, payment_id))
 
 
 @payments_router.post("/payments/{payment_id}/capture", response_model=PaymentOut)
@@ -168,7 +168,7 @@ async def capture_payment(
     """Capture an authorization in full, or part of it (`amount`); once."""
 
     async def execute() -> StoredResponse:
-        payment = await processing.capture_payment(
+        payment = await follow_ups.capture_payment(
             processing.Gateways.of(runtime), principal, payment_id, data or CaptureCreate()
         )
         return _answer(payment)
@@ -184,7 +184,7 @@ async def void_payment(
 
     async def execute() -> StoredResponse:
         return _answer(
-            await processing.void_payment(processing.Gateways.of(runtime), principal, payment_id)
+            await follow_ups.void_payment(processing.Gateways.of(runtime), principal, payment_id)
         )
 
     return await idempotent.run(execute)
@@ -204,7 +204,7 @@ async def refund_payment(
     captured."""
 
     async def execute() -> StoredResponse:
-        refund = await processing.refund_payment(
+        refund = await follow_ups.refund_payment(
             processing.Gateways.of(runtime), principal, payment_id, data or RefundCreate()
         )
         code = status.HTTP_202_ACCEPTED if refund.status == "pending" else status.HTTP_201_CREATED
@@ -217,5 +217,5 @@ async def refund_payment(
 async def list_refunds(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
     return [
         RefundOut.model_validate(r)
-        for r in await processing.list_refunds(session, principal, payment_id)
+        for r in await reading.list_refunds(session, principal, payment_id)
     ]

@@ -23,7 +23,7 @@ from avnz.commerce.models import Customer
 from avnz.commerce.schemas import CustomerCreate
 from avnz.core import clock
 from avnz.gateways import registry
-from avnz.payments import processing
+from avnz.payments import follow_ups, processing
 from avnz.payments.models import Payment
 from avnz.payments.schemas import CaptureCreate, CardIn, PaymentCreate, RefundCreate
 from avnz.payments.states import PaymentStatus
@@ -141,12 +141,12 @@ async def _follow_up(
     try:
         if payment.status == PaymentStatus.AUTHORIZED:
             if rng.random() < 0.7:
-                await processing.capture_payment(gateways, principal, payment.id, CaptureCreate())
+                await follow_ups.capture_payment(gateways, principal, payment.id, CaptureCreate())
             else:
-                await processing.void_payment(gateways, principal, payment.id)
+                await follow_ups.void_payment(gateways, principal, payment.id)
         elif payment.status == PaymentStatus.CAPTURED and rng.random() < 0.1:
             amount = payment.amount // 2 if rng.random() < 0.5 else None
-            await processing.refund_payment(
+            await follow_ups.refund_payment(
                 gateways, principal, payment.id, RefundCreate(amount=amount, reason="Demo")
             )
     except processing.PaymentDeclined:

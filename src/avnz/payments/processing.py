@@ -12,56 +12,47 @@ gateway call:
 
 An answer that leaves the charge in doubt (timeout after sending, an unreadable reply) is
 resolved by the connector's inquiry, never by charging again. What the inquiry cannot resolve
-stays `pending` (or keeps its `pending_action`) for `resolve_stale`, the worker's sweep.
+stays `pending` (or keeps its `pending_action`) for the worker's sweep (`payments.sweep`).
 """
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal
 from avnz.commerce import service as commerce
 from avnz.commerce.models import Order, OrderStatus
 from avnz.core import clock, events
 from avnz.core.errors import AppError, Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.money import Money
-from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways import registry
 from avnz.gateways.base import (
     Address,
-    CaptureRequest,
     Card,
     Connector,
     GatewayResult,
     GatewayState,
     InquireRequest,
-    Operation,
     Outcome,
     PaymentRequest,
-    RefundRequest,
     Timeouts,
-    VoidRequest,
 )
 from avnz.integrations import service as integrations
 from avnz.payments import vault
 from avnz.payments.cards import Brand
-from avnz.payments.models import Payment, PaymentKind, PaymentMethod, Refund, RefundStatus
+from avnz.payments.models import Payment, PaymentKind, PaymentMethod
+from avnz.payments.reading import to_out
 from avnz.payments.schemas import (
     BillingAddress,
-    CaptureCreate,
-    GatewayOut,
-    PaymentCardOut,
     PaymentCreate,
     PaymentMethodCreate,
-    PaymentOut,
-    RefundCreate,
 )
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
 from avnz.routing import decisions, exclusions, usage
@@ -87,10 +78,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# A payment still pending after this long was orphaned (a crash, a lost answer): the sweep
-# inquires. Longer than any connector call can take (connect + read timeouts), so the sweep
-# never races a request that is still waiting for its gateway.
-STALE_AFTER = timedelta(minutes=2)
 HOME_COUNTRY = "US"  # a company's country when its settings do not name one
 
 
@@ -176,7 +163,7 @@ async def create_payment(gateways: Gateways, principal: Principal, data: Payment
         opened, attempt = rerouted, attempt + 1
         result = await _charge(opened)
     async with gateways.sessions.begin() as session:
-        payment = await _settle_payment(session, opened.payment_id, result)
+        payment = await settle_payment(session, opened.payment_id, result)
         await _close_decision(session, opened, result, attempt, payment)
         payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
     return payment
@@ -323,9 +310,9 @@ async def _reroute(
 ) -> Opened | None:
     """Give the failed account its capacity back and move the payment to the next account of
     the plan that has room; None when no account is left."""
-    payment = await _locked_payment(session, opened.payment_id)
+    payment = await locked_payment(session, opened.payment_id)
     await _note_attempt(session, opened, result, attempt, Step.TRY_NEXT)
-    await _release(session, payment)
+    await release_capacity(session, payment)
     now = clock.now()
     try:
         position, account = await _reserve_from(
@@ -496,7 +483,7 @@ async def _charge(opened: Opened) -> GatewayResult:
     if not result.charge_may_exist:
         return result
     # The answer was lost or unreadable: ask the gateway what it did, never charge again.
-    return _after_inquiry(
+    return after_inquiry(
         result, await connector.inquire(InquireRequest(result.transaction_id, opened.payment_id))
     )
 
@@ -511,7 +498,7 @@ _FOUND: dict[GatewayState, Outcome] = {
 }
 
 
-def _after_inquiry(attempt: GatewayResult, inquiry: GatewayResult) -> GatewayResult:
+def after_inquiry(attempt: GatewayResult, inquiry: GatewayResult) -> GatewayResult:
     """The attempt as the inquiry found it; still in doubt when the inquiry found nothing sure."""
     outcome = _FOUND.get(inquiry.state) if inquiry.state else None
     if outcome is None:
@@ -539,7 +526,7 @@ def _action(payment: Payment, result: GatewayResult) -> PaymentAction | None:
     return PaymentAction.FAIL  # error before send, config error, a refusal we could read
 
 
-async def _locked_payment(session: AsyncSession, payment_id: str) -> Payment:
+async def locked_payment(session: AsyncSession, payment_id: str) -> Payment:
     payment = await session.scalar(
         select(Payment).where(Payment.id == payment_id).with_for_update()
     )
@@ -548,8 +535,8 @@ async def _locked_payment(session: AsyncSession, payment_id: str) -> Payment:
     return payment
 
 
-async def _settle_payment(session: AsyncSession, payment_id: str, result: GatewayResult) -> Payment:
-    payment = await _locked_payment(session, payment_id)
+async def settle_payment(session: AsyncSession, payment_id: str, result: GatewayResult) -> Payment:
+    payment = await locked_payment(session, payment_id)
     if payment.status != PaymentStatus.PENDING:
         return payment  # the sweep settled it first; its answer stands
     _record_answer(payment, result)
@@ -562,8 +549,8 @@ async def _settle_payment(session: AsyncSession, payment_id: str, result: Gatewa
     if action in (PaymentAction.SALE, PaymentAction.AUTHORIZE):
         await _approved(session, payment, result)
     else:
-        await _release(session, payment)
-        _emit(session, "payment.failed", payment)
+        await release_capacity(session, payment)
+        emit_event(session, "payment.failed", payment)
     return payment
 
 
@@ -581,16 +568,16 @@ def _record_answer(payment: Payment, result: GatewayResult) -> None:
 
 async def _approved(session: AsyncSession, payment: Payment, result: GatewayResult) -> None:
     if payment.kind == PaymentKind.SALE:
-        await _paid(session, payment, payment.amount)
-        _emit(session, "payment.succeeded", payment)
+        await record_paid(session, payment, payment.amount)
+        emit_event(session, "payment.succeeded", payment)
     else:
         account = await session.get_one(MerchantAccount, payment.merchant_account_id)
         company = await session.get_one(Company, payment.company_id)
         payment.fee = _fee(account, company, payment, payment.amount)
-        _emit(session, "payment.authorized", payment)
+        emit_event(session, "payment.authorized", payment)
 
 
-async def _paid(session: AsyncSession, payment: Payment, amount: int) -> None:
+async def record_paid(session: AsyncSession, payment: Payment, amount: int) -> None:
     """Money moved: its fees, the order paid, one more purchase for the customer, and the
     platform's share when the account charges through the organization's integration."""
     payment.amount_captured = amount
@@ -601,7 +588,7 @@ async def _paid(session: AsyncSession, payment: Payment, amount: int) -> None:
         payment.platform_fee = await integrations.record_platform_usage(
             session, account.client_integration_id, amount, payment.currency
         )
-    await _follow_order(session, payment, OrderStatus.PAID)
+    await follow_order(session, payment, OrderStatus.PAID)
     if payment.customer_id:
         await commerce.record_purchase(
             session=session,
@@ -612,7 +599,7 @@ async def _paid(session: AsyncSession, payment: Payment, amount: int) -> None:
         )
 
 
-async def _follow_order(session: AsyncSession, payment: Payment, status: OrderStatus) -> None:
+async def follow_order(session: AsyncSession, payment: Payment, status: OrderStatus) -> None:
     """Move the payment's order along. The money has moved already: an order that cannot follow
     (cancelled meanwhile) is logged for a person to look at, never a reason to lose the payment."""
     if payment.order_id is None:
@@ -633,7 +620,7 @@ def _fee(account: MerchantAccount, company: Company, payment: Payment, amount: i
     return transaction_fee(fees, amount, card_brand=brand, international=international)
 
 
-async def _release(session: AsyncSession, payment: Payment) -> None:
+async def release_capacity(session: AsyncSession, payment: Payment) -> None:
     """Give the account back the capacity this payment held (once)."""
     if payment.reserved_at is None:
         return
@@ -646,7 +633,7 @@ async def _release(session: AsyncSession, payment: Payment) -> None:
     payment.reserved_at = None
 
 
-def _emit(session: AsyncSession, name: str, payment: Payment, **extra: Any) -> None:
+def emit_event(session: AsyncSession, name: str, payment: Payment, **extra: Any) -> None:
     events.emit(
         session,
         name,
@@ -657,392 +644,6 @@ def _emit(session: AsyncSession, name: str, payment: Payment, **extra: Any) -> N
     )
 
 
-# --- capture and void ------------------------------------------------------------------------
-
-# For each follow-up: the gateway state that shows it happened, and the one that shows it did not.
-_CONFIRMS: dict[PaymentAction, tuple[GatewayState, GatewayState]] = {
-    PaymentAction.CAPTURE: (GatewayState.CAPTURED, GatewayState.AUTHORIZED),
-    PaymentAction.VOID: (GatewayState.VOIDED, GatewayState.AUTHORIZED),
-}
-
-
-async def capture_payment(
-    gateways: Gateways, principal: Principal, payment_id: str, data: CaptureCreate
-) -> Payment:
-    """Capture an authorization, in full or in part (once)."""
-    async with gateways.sessions.begin() as session:
-        payment = await get_payment(session, principal, payment_id)
-        next_status(PaymentStatus(payment.status), PaymentAction.CAPTURE)
-        amount = payment.amount if data.amount is None else data.amount
-        if amount > payment.amount:
-            raise InvalidRequest(
-                f"Cannot capture {Money(amount, payment.currency)}: only "
-                f"{Money(payment.amount, payment.currency)} was authorized.",
-                code="amount_too_large",
-                param="amount",
-            )
-        await _claim(session, payment, PaymentAction.CAPTURE, amount)
-        connector = await _connector(session, gateways, payment)
-        request = CaptureRequest(
-            transaction_id=_gateway_id(payment),
-            amount=amount,
-            currency=payment.currency,
-            order_id=payment.id,
-            idempotency_key=f"{payment.id}-capture",
-        )
-    result = await _confirmed(
-        connector, await connector.capture(request), payment, PaymentAction.CAPTURE
-    )
-    return await _finish_follow_up(gateways, payment_id, PaymentAction.CAPTURE, result)
-
-
-async def void_payment(gateways: Gateways, principal: Principal, payment_id: str) -> Payment:
-    """Void an authorization that was not captured; its capacity goes back to the account."""
-    async with gateways.sessions.begin() as session:
-        payment = await get_payment(session, principal, payment_id)
-        next_status(PaymentStatus(payment.status), PaymentAction.VOID)
-        await _claim(session, payment, PaymentAction.VOID, None)
-        connector = await _connector(session, gateways, payment)
-        request = VoidRequest(
-            transaction_id=_gateway_id(payment),
-            order_id=payment.id,
-            idempotency_key=f"{payment.id}-void",
-        )
-    result = await _confirmed(connector, await connector.void(request), payment, PaymentAction.VOID)
-    return await _finish_follow_up(gateways, payment_id, PaymentAction.VOID, result)
-
-
-async def _finish_follow_up(
-    gateways: Gateways, payment_id: str, action: PaymentAction, result: GatewayResult
-) -> Payment:
-    async with gateways.sessions.begin() as session:
-        payment = await _locked_payment(session, payment_id)
-        await _settle_follow_up(session, payment, action, result)
-    if not result.approved and not result.charge_may_exist:
-        raise PaymentDeclined(_refusal(action, result))
-    return payment
-
-
-async def _settle_follow_up(
-    session: AsyncSession, payment: Payment, action: PaymentAction, result: GatewayResult
-) -> None:
-    if payment.pending_action != action.value:
-        return  # settled already (by the sweep)
-    if result.charge_may_exist:
-        log.warning("payment.follow_up_in_doubt", payment_id=payment.id, action=action.value)
-        return  # pending_action stays: the sweep inquires
-    amount, payment.pending_action, payment.pending_amount = payment.pending_amount, None, None
-    if not result.approved:
-        return
-    payment.status = next_status(PaymentStatus(payment.status), action).value
-    payment.completed_at = clock.now()
-    if action is PaymentAction.CAPTURE:
-        await _paid(session, payment, amount if amount is not None else payment.amount)
-        _emit(session, "payment.captured", payment)
-    else:
-        await _release(session, payment)
-        _emit(session, "payment.voided", payment)
-
-
-async def _claim(
-    session: AsyncSession, payment: Payment, action: PaymentAction, amount: int | None
-) -> None:
-    """Mark the follow-up as sent, unless another one is already on its way (409)."""
-    claimed = await session.execute(
-        update(Payment)
-        .where(
-            Payment.id == payment.id,
-            Payment.status == payment.status,
-            Payment.pending_action.is_(None),
-        )
-        .values(pending_action=action.value, pending_amount=amount, updated_at=clock.now())
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            "Another capture, void or refund of this payment is in progress; try again shortly.",
-            code="payment_busy",
-        )
-
-
-async def _confirmed(
-    connector: Connector, result: GatewayResult, payment: Payment, action: PaymentAction
-) -> GatewayResult:
-    """A follow-up whose answer was lost, as the gateway's own record of the payment tells."""
-    if not result.charge_may_exist:
-        return result
-    inquiry = await connector.inquire(InquireRequest(_gateway_id(payment), payment.id))
-    done, untouched = _CONFIRMS[action]
-    if inquiry.state is done:
-        return replace(result, outcome=Outcome.APPROVED, decline_reason=None, retryable=False)
-    if inquiry.state is untouched:
-        return replace(result, outcome=Outcome.GATEWAY_ERROR, request_sent=False)
-    return result
-
-
-def _refusal(action: PaymentAction, result: GatewayResult) -> str:
-    reason = result.decline_reason.value if result.decline_reason else result.outcome.value
-    detail = f": {result.raw_message}" if result.raw_message else ""
-    return f"The gateway refused the {action.value} ({reason}){detail}."
-
-
-def _gateway_id(payment: Payment) -> str:
-    if payment.gateway_transaction_id is None:  # an approved payment always has one
-        raise Conflict("This payment has no gateway transaction id.", code="no_gateway_id")
-    return payment.gateway_transaction_id
-
-
-async def _connector(session: AsyncSession, gateways: Gateways, payment: Payment) -> Connector:
+async def connector_for(session: AsyncSession, gateways: Gateways, payment: Payment) -> Connector:
     account = await session.get_one(MerchantAccount, payment.merchant_account_id)
     return await gateways.connector(session, account)
-
-
-# --- refunds ---------------------------------------------------------------------------------
-
-
-async def refund_payment(
-    gateways: Gateways, principal: Principal, payment_id: str, data: RefundCreate
-) -> Refund:
-    """Refund captured money, in full or in parts that never add up to more than was captured."""
-    async with gateways.sessions.begin() as session:
-        payment = await get_payment(session, principal, payment_id)
-        next_status(PaymentStatus(payment.status), PaymentAction.REFUND_PART)
-        refund = await _open_refund(session, principal, payment, data)
-        connector = await _connector(session, gateways, payment)
-        request = RefundRequest(
-            transaction_id=_gateway_id(payment),
-            amount=refund.amount,
-            currency=payment.currency,
-            order_id=refund.id,
-            card_last4=payment.card_last4,
-            reason=data.reason,
-            idempotency_key=refund.id,
-        )
-    result = await connector.refund(request)
-    async with gateways.sessions.begin() as session:
-        refund = await session.get_one(Refund, refund.id)
-        await _settle_refund(session, refund, result)
-    if refund.status == RefundStatus.FAILED:
-        raise PaymentDeclined(_refusal(PaymentAction.REFUND_PART, result))
-    return refund
-
-
-async def _open_refund(
-    session: AsyncSession, principal: Principal, payment: Payment, data: RefundCreate
-) -> Refund:
-    refundable = payment.amount_captured - payment.amount_refunded
-    amount = refundable if data.amount is None else data.amount
-    if amount > refundable or amount <= 0:
-        raise InvalidRequest(
-            f"Cannot refund {Money(amount, payment.currency)}: "
-            f"{Money(refundable, payment.currency)} of the "
-            f"{Money(payment.amount_captured, payment.currency)} captured is still refundable.",
-            code="amount_too_large",
-            param="amount",
-        )
-    # Counted before the call, in one conditional UPDATE: concurrent refunds cannot overdraw.
-    counted = await session.execute(
-        update(Payment)
-        .where(
-            Payment.id == payment.id,
-            Payment.amount_refunded + amount <= Payment.amount_captured,
-            Payment.status.in_([PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED]),
-        )
-        .values(amount_refunded=Payment.amount_refunded + amount, updated_at=clock.now())
-    )
-    if counted.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            "Another refund of this payment took what was left; fetch it and try again.",
-            code="payment_busy",
-        )
-    refund = Refund(
-        id=new_id("rfd"),
-        organization_id=payment.organization_id,
-        client_id=payment.client_id,
-        company_id=payment.company_id,
-        payment_id=payment.id,
-        amount=amount,
-        currency=payment.currency,
-        reason=data.reason,
-        created_by=principal.id,
-        updated_by=principal.id,
-    )
-    session.add(refund)
-    return refund
-
-
-async def _settle_refund(session: AsyncSession, refund: Refund, result: GatewayResult) -> None:
-    refund.outcome = result.outcome.value
-    refund.decline_reason = result.decline_reason.value if result.decline_reason else None
-    refund.gateway_refund_id = result.transaction_id
-    refund.raw_code, refund.raw_message = result.raw_code, result.raw_message
-    if result.charge_may_exist:
-        log.warning("refund.in_doubt", refund_id=refund.id)
-        return  # stays pending and keeps its amount counted: it can never be refunded twice
-    payment = await _locked_payment(session, refund.payment_id)
-    if not result.approved:
-        refund.status = RefundStatus.FAILED.value
-        payment.amount_refunded -= refund.amount
-        return
-    refund.status = RefundStatus.SUCCEEDED.value
-    fully = payment.amount_refunded >= payment.amount_captured
-    action = PaymentAction.REFUND_ALL if fully else PaymentAction.REFUND_PART
-    payment.status = next_status(PaymentStatus(payment.status), action).value
-    await _follow_order(
-        session, payment, OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED
-    )
-    _emit(session, "payment.refunded", payment, refund_id=refund.id, refund_amount=refund.amount)
-
-
-# --- the sweep -------------------------------------------------------------------------------
-
-
-async def resolve_stale(gateways: Gateways, *, limit: int = 50) -> int:
-    """Inquire the gateway about payments left pending (a crash between the commit and the
-    answer, an answer lost and not resolved at once) and settle them. Returns how many it
-    looked at."""
-    cutoff = clock.now() - STALE_AFTER
-    async with gateways.sessions.begin() as session:
-        stale = list(
-            (
-                await session.scalars(
-                    select(Payment.id)
-                    .where(Payment.status == PaymentStatus.PENDING, Payment.created_at < cutoff)
-                    .order_by(Payment.created_at)
-                    .limit(limit)
-                )
-            ).all()
-        )
-    for payment_id in stale:
-        await _resolve_one(gateways, payment_id)
-    return len(stale)
-
-
-async def _resolve_one(gateways: Gateways, payment_id: str) -> None:
-    async with gateways.sessions.begin() as session:
-        payment = await session.get_one(Payment, payment_id)
-        connector = await _connector(session, gateways, payment)
-        lookup = InquireRequest(payment.gateway_transaction_id, payment.id)
-        payment.inquiries += 1
-    operation = Operation.SALE if payment.kind == PaymentKind.SALE else Operation.AUTHORIZE
-    unknown = GatewayResult(operation, Outcome.TIMEOUT_AFTER_SEND)
-    result = _after_inquiry(unknown, await connector.inquire(lookup))
-    async with gateways.sessions.begin() as session:
-        settled = await _settle_payment(session, payment_id, result)
-        if settled.status != PaymentStatus.PENDING:
-            await decisions.finish_for_payment(
-                session, payment_id=payment_id, final_outcome=settled.status
-            )
-    log.info("payment.resolved", payment_id=payment_id, status=settled.status)
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-
-async def get_payment(session: AsyncSession, principal: Principal, payment_id: str) -> Payment:
-    payment = await session.scalar(
-        select(Payment).where(Payment.id == payment_id, _visible(principal))
-    )
-    if payment is None:
-        raise NotFound(f"No payment {payment_id!r}.", param="id")
-    return payment
-
-
-def _visible(principal: Principal) -> Any:
-    return scope_clause(
-        principal,
-        organization_id=Payment.organization_id,
-        client_id=Payment.client_id,
-        company_id=Payment.company_id,
-    )
-
-
-def to_out(payment: Payment) -> PaymentOut:
-    return PaymentOut(
-        id=payment.id,
-        organization_id=payment.organization_id,
-        client_id=payment.client_id,
-        company_id=payment.company_id,
-        customer_id=payment.customer_id,
-        order_id=payment.order_id,
-        payment_method_id=payment.payment_method_id,
-        merchant_account_id=payment.merchant_account_id,
-        provider=payment.provider,
-        kind=payment.kind,
-        status=payment.status,
-        amount=payment.amount,
-        currency=payment.currency,
-        amount_captured=payment.amount_captured,
-        amount_refunded=payment.amount_refunded,
-        fee=payment.fee,
-        platform_fee=payment.platform_fee,
-        card=PaymentCardOut(
-            brand=payment.card_brand,
-            bin=payment.card_bin,
-            last4=payment.card_last4,
-            country=payment.card_country,
-        ),
-        gateway=GatewayOut(
-            outcome=payment.outcome,
-            decline_reason=payment.decline_reason,
-            transaction_id=payment.gateway_transaction_id,
-            auth_code=payment.auth_code,
-            avs_result=payment.avs_result,
-            cvv_result=payment.cvv_result,
-            raw_code=payment.raw_code,
-            raw_message=payment.raw_message,
-            latency_ms=payment.gateway_latency_ms,
-        ),
-        routing=payment.routing,
-        pending_action=payment.pending_action,
-        description=payment.description,
-        metadata=payment.metadata_,
-        processing_ms=payment.processing_ms,
-        created_at=payment.created_at,
-        completed_at=payment.completed_at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentFilters:
-    company_id: str | None = None
-    status: PaymentStatus | None = None
-    merchant_account_id: str | None = None
-    customer_id: str | None = None
-    created_gte: datetime | None = None
-    created_lte: datetime | None = None
-    amount_gte: int | None = None
-    amount_lte: int | None = None
-
-
-async def list_payments(
-    session: AsyncSession, principal: Principal, page: PageParams, filters: PaymentFilters
-) -> Page[Payment]:
-    stmt = select(Payment).where(_visible(principal))
-    conditions = {
-        Payment.company_id: filters.company_id,
-        Payment.status: filters.status,
-        Payment.merchant_account_id: filters.merchant_account_id,
-        Payment.customer_id: filters.customer_id,
-    }
-    for column, value in conditions.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if filters.created_gte is not None:
-        stmt = stmt.where(Payment.created_at >= filters.created_gte)
-    if filters.created_lte is not None:
-        stmt = stmt.where(Payment.created_at <= filters.created_lte)
-    if filters.amount_gte is not None:
-        stmt = stmt.where(Payment.amount >= filters.amount_gte)
-    if filters.amount_lte is not None:
-        stmt = stmt.where(Payment.amount <= filters.amount_lte)
-    return await paginate(session, stmt, Payment.id, page)
-
-
-async def list_refunds(
-    session: AsyncSession, principal: Principal, payment_id: str
-) -> list[Refund]:
-    payment = await get_payment(session, principal, payment_id)
-    refunds = await session.scalars(
-        select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id)
-    )
-    return list(refunds.all())

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.jobs import Handler
-from avnz.payments import idempotency, processing
+from avnz.payments import idempotency, processing, sweep
 
 if TYPE_CHECKING:
     from avnz.runtime import Runtime
@@ -20,7 +20,7 @@ RECURRING = ["payments.purge_idempotency_keys", "payments.resolve_stale"]
 def handlers(runtime: "Runtime") -> dict[str, Handler]:
     async def resolve_stale(_session: AsyncSession, _payload: dict[str, Any]) -> datetime:
         # Inquiries go out with no transaction open; the job's session stays unused.
-        seen = await processing.resolve_stale(processing.Gateways.of(runtime), limit=SWEEP_BATCH)
+        seen = await sweep.resolve_stale(processing.Gateways.of(runtime), limit=SWEEP_BATCH)
         return clock.now() if seen >= SWEEP_BATCH else clock.now() + SWEEP_EVERY
 
     return {

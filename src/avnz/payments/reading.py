@@ -1,0 +1,131 @@
+"""Payments as the API shows them: lookups within the caller's scope, lists with filters."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.auth.scope import Principal, scope_clause
+from avnz.core.errors import NotFound
+from avnz.core.pagination import Page, PageParams, paginate
+from avnz.payments.models import Payment, Refund
+from avnz.payments.schemas import (
+    GatewayOut,
+    PaymentCardOut,
+    PaymentOut,
+)
+from avnz.payments.states import PaymentStatus
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def get_payment(session: AsyncSession, principal: Principal, payment_id: str) -> Payment:
+    payment = await session.scalar(
+        select(Payment).where(Payment.id == payment_id, _visible(principal))
+    )
+    if payment is None:
+        raise NotFound(f"No payment {payment_id!r}.", param="id")
+    return payment
+
+
+def _visible(principal: Principal) -> Any:
+    return scope_clause(
+        principal,
+        organization_id=Payment.organization_id,
+        client_id=Payment.client_id,
+        company_id=Payment.company_id,
+    )
+
+
+def to_out(payment: Payment) -> PaymentOut:
+    return PaymentOut(
+        id=payment.id,
+        organization_id=payment.organization_id,
+        client_id=payment.client_id,
+        company_id=payment.company_id,
+        customer_id=payment.customer_id,
+        order_id=payment.order_id,
+        payment_method_id=payment.payment_method_id,
+        merchant_account_id=payment.merchant_account_id,
+        provider=payment.provider,
+        kind=payment.kind,
+        status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+        amount_captured=payment.amount_captured,
+        amount_refunded=payment.amount_refunded,
+        fee=payment.fee,
+        platform_fee=payment.platform_fee,
+        card=PaymentCardOut(
+            brand=payment.card_brand,
+            bin=payment.card_bin,
+            last4=payment.card_last4,
+            country=payment.card_country,
+        ),
+        gateway=GatewayOut(
+            outcome=payment.outcome,
+            decline_reason=payment.decline_reason,
+            transaction_id=payment.gateway_transaction_id,
+            auth_code=payment.auth_code,
+            avs_result=payment.avs_result,
+            cvv_result=payment.cvv_result,
+            raw_code=payment.raw_code,
+            raw_message=payment.raw_message,
+            latency_ms=payment.gateway_latency_ms,
+        ),
+        routing=payment.routing,
+        pending_action=payment.pending_action,
+        description=payment.description,
+        metadata=payment.metadata_,
+        processing_ms=payment.processing_ms,
+        created_at=payment.created_at,
+        completed_at=payment.completed_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilters:
+    company_id: str | None = None
+    status: PaymentStatus | None = None
+    merchant_account_id: str | None = None
+    customer_id: str | None = None
+    created_gte: datetime | None = None
+    created_lte: datetime | None = None
+    amount_gte: int | None = None
+    amount_lte: int | None = None
+
+
+async def list_payments(
+    session: AsyncSession, principal: Principal, page: PageParams, filters: PaymentFilters
+) -> Page[Payment]:
+    stmt = select(Payment).where(_visible(principal))
+    conditions = {
+        Payment.company_id: filters.company_id,
+        Payment.status: filters.status,
+        Payment.merchant_account_id: filters.merchant_account_id,
+        Payment.customer_id: filters.customer_id,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if filters.created_gte is not None:
+        stmt = stmt.where(Payment.created_at >= filters.created_gte)
+    if filters.created_lte is not None:
+        stmt = stmt.where(Payment.created_at <= filters.created_lte)
+    if filters.amount_gte is not None:
+        stmt = stmt.where(Payment.amount >= filters.amount_gte)
+    if filters.amount_lte is not None:
+        stmt = stmt.where(Payment.amount <= filters.amount_lte)
+    return await paginate(session, stmt, Payment.id, page)
+
+
+async def list_refunds(
+    session: AsyncSession, principal: Principal, payment_id: str
+) -> list[Refund]:
+    payment = await get_payment(session, principal, payment_id)
+    refunds = await session.scalars(
+        select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id)
+    )
+    return list(refunds.all())

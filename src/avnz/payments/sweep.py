@@ -1,0 +1,73 @@
+"""The sweep: payments left `pending` (a crash between the commit and the gateway's answer, an
+answer lost and not resolved at once) are settled by asking the gateway, never by charging."""
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+
+from avnz.core import clock
+from avnz.gateways.base import (
+    GatewayResult,
+    InquireRequest,
+    Operation,
+    Outcome,
+)
+from avnz.payments.models import Payment, PaymentKind
+from avnz.payments.processing import (
+    Gateways,
+    after_inquiry,
+    connector_for,
+    settle_payment,
+)
+from avnz.payments.states import PaymentStatus
+from avnz.routing import decisions
+
+log = structlog.get_logger(__name__)
+
+# A payment still pending after this long was orphaned (a crash, a lost answer): the sweep
+# inquires. Longer than any connector call can take (connect + read timeouts), so the sweep
+# never races a request that is still waiting for its gateway.
+STALE_AFTER = timedelta(minutes=2)
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+
+async def resolve_stale(gateways: Gateways, *, limit: int = 50) -> int:
+    """Inquire the gateway about payments left pending (a crash between the commit and the
+    answer, an answer lost and not resolved at once) and settle them. Returns how many it
+    looked at."""
+    cutoff = clock.now() - STALE_AFTER
+    async with gateways.sessions.begin() as session:
+        stale = list(
+            (
+                await session.scalars(
+                    select(Payment.id)
+                    .where(Payment.status == PaymentStatus.PENDING, Payment.created_at < cutoff)
+                    .order_by(Payment.created_at)
+                    .limit(limit)
+                )
+            ).all()
+        )
+    for payment_id in stale:
+        await _resolve_one(gateways, payment_id)
+    return len(stale)
+
+
+async def _resolve_one(gateways: Gateways, payment_id: str) -> None:
+    async with gateways.sessions.begin() as session:
+        payment = await session.get_one(Payment, payment_id)
+        connector = await connector_for(session, gateways, payment)
+        lookup = InquireRequest(payment.gateway_transaction_id, payment.id)
+        payment.inquiries += 1
+    operation = Operation.SALE if payment.kind == PaymentKind.SALE else Operation.AUTHORIZE
+    unknown = GatewayResult(operation, Outcome.TIMEOUT_AFTER_SEND)
+    result = after_inquiry(unknown, await connector.inquire(lookup))
+    async with gateways.sessions.begin() as session:
+        settled = await settle_payment(session, payment_id, result)
+        if settled.status != PaymentStatus.PENDING:
+            await decisions.finish_for_payment(
+                session, payment_id=payment_id, final_outcome=settled.status
+            )
+    log.info("payment.resolved", payment_id=payment_id, status=settled.status)
