@@ -1,0 +1,1 @@
+"""Gateway rule engine, pure core: condition schema, evaluators, compiler and interpreter."""
