@@ -12,7 +12,6 @@ capacity, reserved.
 import random
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import and_, select
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core import clock
 from avnz.core.errors import AppError, NotFound
 from avnz.payments.cards import Brand
-from avnz.routing import exclusions, snapshot, usage
+from avnz.routing import exclusions, snapshot
 from avnz.routing.fees import reserve_cost, transaction_fee
 from avnz.routing.models import (
     AccountPool,
@@ -60,17 +59,6 @@ class RoutingContext:
     home_country: str = HOME_COUNTRY  # the company's country: other card countries pay more
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
-    account: MerchantAccount
-    reservation: usage.Reservation
-    skipped: dict[str, str] = field(default_factory=dict)  # account id -> why not
-
-    def record(self) -> dict[str, Any]:
-        """The routing decision as the payment keeps it."""
-        return {"strategy": STRATEGY, "account_id": self.account.id, "skipped": self.skipped}
-
-
 def ineligibility(account: MerchantAccount, context: RoutingContext) -> str | None:
     """Why `account` cannot take this payment at all, or None. Caps are checked by reserving."""
     if account.status is not AccountStatus.ACTIVE:
@@ -101,42 +89,6 @@ def _restricted(rules: AccountRestrictions, context: RoutingContext) -> str | No
     if category and allowed and category not in allowed:
         return f"the account does not sell {category}"
     return None
-
-
-async def choose_account(session: AsyncSession, context: RoutingContext, at: datetime) -> Choice:
-    """The first eligible account with capacity, its capacity reserved in `session`; 422 with
-    every account's reason when none can take the payment."""
-    stmt = (
-        select(MerchantAccount)
-        .where(
-            MerchantAccount.company_id == context.company_id,
-            MerchantAccount.status == AccountStatus.ACTIVE,
-        )
-        .order_by(MerchantAccount.created_at, MerchantAccount.id)
-    )
-    if context.account_id is not None:
-        stmt = stmt.where(MerchantAccount.id == context.account_id)
-    accounts = list((await session.scalars(stmt)).all())
-    if context.account_id is not None and not accounts:
-        raise NotFound(
-            f"No active merchant account {context.account_id!r} in this company.",
-            param="merchant_account_id",
-        )
-    skipped: dict[str, str] = {}
-    refusal: usage.LimitExceeded | None = None
-    for account in accounts:
-        reason = ineligibility(account, context)
-        if reason is None:
-            try:
-                reservation = await usage.reserve(session, account, context.amount, at)
-            except usage.LimitExceeded as exc:
-                refusal, reason = exc, exc.message
-            else:
-                return Choice(account, reservation, skipped)
-        skipped[account.id] = reason
-    if refusal is not None and len(skipped) == 1:
-        raise refusal  # the only account is full: its own words are the clearest answer
-    raise NoEligibleAccount(_summary(skipped))
 
 
 def _summary(skipped: dict[str, str], pool_id: str | None = None) -> str:
@@ -241,7 +193,11 @@ async def _pool(
     return rows[0][0], members
 
 
-def _fee(account: MerchantAccount, context: RoutingContext) -> int:
+def _costs(
+    account: MerchantAccount, context: RoutingContext, config: StrategyConfig
+) -> tuple[int, int]:
+    """This transaction's fee on the account and, for LOWEST_COST, its rolling reserve's cost."""
+    fees = AccountFees.model_validate(account.fees)
     brand: Brand | None
     try:
         brand = Brand(context.card_brand) if context.card_brand else None
@@ -250,15 +206,9 @@ def _fee(account: MerchantAccount, context: RoutingContext) -> int:
     international = context.card_country is not None and context.card_country != (
         context.home_country
     )
-    fees = AccountFees.model_validate(account.fees)
-    return transaction_fee(fees, context.amount, card_brand=brand, international=international)
-
-
-def _reserve_cost(account: MerchantAccount, context: RoutingContext, config: StrategyConfig) -> int:
+    fee = transaction_fee(fees, context.amount, card_brand=brand, international=international)
     rate = getattr(config, "reserve_cost_rate", None)
-    if rate is None:
-        return 0
-    return reserve_cost(AccountFees.model_validate(account.fees), context.amount, rate)
+    return fee, (0 if rate is None else reserve_cost(fees, context.amount, rate))
 
 
 def build_candidates(
@@ -299,6 +249,7 @@ def build_candidates(
             continue
         if _ahead_of_pace(config, daily):
             ahead.append(account.id)
+        fee, reserve = _costs(account, context, config)
         account_stats = stats.get(account.id) or snapshot.AccountStats()
         approved, refused = account_stats.by_context.get(key, (0, 0))
         if approved + refused < min_context:
@@ -310,7 +261,7 @@ def build_candidates(
                 weight=membership.weight,
                 priority=membership.priority,
                 order=order,
-                fee=_fee(account, context),
+                fee=fee,
                 daily_headroom=daily,
                 monthly_headroom=monthly,
                 in_flight=account_stats.in_flight,
@@ -319,7 +270,7 @@ def build_candidates(
                 decided=account_stats.decided,
                 alpha=1.0 + approved,
                 beta=1.0 + refused,
-                reserve_cost=_reserve_cost(account, context, config),
+                reserve_cost=reserve,
             )
         )
     return _paced(candidates, ahead, skipped)

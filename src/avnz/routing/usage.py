@@ -114,10 +114,6 @@ def buckets_at(at: datetime) -> tuple[Bucket, ...]:
     return tuple(Bucket(period, period_start(period, day)) for period in PERIODS)
 
 
-def _money(amount: int, currency: str) -> str:
-    return f"{Money(amount, currency).to_decimal()} {currency}"
-
-
 def check_amount(limits: AccountLimits, amount_minor: int, currency: str) -> None:
     """Refuse an amount outside the account's per-transaction bounds."""
     if amount_minor < 0:
@@ -125,15 +121,15 @@ def check_amount(limits: AccountLimits, amount_minor: int, currency: str) -> Non
     low, high = limits.min_transaction_amount, limits.max_transaction_amount
     if low is not None and amount_minor < low:
         raise LimitExceeded(
-            f"The amount {_money(amount_minor, currency)} is below this account's minimum "
-            f"of {_money(low, currency)}.",
+            f"The amount {Money(amount_minor, currency)} is below this account's minimum "
+            f"of {Money(low, currency)}.",
             limit="min_transaction_amount",
             param="amount",
         )
     if high is not None and amount_minor > high:
         raise LimitExceeded(
-            f"The amount {_money(amount_minor, currency)} is above this account's maximum "
-            f"of {_money(high, currency)}.",
+            f"The amount {Money(amount_minor, currency)} is above this account's maximum "
+            f"of {Money(high, currency)}.",
             limit="max_transaction_amount",
             param="amount",
         )
@@ -187,9 +183,9 @@ async def _refusal(
         )
     assert volume_cap is not None
     return LimitExceeded(
-        f"The {adjective} volume limit of {_money(volume_cap, account.currency)} would be "
-        f"exceeded ({_money(row.volume_minor, account.currency)} used, this transaction "
-        f"{_money(amount_minor, account.currency)}).",
+        f"The {adjective} volume limit of {Money(volume_cap, account.currency)} would be "
+        f"exceeded ({Money(row.volume_minor, account.currency)} used, this transaction "
+        f"{Money(amount_minor, account.currency)}).",
         limit=f"{adjective}_volume_limit",
         period=bucket.period,
     )
