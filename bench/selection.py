@@ -11,7 +11,6 @@ included there. Prints p50 / p99 / max in microseconds. A script, not a test.
 import argparse
 import asyncio
 import random
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +32,8 @@ from avnz.routing.models import (
     PoolStrategy,
 )
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyContext
-from avnz.tenancy.models import Client, Company, Organization
+from avnz.tenancy.models import Company
+from support import bench_company, percentiles
 
 POOL_SIZE = 20
 
@@ -59,13 +59,6 @@ def candidates(rng: random.Random) -> list[Candidate]:
     ]
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    median = statistics.median(ordered)
-    return f"p50 {median:8.1f} µs   p99 {p99:8.1f} µs   max {ordered[-1]:8.1f} µs"
-
-
 def in_process(rounds: int) -> None:
     rng = random.Random(1)  # noqa: S311 - a benchmark
     pool = candidates(rng)
@@ -89,7 +82,7 @@ async def through_plan_route(rounds: int) -> None:
         await upgrade(engine)
         sessions = session_factory(engine)
         async with sessions.begin() as session:
-            company = await _company(session)
+            company = await bench_company(session)
             accounts = [await _account(session, company, i) for i in range(POOL_SIZE)]
             pools = {}
             for strategy in PoolStrategy:
@@ -134,25 +127,6 @@ async def through_plan_route(rounds: int) -> None:
                     samples.append((time.perf_counter() - started) * 1e6)
             print(f"  {strategy.value:16} {percentiles(samples)}")
         await engine.dispose()
-
-
-async def _company(session: AsyncSession) -> Company:
-    organization = Organization(id=new_id("org"), name="Bench", slug="bench")
-    client = Client(id=new_id("cli"), organization_id=organization.id, name="C", slug="c")
-    company = Company(
-        id=new_id("com"),
-        organization_id=organization.id,
-        client_id=client.id,
-        name="Brand",
-        slug="brand",
-    )
-    session.add(organization)
-    await session.flush()
-    session.add(client)
-    await session.flush()
-    session.add(company)
-    await session.flush()
-    return company
 
 
 async def _account(session: AsyncSession, company: Company, index: int) -> MerchantAccount:

@@ -15,6 +15,7 @@ import pytest
 from avnz import __version__
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Outcome
+from avnz.rules import demo as demo_rules
 
 AVNZ = str(Path(sys.executable).parent / "avnz")
 
@@ -88,7 +89,9 @@ def test_demo_is_idempotent_and_prints_logins(migrated):
         in_future = db.execute(
             "select count(*) from payments where created_at > datetime('now', '+1 minute')"
         ).fetchone()[0]
+        rules = [row[0] for row in db.execute("select name from routing_rules order by priority")]
     assert users == (9, 9)
+    assert rules == [rule["name"] for rule in demo_rules.DEMO_RULES]  # made once, not twice
     assert (clients, organizations) == (2, 1)
     assert sum(payments.values()) == 300  # topped up once, not twice
     assert set(payments) == {"authorize_net", "nmi", "payflow", "stripe"}

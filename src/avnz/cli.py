@@ -16,6 +16,7 @@ from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
 from avnz.payments import demo as demo_payments
+from avnz.rules import demo as demo_rules
 from avnz.runtime import Runtime
 from avnz.security.keyring import Keyring
 from avnz.security.rotation import RotationReport, reencrypt_all
@@ -169,6 +170,8 @@ def load_demo(
             async with sessions.begin() as session:
                 operator, brand = await demo.operator_and_brand(session)
             made = await demo_payments.load(sessions, keyring, operator, brand.id)
+            async with sessions.begin() as session:
+                await demo_rules.load(session, operator, brand.id)
             return logins, made
         finally:
             await engine.dispose()

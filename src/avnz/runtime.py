@@ -1,6 +1,6 @@
 """Everything a running process shares: settings, database, keys, HTTP client, limiters."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from avnz.core.cache import TtlCache
 from avnz.db.engine import create_engine, session_factory
 from avnz.routing import selection
 from avnz.routing.strategies.round_robin import RedisCounter
+from avnz.rules.engine import RuleCache
 from avnz.security.keyring import Keyring
 from avnz.security.ratelimit import Limit, RateLimiter, limit
 
@@ -48,6 +49,7 @@ class Runtime:
     keyring: Keyring
     api_keys: TtlCache[str, Principal]
     oidc_configs: TtlCache[str, list[tuple[str, OidcSettings]]]
+    rule_cache: RuleCache = field(default_factory=RuleCache)
 
     @property
     def authenticator(self) -> Authenticator:

@@ -4,6 +4,7 @@ from avnz.auth import tasks as auth_tasks
 from avnz.core.jobs import Handler
 from avnz.payments import tasks as payments_tasks
 from avnz.routing import tasks as routing_tasks
+from avnz.rules import notify as rules_notify
 from avnz.runtime import Runtime
 from avnz.webhooks import tasks as webhooks_tasks
 
@@ -14,6 +15,7 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
         **auth_tasks.HANDLERS,
         **payments_tasks.handlers(runtime),
         **routing_tasks.handlers(runtime),
+        **rules_notify.handlers(runtime),
         **webhooks_tasks.handlers(runtime),
     }
 

@@ -66,6 +66,19 @@ async def test_failure_is_retried_with_backoff_then_fails(runtime, session):
     assert (await _job(session, job_id)).status == JobStatus.FAILED
 
 
+async def test_job_failed_is_final_at_once_except_for_recurring_jobs(runtime, session):
+    async def hopeless(_session, _payload):
+        raise jobs.JobFailed("nothing is configured to do this")
+
+    (job_id,) = await _enqueue(runtime, "test.hopeless")
+    (recurring_id,) = await _enqueue(runtime, "test.hopeless", unique_key="recurring:hopeless")
+    await _worker(runtime, {"test.hopeless": hopeless}).run_once()
+    job = await _job(session, job_id)
+    assert job.status == JobStatus.FAILED and job.attempts == 1
+    assert job.last_error == "nothing is configured to do this"
+    assert (await _job(session, recurring_id)).status == JobStatus.QUEUED
+
+
 async def test_recurring_job_is_created_once_and_rescheduled(runtime, session):
     async with runtime.sessions.begin() as writer:
         await jobs.ensure_recurring(writer, ["test.tick"])

@@ -1,18 +1,13 @@
-"""Migration 0009 creates exactly what the models describe (circuit breaker state, routing
-decisions and attempts, `payments.chargeback_at`), and goes down and up again."""
+"""Migration 0009 creates the circuit breaker state, routing decisions and attempts and
+`payments.chargeback_at`, and goes down and up again (tests/db compares head with the models)."""
 
 from pathlib import Path
-from typing import Any
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from avnz.db.engine import create_engine
 from avnz.db.migrate import alembic_config, upgrade
-from avnz.db.models import Base
-from tests.routing.test_migration import _table
 
 TABLES = {"account_exclusions", "routing_decisions", "routing_attempts"}
 
@@ -21,18 +16,10 @@ def _columns(connection: Connection) -> set[str]:
     return {column["name"] for column in inspect(connection).get_columns("payments")}
 
 
-async def test_migration_0009_matches_models_and_is_reversible(tmp_path: Path) -> None:
+async def test_migration_0009_creates_its_tables_and_is_reversible(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}")
     try:
         await upgrade(engine, "0009")
-
-        def differences(connection: Connection) -> list[Any]:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return [
-                d
-                for d in compare_metadata(context, Base.metadata)
-                if _table(d) in TABLES | {"payments"}
-            ]
 
         def tables(connection: Connection) -> set[str]:
             return set(inspect(connection).get_table_names())
@@ -41,7 +28,6 @@ async def test_migration_0009_matches_models_and_is_reversible(tmp_path: Path) -
             command.downgrade(alembic_config(connection=connection), "0008")
 
         async with engine.connect() as connection:
-            assert await connection.run_sync(differences) == []
             assert await connection.run_sync(tables) >= TABLES
         async with engine.begin() as connection:
             await connection.run_sync(downgrade)

@@ -28,6 +28,9 @@ from tests.payments import access_rows as payments
 from tests.routing import access_rows as merchant_accounts
 from tests.routing import decision_access_rows as routing_decisions
 from tests.routing import pool_access_rows as account_pools
+from tests.rules import access_rows as routing_rules
+from tests.rules import lint_access_rows as rule_lint
+from tests.rules import tool_access_rows as rule_tools
 from tests.tenancy.matrix import API, CLIENT, Body, Endpoint, P, Scene, for_role
 from tests.webhooks import access_rows as webhooks
 
@@ -149,6 +152,11 @@ ENDPOINTS: list[Endpoint] = [
     *account_pools.ROWS,
     *payments.ROWS,
     *routing_decisions.ROWS,
+    # rule lint: routing:read
+    *rule_lint.ROWS,
+    *rule_tools.ROWS,
+    # routing rules: routing:read to see, routing:write to change
+    *routing_rules.ROWS,
     *integrations.ROWS,
     # customers, products and orders: customers:read, customers:write, customers:delete
     *commerce.ROWS,
@@ -214,6 +222,7 @@ SCENE_MAKERS: list[Callable[[httpx.AsyncClient, World], Awaitable[dict[str, str]
     integrations.make_objects,
     webhooks.make_objects,
     routing_decisions.make_objects,
+    routing_rules.make_objects,
     account_pools.make_objects,  # last: its accounts are not the ones payments use
 ]
 

@@ -38,7 +38,10 @@ EVENT_TYPES: dict[str, str] = {
     "payment.captured": "An authorized payment was captured (fully or in part).",
     "payment.voided": "An authorized payment was voided before capture.",
     "payment.refunded": "A captured payment was refunded (fully or in part).",
+    "payment.blocked": "A routing rule refused a payment before it reached a gateway.",
+    "payment.review_required": "A routing rule flagged a payment for review.",
     "webhook.test": "A test event sent from the API or the dashboard.",
+    "routing.rule.notification": "A routing rule that matched a payment sends a notification.",
 }
 
 

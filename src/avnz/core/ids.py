@@ -31,6 +31,8 @@ PREFIXES = frozenset(
         "ratt",  # routing attempt
         "pool",  # account pool
         "pmem",  # pool membership
+        "rule",  # routing rule
+        "rulev",  # routing rule version
     }
 )
 

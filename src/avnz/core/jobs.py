@@ -54,6 +54,11 @@ class Job(Base):
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[datetime | None]]
 
 
+class JobFailed(Exception):
+    """Raised by a handler when trying again cannot help (nothing configured to do the work):
+    the job is failed at once with the message as its `last_error`, not retried."""
+
+
 def enqueue(
     session: AsyncSession,
     kind: str,
@@ -162,6 +167,7 @@ class Worker:
         handler = self.handlers.get(job.kind)
         next_due: datetime | None = None
         error: str | None = None
+        final = False
         if handler is None:
             error = f"no handler for job kind {job.kind!r}"
         else:
@@ -169,23 +175,26 @@ class Worker:
                 async with self.sessions.begin() as session:
                     next_due = await handler(session, job.payload)
                 run_after_commit(session)  # e.g. bus subscribers of events the job emitted
+            except JobFailed as exc:
+                log.warning("job_failed", job_id=job.id, kind=job.kind, error=str(exc))
+                error, final = str(exc)[:500], True
             except Exception as exc:
                 log.exception("job_failed", job_id=job.id, kind=job.kind)
                 error = f"{type(exc).__name__}: {exc}"[:500]
         async with self.sessions.begin() as session:
             row = await session.get(Job, job.id)
             if row is not None:
-                _settle(row, next_due=next_due, error=error)
+                _settle(row, next_due=next_due, error=error, final=final)
 
 
-def _settle(job: Job, *, next_due: datetime | None, error: str | None) -> None:
+def _settle(job: Job, *, next_due: datetime | None, error: str | None, final: bool) -> None:
     job.locked_until = None
     job.last_error = error
     if error is None and next_due is not None:
         job.status, job.due_at, job.attempts = JobStatus.QUEUED.value, next_due, 0
     elif error is None:
         job.status = JobStatus.DONE.value
-    elif job.attempts < job.max_attempts or job.unique_key:
+    elif job.unique_key or (not final and job.attempts < job.max_attempts):
         job.status, job.due_at = JobStatus.QUEUED.value, clock.now() + _backoff(job.attempts)
     else:
         job.status = JobStatus.FAILED.value

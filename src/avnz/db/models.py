@@ -23,6 +23,7 @@ from avnz.routing.models import (
     RoutingAttempt,
     RoutingDecision,
 )
+from avnz.rules.models import RoutingRule, RuleDailyStats, RuleSetVersion, RuleVersion
 from avnz.tenancy.models import Client, Company, Department, Organization, User
 from avnz.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -55,6 +56,10 @@ __all__ = [
     "RefreshToken",
     "RoutingAttempt",
     "RoutingDecision",
+    "RoutingRule",
+    "RuleDailyStats",
+    "RuleSetVersion",
+    "RuleVersion",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

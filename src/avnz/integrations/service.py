@@ -889,12 +889,38 @@ async def client_test_target(
     row = await get_client_integration(
         session=session, principal=principal, integration_id=integration_id
     )
+    return await _client_target(session, keyring, row)
+
+
+async def _client_target(session: AsyncSession, keyring: Keyring, row: ClientIntegration) -> Target:
     if row.mode is IntegrationMode.PLATFORM and row.platform_integration_id:
         platform = await session.get(PlatformIntegration, row.platform_integration_id)
         if platform is None or platform.deleted_at is not None:
             raise NotFound("The platform integration behind this one is gone.")
         return _target(platform, keyring)
     return _target(row, keyring)
+
+
+async def client_provider_target(
+    session: AsyncSession, keyring: Keyring, *, client_id: str, provider: IntegrationProvider
+) -> Target | None:
+    """The client's active integration of `provider` for background work (its category's
+    default first, then by priority, lowest first), or None. Not scoped by a principal: the
+    caller acts for the client whose id it holds."""
+    row = await session.scalar(
+        select(ClientIntegration)
+        .where(
+            ClientIntegration.client_id == client_id,
+            ClientIntegration.provider == provider,
+            ClientIntegration.status == IntegrationStatus.ACTIVE,
+            ClientIntegration.deleted_at.is_(None),
+        )
+        .order_by(
+            ClientIntegration.is_default.desc(), ClientIntegration.priority, ClientIntegration.id
+        )
+        .limit(1)
+    )
+    return None if row is None else await _client_target(session, keyring, row)
 
 
 async def record_client_test(

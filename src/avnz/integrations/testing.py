@@ -7,10 +7,11 @@ status codes and error classes, and any credential value is masked out of it as 
 """
 
 import asyncio
+import contextlib
 import smtplib
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -136,16 +137,18 @@ async def _gateway(target: Target, http: httpx.AsyncClient) -> ProbeResult:
 # --- SMTP ------------------------------------------------------------------------------------
 
 
-def _smtp_login(
-    host: str,
-    port: int,
-    username: str,
-    password: str,
-    *,
-    starttls: bool,
-    use_tls: bool,
-    timeout: float,
-) -> None:
+def smtp_timeout(target: Target) -> float:
+    """Seconds one SMTP operation of the target may take (its `timeout_seconds` setting)."""
+    return float(_setting(target, "timeout_seconds"))
+
+
+@contextlib.contextmanager
+def smtp_session(target: Target) -> Iterator[smtplib.SMTP]:
+    """An SMTP connection logged in with the target's credentials (STARTTLS or implicit TLS
+    as its settings say), closed on exit. Blocking: run it in a thread."""
+    host, port = str(target.settings["host"]), int(_setting(target, "port"))
+    timeout = smtp_timeout(target)
+    use_tls = bool(_setting(target, "use_tls"))
     context = ssl.create_default_context()
     smtp = (
         smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
@@ -154,32 +157,29 @@ def _smtp_login(
     )
     with smtp:
         smtp.ehlo()
-        if starttls and not use_tls:
+        if bool(_setting(target, "starttls")) and not use_tls:
             smtp.starttls(context=context)
             smtp.ehlo()
-        smtp.login(username, password)
+        smtp.login(
+            str(target.credentials.get("username", "")),
+            str(target.credentials.get("password", "")),
+        )
+        yield smtp
+
+
+def _smtp_login(target: Target) -> None:
+    with smtp_session(target):
+        pass
 
 
 async def _smtp(target: Target, http: httpx.AsyncClient) -> ProbeResult:
     host = str(target.settings["host"])
     port = int(_setting(target, "port"))
-    timeout = float(_setting(target, "timeout_seconds"))
+    timeout = smtp_timeout(target)
     where = f"{host}:{port}"
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(
-            asyncio.to_thread(
-                _smtp_login,
-                host,
-                port,
-                str(target.credentials.get("username", "")),
-                str(target.credentials.get("password", "")),
-                starttls=bool(_setting(target, "starttls")),
-                use_tls=bool(_setting(target, "use_tls")),
-                timeout=timeout,
-            ),
-            timeout=timeout * 2,
-        )
+        await asyncio.wait_for(asyncio.to_thread(_smtp_login, target), timeout=timeout * 2)
     except smtplib.SMTPAuthenticationError as exc:
         message = f"{where} refused the username or password (SMTP {exc.smtp_code})."
     except smtplib.SMTPNotSupportedError:

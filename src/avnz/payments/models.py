@@ -84,6 +84,11 @@ class Payment(Timestamped, Base):
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
     platform_fee: Mapped[int] = mapped_column(BigInteger, default=0)  # platform-mode accounts
+    # What a routing rule added to or took off the amount asked for; `amount` is what is charged.
+    surcharge_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    discount_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # A rule's review flag: {status, reason, severity, hold_funds, rule_id}; None when unflagged.
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     card_brand: Mapped[str | None] = mapped_column(String(16))
     card_bin: Mapped[str | None] = mapped_column(String(6))

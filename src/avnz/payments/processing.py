@@ -49,6 +49,14 @@ from avnz.payments import vault
 from avnz.payments.cards import Brand
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod
 from avnz.payments.reading import to_out
+from avnz.payments.ruling import (
+    RuleRefusal,
+    Ruling,
+    queue_notifications,
+    record_refusal,
+    refusal,
+    rule_payment,
+)
 from avnz.payments.schemas import (
     BillingAddress,
     PaymentCreate,
@@ -69,16 +77,18 @@ from avnz.routing.selection import (
     plan_route,
     prefer,
 )
+from avnz.rules import analytics
+from avnz.rules.engine import RuleCache
+from avnz.rules.inputs import CardFacts, Transaction, home_country
+from avnz.rules.models import Arm
 from avnz.security.keyring import Keyring
 from avnz.tenancy.models import Company
-from avnz.tenancy.visibility import get_visible
+from avnz.tenancy.visibility import target_company
 
 if TYPE_CHECKING:
     from avnz.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-
-HOME_COUNTRY = "US"  # a company's country when its settings do not name one
 
 
 class CardRetryBudgetSpent(AppError):
@@ -107,6 +117,7 @@ class Gateways:
     keyring: Keyring
     http: httpx.AsyncClient
     timeouts: Timeouts = field(default_factory=Timeouts)
+    rules: RuleCache = field(default_factory=RuleCache)
 
     @classmethod
     def of(cls, runtime: "Runtime") -> "Gateways":
@@ -115,7 +126,7 @@ class Gateways:
             connect=settings.gateway_connect_timeout_seconds,
             read=settings.gateway_read_timeout_seconds,
         )
-        return cls(runtime.sessions, runtime.keyring, runtime.http, timeouts)
+        return cls(runtime.sessions, runtime.keyring, runtime.http, timeouts, runtime.rule_cache)
 
     async def connector(self, session: AsyncSession, account: MerchantAccount) -> Connector:
         config = await accounts.connector_config(session, self.keyring, account)
@@ -151,8 +162,13 @@ async def create_payment(gateways: Gateways, principal: Principal, data: Payment
     attempt that failed at the account's end (nothing charged) moves on to the plan's next
     account, within the pool's attempt and time budget."""
     started = time.perf_counter()
-    async with gateways.sessions.begin() as session:
-        opened = await _open_payment(session, gateways, principal, data)
+    try:
+        async with gateways.sessions.begin() as session:
+            opened = await _open_payment(session, gateways, principal, data)
+    except RuleRefusal as refused:
+        async with gateways.sessions.begin() as session:
+            await record_refusal(session, refused, clock.now())
+        raise
     result = await _charge(opened)
     attempt = 1
     while _fails_over(opened, result, attempt, started):
@@ -183,21 +199,40 @@ def _fails_over(opened: Opened, result: GatewayResult, attempt: int, started: fl
 async def _open_payment(
     session: AsyncSession, gateways: Gateways, principal: Principal, data: PaymentCreate
 ) -> Opened:
-    company = await _company(session, principal, data.company_id)
+    company = await target_company(session, principal, data.company_id)
     customer_id = await _customer_id(session, principal, company, data.customer_id)
     order = await _order(session, principal, company, data.order_id)
     amount, currency = _amount(data, order)
     method, card = await _instrument(session, gateways.keyring, principal, company, data)
     now = clock.now()
+    payment_id = new_id("pay")
+    transaction = _transaction(data, method, order, customer_id, amount, currency, now)
+    ruling = await rule_payment(
+        session, gateways.rules, company, transaction, payment_id=payment_id
+    )
+    refused = refusal(
+        ruling,
+        company_id=company.id,
+        payment_id=payment_id,
+        authenticated=data.three_d_secure is not None,
+    )
+    if refused is not None:
+        raise refused
+    directive = ruling.directive
+    charged = directive.final_amount(amount)
     context = RoutingContext(
         company_id=company.id,
-        amount=amount,
+        amount=charged,
         currency=currency,
         card_brand=method.brand,
         card_country=method.issuing_country,
-        account_id=data.merchant_account_id,
+        product_category=ruling.context.product.category,
+        account_id=data.merchant_account_id or directive.account_id,
+        pool_id=directive.pool_id,
+        strategy=directive.strategy,
+        home_country=home_country(company),
     )
-    plan = await plan_route(session, context)
+    plan = await _plan(session, context, ruling, pinned=data.merchant_account_id is not None)
     if order is not None and order.is_renewal and customer_id is not None:
         plan = prefer(plan, await _first_account(session, customer_id))
     failover = FailoverConfig.model_validate(plan.failover_config)
@@ -210,9 +245,9 @@ async def _open_payment(
             "try again later or with another card.",
             param="card",
         )
-    position, account = await _reserve_from(session, plan, 0, amount, now)
+    position, account = await _reserve_from(session, plan, 0, charged, now)
     payment = Payment(
-        id=new_id("pay"),
+        id=payment_id,
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
@@ -221,10 +256,13 @@ async def _open_payment(
         payment_method_id=method.id,
         merchant_account_id=account.id,
         provider=account.provider_type,
-        kind=(PaymentKind.SALE if data.capture else PaymentKind.AUTHORIZE).value,
+        kind=_kind(data, ruling).value,
         status=PaymentStatus.PENDING.value,
-        amount=amount,
+        amount=charged,
         currency=currency,
+        surcharge_amount=directive.surcharge,
+        discount_amount=amount + directive.surcharge - charged,
+        review=_review(ruling),
         card_brand=method.brand,
         card_bin=method.bin,
         card_last4=method.last4,
@@ -233,14 +271,17 @@ async def _open_payment(
         ip_address=data.ip_address,
         description=data.description,
         descriptor=data.descriptor or account.descriptor,
-        metadata_=dict(data.metadata),
-        routing=plan.record(),
+        metadata_={**directive.metadata, **data.metadata},  # the request's own keys win
+        routing={**plan.record(), **ruling.record(), **_three_d_secure(data)},
         reserved_at=now,
         created_by=principal.id,
         updated_by=principal.id,
     )
     session.add(payment)
     await session.flush()
+    await queue_notifications(session, ruling, company, payment.id)
+    if payment.review is not None:
+        emit_event(session, "payment.review_required", payment)
     decision_id = await decisions.start_decision(
         session,
         payment_id=payment.id,
@@ -252,6 +293,9 @@ async def _open_payment(
         evaluation_time_ms=plan.evaluation_ms,
         probability=plan.probability if position == 0 else None,
         pool_id=plan.pool_id,
+        rule_id=ruling.match.rule.id if ruling.match else None,
+        rule_version=ruling.match.rule.version if ruling.match else None,
+        condition_results=ruling.condition_results(),
     )
     return Opened(
         payment_id=payment.id,
@@ -264,6 +308,79 @@ async def _open_payment(
         failover=failover,
         attempts_allowed=min(failover.max_attempts, budget),
     )
+
+
+def _transaction(
+    data: PaymentCreate,
+    method: PaymentMethod,
+    order: Order | None,
+    customer_id: str | None,
+    amount: int,
+    currency: str,
+    now: datetime,
+) -> Transaction:
+    """The payment as the rule engine reads it (before any surcharge or discount)."""
+    billing = data.billing_address or BillingAddress.model_validate(method.billing_address or {})
+    return Transaction(
+        amount=amount,
+        currency=currency,
+        moment=now,
+        card=CardFacts(method.brand, method.card_type, method.bin, method.issuing_country),
+        country=billing.country,
+        state=billing.state.upper() if billing.state else None,
+        customer_id=customer_id,
+        order=order,
+        is_tokenized=data.payment_method_id is not None,
+        is_3ds_enrolled=data.three_d_secure is not None,
+    )
+
+
+async def _plan(
+    session: AsyncSession, context: RoutingContext, ruling: Ruling, *, pinned: bool
+) -> RoutePlan:
+    """The route the rule chose; when its pool or account cannot take the payment, the
+    company's default routing (a rule's broken route never loses a payment). A route the
+    request named itself is never second-guessed."""
+    ruled = not pinned and (context.pool_id is not None or context.account_id is not None)
+    try:
+        return await plan_route(session, context)
+    except (NotFound, NoEligibleAccount) as unusable:
+        if not ruled:
+            raise
+        log.warning("rules.route_unusable", reason=unusable.message, **ruling.record())
+        ruling.directive.failures.append(f"route: {unusable.message} Default routing used.")
+        return await plan_route(
+            session, replace(context, pool_id=None, strategy=None, account_id=None)
+        )
+
+
+def _kind(data: PaymentCreate, ruling: Ruling) -> PaymentKind:
+    """A sale unless the request asked for an authorization or a review holds the funds."""
+    review = ruling.directive.review
+    if not data.capture or (review is not None and review.hold_funds):
+        return PaymentKind.AUTHORIZE
+    return PaymentKind.SALE
+
+
+def _review(ruling: Ruling) -> dict[str, Any] | None:
+    review = ruling.directive.review
+    if review is None or ruling.match is None:
+        return None
+    return {
+        "status": "pending",
+        "reason": review.reason,
+        "severity": review.severity,
+        "hold_funds": review.hold_funds,
+        "rule_id": ruling.match.rule.id,
+    }
+
+
+def _three_d_secure(data: PaymentCreate) -> dict[str, Any]:
+    """What the payment keeps of its 3-D Secure result: the ECI and version, never the CAVV."""
+    if data.three_d_secure is None:
+        return {}
+    secure = data.three_d_secure
+    return {"three_d_secure": {"eci": secure.eci, "version": secure.version}}
 
 
 async def _first_account(session: AsyncSession, customer_id: str) -> str | None:
@@ -353,13 +470,6 @@ async def _close_decision(
         await decisions.finish_decision(
             session, decision_id=opened.decision_id, final_outcome=payment.status
         )
-
-
-async def _company(session: AsyncSession, principal: Principal, company_id: str | None) -> Company:
-    company_id = company_id or principal.company_id
-    if company_id is None:
-        raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    return await get_visible(session, principal, Company, company_id, param="company_id")
 
 
 async def _customer_id(
@@ -546,12 +656,27 @@ async def settle_payment(session: AsyncSession, payment_id: str, result: Gateway
         return payment
     payment.status = next_status(PaymentStatus(payment.status), action).value
     payment.completed_at = clock.now()
+    await _rule_outcome(session, payment, action)
     if action in (PaymentAction.SALE, PaymentAction.AUTHORIZE):
         await _approved(session, payment, result)
     else:
         await release_capacity(session, payment)
         emit_event(session, "payment.failed", payment)
     return payment
+
+
+async def _rule_outcome(session: AsyncSession, payment: Payment, action: PaymentAction) -> None:
+    """Count the payment's final outcome for the rule that routed it, on the day it matched."""
+    rule_id = payment.routing.get("rule_id")
+    if not rule_id:
+        return
+    await analytics.record_outcome(
+        session,
+        rule_id=rule_id,
+        arm=Arm(payment.routing.get("rule_arm", Arm.CONTROL.value)),
+        day=payment.created_at.date(),
+        succeeded=action in (PaymentAction.SALE, PaymentAction.AUTHORIZE),
+    )
 
 
 def _record_answer(payment: Payment, result: GatewayResult) -> None:
@@ -613,8 +738,9 @@ async def follow_order(session: AsyncSession, payment: Payment, status: OrderSta
 
 
 def _fee(account: MerchantAccount, company: Company, payment: Payment, amount: int) -> int:
-    home = str(company.settings.get("country") or HOME_COUNTRY)
-    international = payment.card_country is not None and payment.card_country != home
+    international = payment.card_country is not None and payment.card_country != home_country(
+        company
+    )
     fees = AccountFees.model_validate(account.fees)
     brand = Brand(payment.card_brand) if payment.card_brand else None
     return transaction_fee(fees, amount, card_brand=brand, international=international)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.scope import Principal, scope_clause
@@ -58,6 +58,9 @@ def to_out(payment: Payment) -> PaymentOut:
         amount_refunded=payment.amount_refunded,
         fee=payment.fee,
         platform_fee=payment.platform_fee,
+        surcharge_amount=payment.surcharge_amount,
+        discount_amount=payment.discount_amount,
+        review=payment.review,
         card=PaymentCardOut(
             brand=payment.card_brand,
             bin=payment.card_bin,
@@ -95,17 +98,26 @@ class PaymentFilters:
     created_lte: datetime | None = None
     amount_gte: int | None = None
     amount_lte: int | None = None
+    card_brand: str | None = None
+    # An exact id: the payment's, its customer's, or the gateway's transaction id.
+    search: str | None = None
 
 
 async def list_payments(
     session: AsyncSession, principal: Principal, page: PageParams, filters: PaymentFilters
 ) -> Page[Payment]:
+    return await paginate(session, payments_query(principal, filters), Payment.id, page)
+
+
+def payments_query(principal: Principal, filters: PaymentFilters) -> Select[Payment]:
+    """The visible payments matching `filters`, unordered (lists and exports add their own)."""
     stmt = select(Payment).where(_visible(principal))
     conditions = {
         Payment.company_id: filters.company_id,
         Payment.status: filters.status,
         Payment.merchant_account_id: filters.merchant_account_id,
         Payment.customer_id: filters.customer_id,
+        Payment.card_brand: filters.card_brand,
     }
     for column, value in conditions.items():
         if value is not None:
@@ -118,7 +130,15 @@ async def list_payments(
         stmt = stmt.where(Payment.amount >= filters.amount_gte)
     if filters.amount_lte is not None:
         stmt = stmt.where(Payment.amount <= filters.amount_lte)
-    return await paginate(session, stmt, Payment.id, page)
+    if filters.search:
+        stmt = stmt.where(
+            or_(
+                Payment.id == filters.search,
+                Payment.customer_id == filters.search,
+                Payment.gateway_transaction_id == filters.search,
+            )
+        )
+    return stmt
 
 
 async def list_refunds(

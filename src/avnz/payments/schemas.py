@@ -76,6 +76,20 @@ Currency = Annotated[
 Amount = Annotated[int, Field(gt=0, le=10**12, description="Minor units (cents): 1999 is $19.99.")]
 
 
+class ThreeDSecureIn(BaseModel):
+    """The result of a 3-D Secure authentication done before the payment (by your MPI or the
+    issuer's ACS). The CAVV is checked for shape and never stored."""
+
+    model_config = ConfigDict(extra="forbid")
+    eci: Annotated[str, StringConstraints(pattern=r"^0[0-7]$")] = Field(
+        description="Electronic Commerce Indicator, e.g. 05 (Visa) or 02 (Mastercard)."
+    )
+    cavv: SecretStr = Field(
+        min_length=20, max_length=64, description="Base64 authentication value."
+    )
+    version: Annotated[str, StringConstraints(pattern=r"^[12]\.[0-9]\.[0-9]$")] = "2.2.0"
+
+
 class PaymentCreate(BaseModel):
     """A sale (`capture: true`, the default) or an authorization to capture later."""
 
@@ -101,6 +115,9 @@ class PaymentCreate(BaseModel):
         description="Charge through this account (it must be eligible) instead of routing.",
     )
     billing_address: BillingAddress | None = None
+    three_d_secure: ThreeDSecureIn | None = Field(
+        default=None, description="Send when a routing rule requires 3-D Secure."
+    )
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
     ip_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=45)] | None = (
         None
@@ -177,6 +194,9 @@ class PaymentOut(BaseModel):
     amount_refunded: int
     fee: int = Field(description="What the merchant account charges, from its fee table.")
     platform_fee: int = Field(description="The platform's fee (platform-mode accounts only).")
+    surcharge_amount: int = Field(description="What a routing rule added to the amount asked for.")
+    discount_amount: int = Field(description="What a routing rule took off the amount asked for.")
+    review: dict[str, Any] | None = Field(description="A routing rule's review flag, if any.")
     card: PaymentCardOut
     gateway: GatewayOut
     routing: dict[str, Any]

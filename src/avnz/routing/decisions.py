@@ -39,6 +39,7 @@ async def start_decision(
     pool_id: str | None = None,
     rule_id: str | None = None,
     rule_version: int | None = None,
+    condition_results: list[dict[str, Any]] | None = None,
 ) -> str:
     """Record the strategy's choice for a payment (already flushed); returns the decision id."""
     decision_id = new_id("rdec")
@@ -57,6 +58,7 @@ async def start_decision(
             failover_attempts=0,
             rule_id=rule_id,
             rule_version=rule_version,
+            condition_results=condition_results,
             created_at=clock.now(),
         )
     )

@@ -246,6 +246,8 @@ class RoutingDecision(Base):
     final_outcome: Mapped[str | None] = mapped_column(String(24))
     rule_id: Mapped[str | None] = mapped_column(String(40))
     rule_version: Mapped[int | None]
+    # The matched rule's condition tree with each node's result, as the rule tester shows it.
+    condition_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
 

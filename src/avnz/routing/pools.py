@@ -50,8 +50,7 @@ from avnz.routing.pool_schemas import (
     SimulateRequest,
 )
 from avnz.routing.strategies import STRATEGIES, StrategyContext
-from avnz.tenancy.models import Company
-from avnz.tenancy.visibility import get_visible
+from avnz.tenancy.visibility import target_company
 
 RESOURCE = "account_pool"
 
@@ -134,10 +133,7 @@ async def create_pool(
     *, session: AsyncSession, principal: Principal, data: PoolCreate
 ) -> AccountPool:
     """A new pool in a company the caller can see; at most one default pool per company."""
-    company_id = data.company_id or principal.company_id
-    if company_id is None:
-        raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    company = await get_visible(session, principal, Company, company_id, param="company_id")
+    company = await target_company(session, principal, data.company_id)
     configuration = _configuration(data.strategy, data.configuration)
     if data.is_default:
         await _check_default(session, company.id, None)

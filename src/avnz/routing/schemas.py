@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import (
@@ -382,6 +382,7 @@ class RoutingDecisionOut(BaseModel):
     final_outcome: str | None
     rule_id: str | None
     rule_version: int | None
+    condition_results: list[dict[str, Any]] | None = None
     created_at: datetime
     completed_at: datetime | None
     attempts: list[RoutingAttemptOut]

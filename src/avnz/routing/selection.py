@@ -4,9 +4,6 @@
 default), its strategy's pick among the eligible accounts, then the other eligible accounts in
 failover order. Without a pool, the company's accounts in the order they were added
 (`company_default`). It reserves nothing: the caller reserves capacity on the account it tries.
-
-`choose_account` is the pool-less path of before pools: the first eligible account with
-capacity, reserved.
 """
 
 import random
@@ -56,6 +53,7 @@ class RoutingContext:
     product_category: str | None = None
     account_id: str | None = None  # the caller named the account: only it is considered
     pool_id: str | None = None  # the pool to route through; default: the company's default pool
+    strategy: str | None = None  # a routing rule's override of the pool's strategy
     home_country: str = HOME_COUNTRY  # the company's country: other card countries pay more
 
 
@@ -330,7 +328,8 @@ async def plan_route(
         return await _company_default(session, context, started)
     skipped: dict[str, str] = {}
     members = await _eligible(session, members, context, skipped)
-    config = strategy_config(pool.strategy, pool.configuration)
+    strategy = PoolStrategy(context.strategy) if context.strategy else pool.strategy
+    config = _strategy_config(strategy, pool)
     ids = [account.id for _, account in members]
     now = clock.now()
     used = await snapshot.current_usage(session, ids, now)
@@ -338,7 +337,7 @@ async def plan_route(
     candidates = build_candidates(members, context, used, stats, config, skipped)
     if not candidates:
         raise NoEligibleAccount(_summary(skipped, pool.id))
-    position = await _counter.next(pool.id) if pool.strategy is PoolStrategy.ROUND_ROBIN else 0
+    position = await _counter.next(pool.id) if strategy is PoolStrategy.ROUND_ROBIN else 0
     strategy_context = StrategyContext(
         pool_id=pool.id,
         amount=context.amount,
@@ -346,12 +345,12 @@ async def plan_route(
         config=config,
         position=position,
     )
-    pick = STRATEGIES[pool.strategy.value].choose(candidates, strategy_context, rng or _rng)
+    pick = STRATEGIES[strategy.value].choose(candidates, strategy_context, rng or _rng)
     by_id = {account.id: account for _, account in members}
     rest = [c for c in candidates if c is not pick.candidate]
     return RoutePlan(
         pool_id=pool.id,
-        strategy=pool.strategy.value,
+        strategy=strategy.value,
         accounts=(
             PlannedAccount(by_id[pick.candidate.account_id], pick.probability),
             *(PlannedAccount(by_id[c.account_id], None) for c in rest),
@@ -361,6 +360,14 @@ async def plan_route(
         failover_config=dict(pool.failover_config),
         failover_enabled=pool.failover_enabled,
     )
+
+
+def _strategy_config(strategy: PoolStrategy, pool: AccountPool) -> StrategyConfig:
+    """The pool's configuration for `strategy`; a rule's override of another strategy than the
+    pool's own gets that strategy's defaults (the pool's settings are for its own)."""
+    if strategy is pool.strategy:
+        return strategy_config(strategy, pool.configuration)
+    return STRATEGIES[strategy.value].config()
 
 
 def _since(started: float) -> float:

@@ -53,6 +53,7 @@ from avnz.security.keyring import DecryptionError, Keyring
 from avnz.security.masking import MASK, mask_secret, mask_text
 from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import Company
+from avnz.tenancy.visibility import target_company
 
 INTEGRATION_DELETED = "integration deleted"
 _MANAGED_BY_INTEGRATION = ("credentials", "environment", "base_url")
@@ -260,10 +261,7 @@ async def create_account(
     data: MerchantAccountCreate,
 ) -> MerchantAccount:
     """A new account with encrypted credentials, in a company the caller can see."""
-    company_id = data.company_id or principal.company_id
-    if company_id is None:
-        raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    company = await _company(session, principal, company_id)
+    company = await target_company(session, principal, data.company_id)
     credentials = validate_credentials(
         data.provider_type, {k: v.get_secret_value() for k, v in data.credentials.items()}
     )

@@ -398,11 +398,19 @@ class InvalidConditions(ValueError):
         self.errors = errors
 
 
-def error_paths(exc: ValidationError) -> list[tuple[str, str]]:
-    """(dotted path, message) for each error, without the union tags Pydantic puts in `loc`."""
+def error_paths(
+    exc: ValidationError, *, tags: frozenset[str] = TAGS, root: str | None = None
+) -> list[tuple[str, str]]:
+    """(dotted path, message) for each error, under `root` if given, without the union tags
+    Pydantic puts in `loc` (a tag follows the index of the list item whose type it names)."""
     pairs = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if not (isinstance(part, str) and part in TAGS)]
+        loc = [root] if root else []
+        previous: object = None
+        for part in error["loc"]:
+            if not (isinstance(previous, int) and isinstance(part, str) and part in tags):
+                loc.append(str(part))
+            previous = part
         message = str(error["msg"]).removeprefix("Value error, ")
         pairs.append((".".join(loc), message))
     return pairs

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.permissions import Level
 from avnz.auth.scope import Principal, scope_clause
-from avnz.core.errors import NotFound
+from avnz.core.errors import InvalidRequest, NotFound
 from avnz.tenancy.models import Client, Company, Department, Organization, User
 
 Row = TypeVar("Row", Organization, Client, Company, Department, User)
@@ -59,3 +59,14 @@ async def get_visible(
     if row is None:
         raise NotFound(f"No {model.__name__.lower()} {row_id!r}.", param=param)
     return row
+
+
+async def target_company(
+    session: AsyncSession, principal: Principal, company_id: str | None
+) -> Company:
+    """The company a request acts on: the one named, else the caller's own (company users);
+    400 when neither says, 404 when it is outside the caller's scope."""
+    company_id = company_id or principal.company_id
+    if company_id is None:
+        raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
+    return await get_visible(session, principal, Company, company_id, param="company_id")

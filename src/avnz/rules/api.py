@@ -1,0 +1,129 @@
+"""`/routing-rules`: a company's gateway rules, in priority order, with their version history
+and analytics. `/lint`, `/test` and `/simulate` live in other routers, included before this one
+so `/{rule_id}` never captures them."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+
+from avnz.auth.permissions import Permission
+from avnz.auth.scope import Principal
+from avnz.core.pagination import Page, PageOut, Paging, page_out
+from avnz.deps import Session, require
+from avnz.rules import service
+from avnz.rules.rule_schemas import (
+    ReorderRequest,
+    RuleAnalyticsOut,
+    RuleCreate,
+    RuleDetail,
+    RuleOut,
+    RuleUpdate,
+    RuleVersionOut,
+    RuleWithWarnings,
+)
+
+router = APIRouter(prefix="/routing-rules", tags=["routing rules"])
+RoutingRead = Annotated[Principal, Depends(require(Permission.ROUTING_READ))]
+RoutingWrite = Annotated[Principal, Depends(require(Permission.ROUTING_WRITE))]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RuleWithWarnings)
+async def create_routing_rule(data: RuleCreate, session: Session, principal: RoutingWrite) -> Any:
+    rule = await service.create_rule(session=session, principal=principal, data=data)
+    return await service.with_warnings(session=session, rule=rule)
+
+
+@router.get("", response_model=PageOut[RuleOut])
+async def list_routing_rules(
+    session: Session,
+    principal: RoutingRead,
+    paging: Paging,
+    is_active: bool | None = None,
+    is_default: bool | None = None,
+    company_id: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Name contains (any case).")] = None,
+) -> Any:
+    """Live rules in priority order (lower first, then id); the cursor is a rule id."""
+    page = await service.list_rules(
+        session=session,
+        principal=principal,
+        page=paging,
+        is_active=is_active,
+        is_default=is_default,
+        company_id=company_id,
+        q=q,
+    )
+    return page_out(page, RuleOut)
+
+
+@router.post("/reorder", response_model=PageOut[RuleOut])
+async def reorder_routing_rules(
+    data: ReorderRequest, session: Session, principal: RoutingWrite
+) -> Any:
+    """Priorities 10, 20, 30… in the order given; every live rule of the company, once."""
+    rules = await service.reorder_rules(session=session, principal=principal, data=data)
+    return page_out(Page(items=rules, has_more=False), RuleOut)
+
+
+@router.get("/{rule_id}", response_model=RuleDetail)
+async def get_routing_rule(rule_id: str, session: Session, principal: RoutingRead) -> Any:
+    rule = await service.get_rule(session=session, principal=principal, rule_id=rule_id)
+    return await service.rule_detail(session=session, rule=rule)
+
+
+@router.patch("/{rule_id}", response_model=RuleWithWarnings)
+async def update_routing_rule(
+    rule_id: str, data: RuleUpdate, session: Session, principal: RoutingWrite
+) -> Any:
+    rule = await service.update_rule(
+        session=session, principal=principal, rule_id=rule_id, data=data
+    )
+    return await service.with_warnings(session=session, rule=rule)
+
+
+@router.delete("/{rule_id}", response_model=RuleOut)
+async def delete_routing_rule(rule_id: str, session: Session, principal: RoutingWrite) -> Any:
+    """Soft delete: the rule stops running and leaves the list; its history stays."""
+    return await service.delete_rule(session=session, principal=principal, rule_id=rule_id)
+
+
+@router.post("/{rule_id}/toggle", response_model=RuleOut)
+async def toggle_routing_rule(rule_id: str, session: Session, principal: RoutingWrite) -> Any:
+    return await service.toggle_rule(session=session, principal=principal, rule_id=rule_id)
+
+
+@router.post(
+    "/{rule_id}/duplicate", status_code=status.HTTP_201_CREATED, response_model=RuleWithWarnings
+)
+async def duplicate_routing_rule(rule_id: str, session: Session, principal: RoutingWrite) -> Any:
+    """An inactive copy, last in the order."""
+    rule = await service.duplicate_rule(session=session, principal=principal, rule_id=rule_id)
+    return await service.with_warnings(session=session, rule=rule)
+
+
+@router.get("/{rule_id}/analytics", response_model=RuleAnalyticsOut)
+async def routing_rule_analytics(
+    rule_id: str,
+    session: Session,
+    principal: RoutingRead,
+    since: Annotated[
+        date | None, Query(description="First UTC day (default: 29 days ago).")
+    ] = None,
+    until: Annotated[date | None, Query(description="Last UTC day (default: today).")] = None,
+) -> Any:
+    """Hits and outcomes per day and per A/B arm; at most 366 days."""
+    return await service.analytics_for(
+        session=session, principal=principal, rule_id=rule_id, since=since, until=until
+    )
+
+
+@router.get("/{rule_id}/versions", response_model=PageOut[RuleVersionOut])
+async def list_routing_rule_versions(
+    rule_id: str, session: Session, principal: RoutingRead, paging: Paging
+) -> Any:
+    """Newest first."""
+    page = await service.list_versions(
+        session=session, principal=principal, rule_id=rule_id, page=paging
+    )
+    return page_out(page, RuleVersionOut)
