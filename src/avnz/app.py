@@ -33,6 +33,10 @@ from avnz.rules import tools_api as rules_tools_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
 from avnz.tenancy import api as tenancy_api
+from avnz.web import STATIC_DIR
+from avnz.web.errors import install_error_pages
+from avnz.web.flash import FlashMiddleware
+from avnz.web.router import dashboard_router
 from avnz.webhooks import api as webhooks_api
 
 API_PREFIX = "/api/v1"
@@ -110,6 +114,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(_api_router())
     _mount_docs(app)
+    app.include_router(dashboard_router(), include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_pages(app)  # after the JSON handlers it wraps
+    app.add_middleware(FlashMiddleware)
     if settings.sandboxes_mounted:
         # The embedded default: demo accounts charge the local gateways through this same port.
         app.mount(gateways.SANDBOX_MOUNT, Router(gateways.sandbox_mounts()))

@@ -50,14 +50,20 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request, runtime: RuntimeDep, session: Session) -> Principal:
-    token = _bearer(request)
+async def principal_from_token(
+    request: Request, runtime: Runtime, session: AsyncSession, token: str
+) -> Principal:
+    """The caller behind a token (API bearer or dashboard cookie), counted in the user limit."""
     principal = await auth_service.authenticate(
         session=session, auth=runtime.authenticator, token=token
     )
     await runtime.limiter.check(runtime.limits.user, principal.id)
     request.state.principal_id = principal.id
     return principal
+
+
+async def current_principal(request: Request, runtime: RuntimeDep, session: Session) -> Principal:
+    return await principal_from_token(request, runtime, session, _bearer(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -74,6 +74,14 @@ async def login(
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("Email or password is incorrect.", code="invalid_credentials")
+    return await start_session(session=session, keyset=keyset, settings=settings, user=user)
+
+
+async def start_session(
+    *, session: AsyncSession, keyset: Keyset, settings: Settings, user: User
+) -> TokenPair:
+    """A new login session for a user who has proven who they are (password or identity
+    provider); the caller has checked that the user is active."""
     request = context.current()
     auth_session = AuthSession(
         id=new_id("ses"),
@@ -87,6 +95,24 @@ async def login(
     return await _issue_pair(
         session, user=user, auth_session_id=auth_session.id, keyset=keyset, settings=settings
     )
+
+
+async def user_for_identity(
+    *, session: AsyncSession, organization_id: str, subject: str, verified_email: str | None
+) -> User | None:
+    """The active user an identity provider vouched for: linked by `sub` (auth0_id), or else by
+    an email address the provider says it verified; None when nobody matches."""
+    user = await session.scalar(
+        select(User).where(User.auth0_id == subject, User.organization_id == organization_id)
+    )
+    if user is None and verified_email:
+        user = await session.scalar(
+            select(User).where(
+                User.email == verified_email.strip().lower(),
+                User.organization_id == organization_id,
+            )
+        )
+    return user if user is not None and user.status is UserStatus.ACTIVE else None
 
 
 @dataclass(frozen=True, slots=True)

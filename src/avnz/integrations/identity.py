@@ -2,6 +2,7 @@
 where its OpenID Connect settings (issuer, audience, JWKS URL, algorithms) live."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -9,12 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.oidc import OidcSettings
+from avnz.integrations import service as integrations_service
 from avnz.integrations.models import (
     IntegrationCategory,
     IntegrationProvider,
     IntegrationStatus,
     PlatformIntegration,
 )
+from avnz.security.keyring import Keyring
 
 _OIDC_FIELDS = ("issuer", "audience", "jwks_uri", "algorithms", "client_id")
 
@@ -44,4 +47,47 @@ async def oidc_configs(session: AsyncSession) -> list[tuple[str, OidcSettings]]:
             configs.append((organization_id, oidc_settings(provider, settings or {})))
         except ValidationError:
             continue  # validated on write; a stored bad one signs nobody in
+    return configs
+
+
+@dataclass(frozen=True, slots=True)
+class SignInConfig:
+    """What the dashboard's sign-in redirect needs: the OIDC settings (with a client id) and
+    the application's secret, when one is stored."""
+
+    organization_id: str
+    oidc: OidcSettings
+    client_secret: str | None
+
+
+async def sign_in_configs(session: AsyncSession, keyring: Keyring) -> list[SignInConfig]:
+    """Active identity integrations that have a client id, so users can be redirected to them."""
+    rows = await session.execute(
+        select(
+            PlatformIntegration.id,
+            PlatformIntegration.organization_id,
+            PlatformIntegration.provider,
+            PlatformIntegration.settings,
+        )
+        .where(
+            PlatformIntegration.category == IntegrationCategory.AUTHENTICATION,
+            PlatformIntegration.status == IntegrationStatus.ACTIVE,
+            PlatformIntegration.deleted_at.is_(None),
+        )
+        .order_by(PlatformIntegration.id)
+    )
+    configs = []
+    for integration_id, organization_id, provider, settings in rows:
+        try:
+            oidc = oidc_settings(provider, settings or {})
+        except ValidationError:
+            continue
+        if not oidc.client_id:
+            continue
+        credentials = await integrations_service.platform_credentials(
+            session, keyring, integration_id
+        )
+        configs.append(
+            SignInConfig(organization_id, oidc, credentials.get("client_secret") or None)
+        )
     return configs
