@@ -8,13 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.payments.models import Payment, Refund
-from avnz.routing.models import RoutingDecision
-from avnz.runtime import Runtime
+from avnz.payments.models import Refund
 from avnz.tenancy.models import Role
+from tests.rules.support import create_rule
 from tests.support.payments import API, pay
 from tests.web.conftest import SignIn, csrf_of
 
@@ -267,53 +266,28 @@ async def test_the_detail_shows_the_matched_rule_and_its_conditions(
     headers: dict[str, str],
     account: dict[str, Any],
     signed_in: SignIn,
-    runtime: Runtime,
 ) -> None:
+    brand = {"type": "payment_method", "field": "card_brand", "operator": "in"}
+    big = {"type": "amount", "field": "amount", "operator": "gt", "value": 500_000}
+    either = {"type": "group", "logic": "OR", "children": [
+        {**brand, "value": ["visa", "mastercard"]}, big
+    ]}  # fmt: skip
+    await create_rule(
+        client,
+        headers,
+        name="EU Visa",
+        conditions=[either],
+        actions=[{"type": "add_metadata", "metadata": {"tag": "x"}}],
+    )
     payment = (await pay(client, headers)).json()
-    tree = [
-        {
-            "path": "conditions.0",
-            "type": "group",
-            "result": True,
-            "operator": "AND",
-            "children": [
-                {
-                    "path": "conditions.0.children.0",
-                    "type": "card_brand",
-                    "result": True,
-                    "field": "card_brand",
-                    "operator": "in",
-                },
-                {
-                    "path": "conditions.0.children.1",
-                    "type": "amount",
-                    "result": False,
-                    "field": "amount",
-                    "operator": "greater_than",
-                },
-            ],
-        }
-    ]
-    async with runtime.sessions.begin() as session:
-        row = await session.get(Payment, payment["id"])
-        assert row is not None
-        row.routing = {
-            **(row.routing or {}),
-            "rule_id": "rule_x",
-            "rule_name": "EU Visa",
-            "rule_version": 3,
-        }
-        await session.execute(
-            update(RoutingDecision)
-            .where(RoutingDecision.payment_id == payment["id"])
-            .values(rule_id="rule_x", rule_version=3, condition_results=tree)
-        )
+    assert payment["routing"]["rule_name"] == "EU Visa"
     html = (await (await signed_in(Role.COMPANY_USER)).get(f"/transactions/{payment['id']}")).text
     rule = re.search(r'data-testid="rule">(.*?)</dd>', html, re.S)
-    assert rule and "EU Visa" in rule.group(1) and "v3" in rule.group(1)
+    assert rule and "EU Visa" in rule.group(1) and "v1" in rule.group(1)
     assert re.search(r'class="pass" data-path="conditions.0.children.0"', html)
     assert re.search(r'class="fail" data-path="conditions.0.children.1"', html)
-    assert "all of" in html and "card brand" in html and "greater than" in html
+    assert "any of" in html and "card brand" in html and "visa, mastercard" in html
+    assert "500000" in html
 
 
 async def test_a_double_submitted_refund_form_refunds_once(

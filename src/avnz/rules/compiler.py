@@ -7,6 +7,7 @@ which pre-process their constants (sets for `in`, parsed ranges and dates, tier 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from avnz.rules.conditions import REGISTRY
 from avnz.rules.conditions.base import Predicate
@@ -75,6 +76,7 @@ class NodeResult:
     result: bool
     field: str | None = None
     operator: str | None = None
+    value: Any = None  # the leaf's value as JSON (lists for ranges and sets)
     children: tuple["NodeResult", ...] = ()
 
 
@@ -88,7 +90,8 @@ def _explain(node: Node, path: str, context: RuleContext) -> NodeResult:
         result = all(results) if node.logic == "AND" else any(results)
         return NodeResult(path, "group", result, operator=node.logic, children=children)
     result = REGISTRY[node.type].evaluate(node, context)
-    return NodeResult(path, node.type, result, field=node.field, operator=node.operator)
+    value = node.model_dump(mode="json")["value"]
+    return NodeResult(path, node.type, result, node.field, node.operator, value)
 
 
 def explain(nodes: Sequence[Node], context: RuleContext) -> tuple[bool, tuple[NodeResult, ...]]:

@@ -195,5 +195,6 @@ def _node(result: NodeResult) -> NodeResultOut:
         result=result.result,
         field=result.field,
         operator=result.operator,
+        value=result.value,
         children=[_node(child) for child in result.children],
     )

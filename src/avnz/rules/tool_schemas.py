@@ -79,6 +79,7 @@ class NodeResultOut(BaseModel):
     result: bool
     field: str | None = None
     operator: str | None = None
+    value: Any = None
     children: list["NodeResultOut"] = Field(default_factory=list)
 
 

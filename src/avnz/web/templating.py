@@ -60,6 +60,15 @@ def ago(value: datetime | None) -> str:
     return "just now"
 
 
+def plain(value: Any) -> str:
+    """A condition's value in words: yes/no, lists joined, the rest as it is."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(item) for item in value)
+    return "" if value is None else str(value)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -68,7 +77,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, dt=dt, ago=ago)
+    env.filters.update(money=money, dt=dt, ago=ago, plain=plain)
     env.globals["icon"] = icon
     env.globals["one_time_key"] = new_token  # a form's idempotency key
     return env
