@@ -72,6 +72,7 @@ def serve(
     from avnz.app import create_app  # after logging is configured
 
     typer.secho(f"avnz {__version__} serving on http://{host}:{port}", fg=typer.colors.GREEN)
+    typer.echo(f"  Dashboard: http://{host}:{port}/")
     typer.echo(f"  API docs:  http://{host}:{port}/docs")
     typer.echo(f"  Health:    http://{host}:{port}/health")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)

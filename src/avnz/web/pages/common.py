@@ -20,11 +20,12 @@ EVERYTHING = PageParams(limit=100, starting_after=None)
 
 
 async def visible_companies(session: AsyncSession, principal: Principal) -> list[Company]:
-    """The companies (brands) this user sees: the choices of a page's company select."""
+    """The companies (brands) this user sees, by name: the choices of a page's company select
+    (the first is the one a page shows until another is picked)."""
     page = await tenancy.list_companies(
         session=session, principal=principal, page=EVERYTHING, client_id=None, status=None
     )
-    return page.items
+    return sorted(page.items, key=lambda company: (company.name.lower(), company.id))
 
 
 def add_form_context(
