@@ -20,10 +20,12 @@ from avnz.gateways.base import (
     GatewayResult,
     GatewayState,
     InquireRequest,
+    Operation,
     Outcome,
     RefundRequest,
     VoidRequest,
 )
+from avnz.payments import idempotency
 from avnz.payments.models import Payment, Refund, RefundStatus
 from avnz.payments.processing import (
     Gateways,
@@ -98,6 +100,21 @@ async def void_payment(gateways: Gateways, principal: Principal, payment_id: str
         )
     result = await _confirmed(connector, await connector.void(request), payment, PaymentAction.VOID)
     return await _finish_follow_up(gateways, payment_id, PaymentAction.VOID, result)
+
+
+async def resolve_follow_up(gateways: Gateways, payment_id: str) -> None:
+    """Settle a capture or void whose answer never came (its server died, or it stayed in
+    doubt) by asking the gateway what it did; still in doubt, `pending_action` stays."""
+    async with gateways.sessions.begin() as session:
+        payment = await session.get_one(Payment, payment_id)
+        if payment.pending_action is None:
+            return
+        action = PaymentAction(payment.pending_action)
+        connector = await connector_for(session, gateways, payment)
+    unknown = GatewayResult(Operation(action.value), Outcome.TIMEOUT_AFTER_SEND)
+    result = await _confirmed(connector, unknown, payment, action)
+    async with gateways.sessions.begin() as session:
+        await _settle_follow_up(session, await locked_payment(session, payment_id), action, result)
 
 
 async def _finish_follow_up(
@@ -186,10 +203,15 @@ async def refund_payment(
     gateways: Gateways, principal: Principal, payment_id: str, data: RefundCreate
 ) -> Refund:
     """Refund captured money, in full or in parts that never add up to more than was captured."""
+    resumed = idempotency.recovery_point()
+    if resumed is not None:  # a retry of a request that died after writing its refund
+        async with gateways.sessions.begin() as session:
+            return await session.get_one(Refund, resumed)
     async with gateways.sessions.begin() as session:
         payment = await get_payment(session, principal, payment_id)
         next_status(PaymentStatus(payment.status), PaymentAction.REFUND_PART)
         refund = await _open_refund(session, principal, payment, data)
+        await idempotency.save_recovery_point(session, refund.id)  # committed with the refund
         connector = await connector_for(session, gateways, payment)
         request = RefundRequest(
             transaction_id=_gateway_id(payment),

@@ -12,6 +12,10 @@ The guarantee is a primary key on (scope, key) in the database, not a check in P
 4. A 5xx or an unexpected error stores nothing: the claim is released and a retry runs again.
 5. A claim whose winner died (no heartbeat for `LEASE`) can be taken over by a retry with the
    same fingerprint; a key whose 24 h (`TTL`) have passed is new again.
+6. Work that must not be done twice (a charge) saves a recovery point on the claim in the same
+   transaction that writes its resource (`save_recovery_point`). A retry that takes over a dead
+   winner's claim finds it (`recovery_point`) and answers with that resource instead of
+   starting again: a server killed after charging never leads to a second charge.
 
 `scope` is whose key it is (the API key or user that sent it), so two callers never collide.
 The fingerprint is an HMAC, not a bare hash: bodies hold card numbers, and a bare SHA-256 of a
@@ -20,6 +24,7 @@ PAN with a few known fields around it can be brute-forced.
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -146,6 +151,14 @@ def _stores(response: StoredResponse) -> bool:
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     owner: str
+    resumes: str | None = None  # the recovery point a dead winner left behind
+
+
+# The claim the running work belongs to, so the work can save and read its recovery point.
+_CLAIM: contextvars.ContextVar[tuple[str, str, _Claimed] | None] = contextvars.ContextVar(
+    "idempotency_claim", default=None
+)
+RECOVERY_POINT = "recovery_point"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +261,8 @@ async def _inspect(
             )
             if _rowcount(result):
                 log.warning("idempotency_claim_taken_over", scope=scope)
-                return _Claimed(owner)
+                saved = row.response_body if isinstance(row.response_body, dict) else {}
+                return _Claimed(owner, resumes=saved.get(RECOVERY_POINT))
         return _Busy()
 
 
@@ -362,6 +376,7 @@ async def run_idempotent(
     if isinstance(claim, _Stored):
         return Replay(claim.response, replayed=True)
     beat = asyncio.create_task(_heartbeat(sessions, scope, key, claim.owner))
+    current = _CLAIM.set((scope, key, claim))
     try:
         try:
             response = await execute()
@@ -373,9 +388,37 @@ async def run_idempotent(
         await _stop(beat)
         await _finish(sessions, scope, key, claim.owner, None)
         raise
+    finally:
+        _CLAIM.reset(current)
     await _stop(beat)
     await _finish(sessions, scope, key, claim.owner, response if _stores(response) else None)
     return Replay(response, replayed=False)
+
+
+async def save_recovery_point(session: AsyncSession, resource_id: str) -> None:
+    """Note on the running request's claim, in `session`'s transaction, the resource its work
+    just wrote; without a keyed request it does nothing."""
+    current = _CLAIM.get()
+    if current is None:
+        return
+    scope, key, claim = current
+    await session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.owner == claim.owner,
+            IdempotencyKey.state == IN_PROGRESS,
+        )
+        .values(response_body={RECOVERY_POINT: resource_id})
+    )
+
+
+def recovery_point() -> str | None:
+    """The resource a dead request with this key had written, when this request took over its
+    claim; None otherwise (the work starts from the beginning)."""
+    current = _CLAIM.get()
+    return current[2].resumes if current is not None else None
 
 
 async def purge_expired(session: AsyncSession, _payload: dict[str, Any]) -> datetime:

@@ -45,7 +45,7 @@ from avnz.gateways.base import (
     Timeouts,
 )
 from avnz.integrations import service as integrations
-from avnz.payments import vault
+from avnz.payments import idempotency, vault
 from avnz.payments.cards import Brand
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod
 from avnz.payments.reading import to_out
@@ -162,6 +162,10 @@ async def create_payment(gateways: Gateways, principal: Principal, data: Payment
     attempt that failed at the account's end (nothing charged) moves on to the plan's next
     account, within the pool's attempt and time budget."""
     started = time.perf_counter()
+    resumed = idempotency.recovery_point()
+    if resumed is not None:  # a retry of a request that died after writing its payment
+        async with gateways.sessions.begin() as session:
+            return await session.get_one(Payment, resumed)
     try:
         async with gateways.sessions.begin() as session:
             opened = await _open_payment(session, gateways, principal, data)
@@ -279,6 +283,7 @@ async def _open_payment(
     )
     session.add(payment)
     await session.flush()
+    await idempotency.save_recovery_point(session, payment.id)  # committed with the payment
     await queue_notifications(session, ruling, company, payment.id)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)

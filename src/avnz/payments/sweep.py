@@ -13,6 +13,7 @@ from avnz.gateways.base import (
     Operation,
     Outcome,
 )
+from avnz.payments import follow_ups
 from avnz.payments.models import Payment, PaymentKind
 from avnz.payments.processing import (
     Gateways,
@@ -36,8 +37,8 @@ STALE_AFTER = timedelta(minutes=2)
 
 async def resolve_stale(gateways: Gateways, *, limit: int = 50) -> int:
     """Inquire the gateway about payments left pending (a crash between the commit and the
-    answer, an answer lost and not resolved at once) and settle them. Returns how many it
-    looked at."""
+    answer, an answer lost and not resolved at once), and about captures and voids left in
+    doubt, and settle them. Returns how many it looked at."""
     cutoff = clock.now() - STALE_AFTER
     async with gateways.sessions.begin() as session:
         stale = list(
@@ -50,9 +51,21 @@ async def resolve_stale(gateways: Gateways, *, limit: int = 50) -> int:
                 )
             ).all()
         )
+        busy = list(
+            (
+                await session.scalars(
+                    select(Payment.id)
+                    .where(Payment.pending_action.is_not(None), Payment.updated_at < cutoff)
+                    .order_by(Payment.updated_at)
+                    .limit(limit)
+                )
+            ).all()
+        )
     for payment_id in stale:
         await _resolve_one(gateways, payment_id)
-    return len(stale)
+    for payment_id in busy:  # a capture or void whose answer never came
+        await follow_ups.resolve_follow_up(gateways, payment_id)
+    return len(stale) + len(busy)
 
 
 async def _resolve_one(gateways: Gateways, payment_id: str) -> None:
