@@ -18,7 +18,7 @@ from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
 from avnz.commerce import api as commerce_api
 from avnz.config import Settings, get_settings
-from avnz.core.errors import install_error_handlers
+from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
 from avnz.core.jobs import Worker
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
@@ -43,7 +43,7 @@ API_PREFIX = "/api/v1"
 
 
 def _api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     api.include_router(auth_api.public_router)
     api.include_router(auth_api.router)
     api.include_router(tenancy_api.router)

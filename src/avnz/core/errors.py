@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -79,6 +80,28 @@ class ServiceUnavailable(AppError):
     status_code = 503
     type = "api_error"
     default_code = "service_unavailable"
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    code: str
+    message: str
+    param: str | None
+    request_id: str | None
+
+
+class ErrorResponse(BaseModel):
+    """The documented shape of every error answer (see `error_body`)."""
+
+    error: ErrorDetail
+
+
+# The error answers every API route may give, for the OpenAPI spec. Documenting the 4XX range
+# also replaces FastAPI's default 422 entry: validation errors are answered 400 in this shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorResponse, "description": "The request cannot be served as sent."},
+    503: {"model": ErrorResponse, "description": "The database is unavailable; retry."},
+}
 
 
 def error_body(

@@ -96,6 +96,11 @@ Amount = Annotated[int | None, Query(ge=0, le=10**12)]
 When = Annotated[datetime | None, Query()]
 
 
+_IN_DOUBT: dict[int | str, dict[str, Any]] = {
+    202: {"model": PaymentOut, "description": "The gateway's answer is in doubt."}
+}
+
+
 def _answer(payment: Payment) -> StoredResponse:
     """201 for a payment with a final answer (approved or declined: read `status`), 202 while
     the gateway's answer is in doubt (it is settled by inquiry; poll or wait for the webhook)."""
@@ -108,7 +113,7 @@ def _answer(payment: Payment) -> StoredResponse:
     "/payments",
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentOut,
-    responses={202: {"model": PaymentOut, "description": "The gateway's answer is in doubt."}},
+    responses=_IN_DOUBT,
 )
 async def create_payment(
     data: PaymentCreate, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
@@ -157,7 +162,12 @@ async def get_payment(payment_id: str, session: Session, principal: PaymentsRead
     return reading.to_out(await reading.get_payment(session, principal, payment_id))
 
 
-@payments_router.post("/payments/{payment_id}/capture", response_model=PaymentOut)
+@payments_router.post(
+    "/payments/{payment_id}/capture",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    responses=_IN_DOUBT,
+)
 async def capture_payment(
     payment_id: str,
     principal: PaymentsWrite,
@@ -176,7 +186,12 @@ async def capture_payment(
     return await idempotent.run(execute)
 
 
-@payments_router.post("/payments/{payment_id}/void", response_model=PaymentOut)
+@payments_router.post(
+    "/payments/{payment_id}/void",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    responses=_IN_DOUBT,
+)
 async def void_payment(
     payment_id: str, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
 ) -> JSONResponse:
@@ -191,7 +206,10 @@ async def void_payment(
 
 
 @payments_router.post(
-    "/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED, response_model=RefundOut
+    "/payments/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundOut,
+    responses={202: {"model": RefundOut, "description": "The gateway's answer is in doubt."}},
 )
 async def refund_payment(
     payment_id: str,

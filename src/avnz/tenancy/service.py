@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,9 +73,24 @@ def _audit(
     )
 
 
-def _apply(row: Any, changes: dict[str, Any], principal: Principal) -> None:
+def _attribute(field: str) -> str:
+    return "metadata_" if field == "metadata" else field
+
+
+def _refuse_nulls(row_type: type[Any], changes: dict[str, Any]) -> None:
+    """A PATCH may clear only nullable columns: null elsewhere is the client's mistake (400),
+    not a constraint violation for the database to report."""
+    columns = sa_inspect(row_type).columns
     for field, value in changes.items():
-        setattr(row, "metadata_" if field == "metadata" else field, value)
+        column = columns.get(_attribute(field))
+        if value is None and column is not None and not column.nullable:
+            raise InvalidRequest(f"{field} cannot be null.", param=field)
+
+
+def _apply(row: Any, changes: dict[str, Any], principal: Principal) -> None:
+    _refuse_nulls(type(row), changes)
+    for field, value in changes.items():
+        setattr(row, _attribute(field), value)
     row.updated_by = principal.id
 
 
@@ -490,6 +506,7 @@ async def update_user(
 ) -> User:
     user = await get_visible(session, principal, User, user_id)
     changes = data.model_dump(exclude_unset=True)
+    _refuse_nulls(User, changes)  # before the role checks read the new role
     if user.id == principal.id and ({"role", "status"} & changes.keys()):
         raise PermissionDenied("You cannot change your own role or status.")
     _check_assignable(principal, user.role)
