@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck install clean browser
+.PHONY: run test lint typecheck install clean browser bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ browser:
 
 test: lint typecheck browser
 	$(BIN)/pytest
+
+# Every benchmark prints its figures (docs/performance.md records them); payments.py needs
+# PostgreSQL on 127.0.0.1:5432 as `postgres` (BENCH_ARGS=--databases=sqlite to skip it).
+bench: install
+	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/selection.py
+	$(BIN)/python bench/vault.py
+	$(BIN)/python bench/payments.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .avnz .pytest_cache .mypy_cache .ruff_cache

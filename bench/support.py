@@ -1,6 +1,8 @@
 """What the bench scripts share: a tenant to work in and how figures are printed."""
 
 import statistics
+import time
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,3 +35,20 @@ async def bench_company(session: AsyncSession, timezone: str = "UTC") -> Company
     session.add(company)
     await session.flush()
     return company
+
+
+def timed(operation: Callable[[int], object], count: int) -> tuple[list[float], float]:
+    """Run `operation(index)` `count` times: each call's time in microseconds, and calls/s."""
+    samples = []
+    started = time.perf_counter()
+    for index in range(count):
+        begin = time.perf_counter_ns()
+        operation(index)
+        samples.append((time.perf_counter_ns() - begin) / 1000)
+    return samples, count / (time.perf_counter() - started)
+
+
+def spread(samples_ms: list[float]) -> str:
+    """p50 / p95 / p99 of samples in milliseconds."""
+    cuts = statistics.quantiles(samples_ms, n=100)
+    return f"p50 {cuts[49]:7.2f} ms  p95 {cuts[94]:7.2f} ms  p99 {cuts[98]:7.2f} ms"
