@@ -13,7 +13,7 @@ from avnz.core.errors import PermissionDenied
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.db.engine import after_commit
 from avnz.deps import RuntimeDep, Session, require
-from avnz.integrations import schemas, testing
+from avnz.integrations import schemas
 from avnz.integrations import service as integrations
 from avnz.integrations.models import (
     IntegrationCategory,
@@ -183,15 +183,12 @@ async def delete_platform_integration(
 async def run_platform_test(
     integration_id: str, session: Session, principal: PlatformWrite, runtime: RuntimeDep
 ) -> Any:
-    target = await integrations.platform_test_target(
-        session=session, principal=principal, keyring=runtime.keyring, integration_id=integration_id
-    )
-    # End the read before the network call: no transaction (on SQLite, the write lock) is
-    # held while a provider takes its time to answer.
-    await session.commit()
-    result = await testing.check_connection(target, runtime.http)
-    await integrations.record_platform_test(
-        session=session, principal=principal, integration_id=integration_id, result=result
+    _, result = await integrations.probe_platform_integration(
+        session=session,
+        principal=principal,
+        keyring=runtime.keyring,
+        http=runtime.http,
+        integration_id=integration_id,
     )
     return result.as_json()
 
@@ -338,13 +335,12 @@ async def delete_client_integration(
 async def run_client_test(
     integration_id: str, session: Session, principal: ClientWrite, runtime: RuntimeDep
 ) -> Any:
-    target = await integrations.client_test_target(
-        session=session, principal=principal, keyring=runtime.keyring, integration_id=integration_id
-    )
-    await session.commit()  # no transaction held across the network call (see above)
-    result = await testing.check_connection(target, runtime.http)
-    await integrations.record_client_test(
-        session=session, principal=principal, integration_id=integration_id, result=result
+    _, result = await integrations.probe_client_integration(
+        session=session,
+        principal=principal,
+        keyring=runtime.keyring,
+        http=runtime.http,
+        integration_id=integration_id,
     )
     return result.as_json()
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import httpx
 import jsonschema
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
@@ -28,7 +29,7 @@ from avnz.core.ids import new_id
 from avnz.core.money import currency_exponent
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways.base import Environment
-from avnz.integrations import identity, schemas
+from avnz.integrations import identity, schemas, testing
 from avnz.integrations.definitions import DEFINITIONS
 from avnz.integrations.models import (
     ClientIntegration,
@@ -556,6 +557,28 @@ async def record_platform_test(
     return row
 
 
+async def probe_platform_integration(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    keyring: Keyring,
+    http: httpx.AsyncClient,
+    integration_id: str,
+) -> tuple[PlatformIntegration, ProbeResult]:
+    """Connect to the provider for real and record the result on the integration."""
+    target = await platform_test_target(
+        session=session, principal=principal, keyring=keyring, integration_id=integration_id
+    )
+    # End the read before the network call: no transaction (on SQLite, the write lock) is held
+    # while a provider takes its time to answer.
+    await session.commit()
+    result = await testing.check_connection(target, http)
+    row = await record_platform_test(
+        session=session, principal=principal, integration_id=integration_id, result=result
+    )
+    return row, result
+
+
 # --- client integrations ---------------------------------------------------------------------
 
 
@@ -943,6 +966,27 @@ async def record_client_test(
         success=result.success,
     )
     return row
+
+
+async def probe_client_integration(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    keyring: Keyring,
+    http: httpx.AsyncClient,
+    integration_id: str,
+) -> tuple[ClientIntegration, ProbeResult]:
+    """Connect to the provider for real (no transaction held meanwhile, see above) and record
+    the result on the integration."""
+    target = await client_test_target(
+        session=session, principal=principal, keyring=keyring, integration_id=integration_id
+    )
+    await session.commit()
+    result = await testing.check_connection(target, http)
+    row = await record_client_test(
+        session=session, principal=principal, integration_id=integration_id, result=result
+    )
+    return row, result
 
 
 async def available(

@@ -259,7 +259,7 @@ async def add_platform_integration(
 
 
 @router.post(ADMIN_PATH + "/{integration_id}/test")
-async def test_platform_integration(
+async def probe_platform_integration(
     integration_id: str,
     request: Request,
     session: Session,
@@ -267,13 +267,12 @@ async def test_platform_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    target = await integrations.platform_test_target(
-        session=session, principal=principal, keyring=runtime.keyring, integration_id=integration_id
-    )
-    await session.commit()  # no transaction held while the provider answers
-    result = await testing.check_connection(target, runtime.http)
-    row = await integrations.record_platform_test(
-        session=session, principal=principal, integration_id=integration_id, result=result
+    row, result = await integrations.probe_platform_integration(
+        session=session,
+        principal=principal,
+        keyring=runtime.keyring,
+        http=runtime.http,
+        integration_id=integration_id,
     )
     _flash_test(request, row.name, result)
     return RedirectResponse(ADMIN_PATH, status_code=303)
@@ -455,19 +454,18 @@ async def add_client_integration(
 async def _test_client(
     session: AsyncSession, principal: Principal, runtime: Runtime, integration_id: str
 ) -> testing.ProbeResult:
-    target = await integrations.client_test_target(
-        session=session, principal=principal, keyring=runtime.keyring, integration_id=integration_id
-    )
-    await session.commit()  # no transaction held while the provider answers
-    result = await testing.check_connection(target, runtime.http)
-    await integrations.record_client_test(
-        session=session, principal=principal, integration_id=integration_id, result=result
+    _, result = await integrations.probe_client_integration(
+        session=session,
+        principal=principal,
+        keyring=runtime.keyring,
+        http=runtime.http,
+        integration_id=integration_id,
     )
     return result
 
 
 @router.post(CLIENT_PATH + "/{integration_id}/test")
-async def test_client_integration(
+async def probe_client_integration(
     integration_id: str,
     request: Request,
     session: Session,
