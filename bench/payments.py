@@ -194,43 +194,47 @@ def server_command(target: Target, port: int, profile: Path | None) -> list[str]
     return [str(BIN / "pyinstrument"), "-r", renderer, "-o", str(profile), *serve]
 
 
-def setup(base: str, sandboxes: str) -> str:
-    """Accounts, pool, rules and an API key for the demo brand; returns the key."""
-    with httpx.Client(base_url=f"{base}/api/v1", timeout=30) as http:
-        login = http.post("/auth/login", json={"email": ADMIN, "password": PASSWORD})
-        http.headers["Authorization"] = f"Bearer {_ok(login)['access_token']}"
-        accounts = [
-            _ok(
-                http.post(
-                    "/merchant-accounts",
-                    json={
-                        "name": f"Bench {gateway}",
-                        "provider_type": gateway,
-                        "credentials": dict(registry.GATEWAYS[gateway].sandbox_credentials),
-                        "base_url": f"{sandboxes}/{gateway}",
-                    },
-                )
-            )["id"]
-            for gateway in GATEWAYS
-        ]
-        pool = _ok(
-            http.post("/account-pools", json={"name": "Bench pool", "strategy": "weighted"})
+async def setup(http: httpx.AsyncClient, sandboxes: str) -> str:
+    """Accounts, pool, rules and an API key for the demo brand; returns the key. `http` is
+    aimed at the server's `/api/v1` (over loopback, or in process over ASGI)."""
+    login = await http.post("/auth/login", json={"email": ADMIN, "password": PASSWORD})
+    auth = {"Authorization": f"Bearer {_ok(login)['access_token']}"}
+
+    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return _ok(await http.post(path, json=body, headers=auth))
+
+    accounts = [
+        (
+            await post(
+                "/merchant-accounts",
+                {
+                    "name": f"Bench {gateway}",
+                    "provider_type": gateway,
+                    "credentials": dict(registry.GATEWAYS[gateway].sandbox_credentials),
+                    "base_url": f"{sandboxes}/{gateway}",
+                },
+            )
         )["id"]
-        for account in accounts:
-            _ok(http.post(f"/account-pools/{pool}/accounts", json={"merchant_account_id": account}))
-        rules = [
-            (conditions, {"type": "add_metadata", "metadata": {"miss": "1"}})
-            for conditions in MISSES
-        ]
-        rules.append((MATCH, {"type": "route_to_pool", "pool_id": pool}))
-        for index, (conditions, action) in enumerate(rules):
-            body = {"name": f"Bench rule {index}", "conditions": conditions, "actions": [action]}
-            _ok(http.post("/routing-rules", json={**body, "priority": 10_000 + index * 10}))
-        key = http.post(
-            "/api-keys",
-            json={"name": "bench", "permissions": ["transactions:write", "customers:write"]},
-        )
-        return str(_ok(key)["secret"])
+        for gateway in GATEWAYS
+    ]
+    pool = (await post("/account-pools", {"name": "Bench pool", "strategy": "weighted"}))["id"]
+    for account in accounts:
+        await post(f"/account-pools/{pool}/accounts", {"merchant_account_id": account})
+    rules = [
+        (conditions, {"type": "add_metadata", "metadata": {"miss": "1"}}) for conditions in MISSES
+    ]
+    rules.append((MATCH, {"type": "route_to_pool", "pool_id": pool}))
+    for index, (conditions, action) in enumerate(rules):
+        body = {"name": f"Bench rule {index}", "conditions": conditions, "actions": [action]}
+        await post("/routing-rules", {**body, "priority": 10_000 + index * 10})
+    permissions = ["transactions:write", "customers:write"]
+    key = await post("/api-keys", {"name": "bench", "permissions": permissions})
+    return str(key["secret"])
+
+
+async def _setup_over_http(base: str, sandboxes: str) -> str:
+    async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=30) as http:
+        return await setup(http, sandboxes)
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -389,7 +393,7 @@ def bench(target: Target, args: argparse.Namespace, sandboxes: str) -> None:
         print(f"\n{target.name} server settings: {BENCH_SETTINGS}")
         profile = args.profile if target.database_url is None else None
         with serving(server_command(target, port, profile), env, f"{base}/health/live"):
-            key = setup(base, sandboxes)
+            key = asyncio.run(_setup_over_http(base, sandboxes))
             warm_up = asyncio.run(post_payments(base, key, args.clients, min(3.0, args.seconds)))
             load = asyncio.run(post_payments(base, key, args.clients, args.seconds))
         url = target.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'avnz.db'}"

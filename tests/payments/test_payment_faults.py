@@ -6,11 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.service import authenticate
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
 from avnz.payments import processing, sweep
+from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.schemas import PaymentCreate
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
@@ -185,3 +190,84 @@ def _day(usage: dict[str, Any]) -> int:
     [day] = [b for b in usage["current"] if b["period"] == "day"]
     count: int = day["transaction_count"]
     return count
+
+
+async def test_a_keyed_payment_takes_its_key_and_stores_its_answer_in_its_own_two_commits(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    account: dict[str, Any],
+    runtime: Runtime,
+    session: AsyncSession,
+) -> None:
+    """The hot path: the key is claimed in the transaction that opens the payment and its answer
+    stored in the one that settles it; no transaction of their own."""
+    seen: list[tuple[int, str]] = []  # (transaction number, statement)
+    commits = [0]
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append((commits[0], sql.split()[0].upper()))
+
+    def commit(_conn: Any) -> None:
+        commits[0] += 1
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        first = await client.post(
+            f"{API}/payments", json=payment_body(), headers={**headers, "Idempotency-Key": "k-2c"}
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert first.status_code == 201, first.text
+    writes = {n for n, kind in seen if kind in ("INSERT", "UPDATE", "DELETE")}
+    assert len(writes) == 2, seen  # open and settle; the key rode along in both
+    stored = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "k-2c"))
+    assert stored is not None
+    assert (stored.state, stored.response_status) == ("completed", 201)
+    assert stored.response_body == first.json()
+    again = await client.post(
+        f"{API}/payments", json=payment_body(), headers={**headers, "Idempotency-Key": "k-2c"}
+    )
+    assert (again.json(), again.headers["Idempotent-Replayed"]) == (first.json(), "true")
+
+
+async def test_a_failure_after_the_charge_leaves_the_key_to_a_retry_that_charges_nothing(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    account: dict[str, Any],
+    sandboxes: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database fails while the charge is being settled: 503, and the claim keeps its
+    recovery point, so the retry answers with that payment instead of charging again."""
+    settle = processing.settle_payment
+
+    async def database_gone(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(processing, "settle_payment", settle)  # once
+        raise OperationalError("UPDATE payments", {}, ConnectionResetError("server closed"))
+
+    monkeypatch.setattr(processing, "settle_payment", database_gone)
+    keyed = {**headers, "Idempotency-Key": "k-settle-lost"}
+    failed = await client.post(f"{API}/payments", json=payment_body(), headers=keyed)
+    assert failed.status_code == 503, failed.text
+    retried = await client.post(f"{API}/payments", json=payment_body(), headers=keyed)
+    assert retried.status_code in (201, 202), retried.text
+    payment_id = retried.json()["id"]
+    assert [t["order_id"] for t in await ledger(sandboxes)].count(payment_id) == 1
+    listed = (await client.get(f"{API}/payments", headers=headers)).json()["data"]
+    assert [p["id"] for p in listed] == [payment_id]
+
+
+async def test_a_keyed_payment_refused_before_it_opens_stores_the_refusal(
+    client: httpx.AsyncClient, headers: dict[str, str], account: dict[str, Any]
+) -> None:
+    """The claim taken with the payment rolled back with it; the refusal is stored anyway."""
+    keyed = {**headers, "Idempotency-Key": "k-no-customer"}
+    body = payment_body(customer_id="cus_unknown")
+    first = await client.post(f"{API}/payments", json=body, headers=keyed)
+    assert first.status_code == 404, first.text
+    again = await client.post(f"{API}/payments", json=body, headers=keyed)
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (404, "true")
+    assert again.json() == first.json()

@@ -94,8 +94,8 @@ async def decide(session: AsyncSession, payment_id: str, accounts: list[str]) ->
             account_id=account,
             result=result,
             step=Step.STOP if last else Step.TRY_NEXT,
+            final_outcome="captured" if last else None,
         )
-    await decisions.finish_decision(session, decision_id=decision, final_outcome="captured")
     return decision
 
 

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
-from avnz.payments import follow_ups, processing, reading, vault
+from avnz.payments import follow_ups, idempotency, processing, reading, vault
 from avnz.payments.deps import Idempotency
 from avnz.payments.idempotency import StoredResponse, unit_of_work
 from avnz.payments.models import Payment
@@ -121,12 +122,16 @@ async def create_payment(
     """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
     order. Send an `Idempotency-Key`: a retry with it never charges twice."""
 
+    async def store_answer(session: AsyncSession, payment: Payment) -> None:
+        await idempotency.store_answer(session, _answer(payment))
+
     async def execute() -> StoredResponse:
+        gateways = processing.Gateways.of(runtime)
         return _answer(
-            await processing.create_payment(processing.Gateways.of(runtime), principal, data)
+            await processing.create_payment(gateways, principal, data, on_settled=store_answer)
         )
 
-    return await idempotent.run(execute)
+    return await idempotent.run(execute, claimed_by_work=True)
 
 
 @payments_router.get("/payments", response_model=PageOut[PaymentOut])

@@ -23,8 +23,11 @@ class Idempotent:
     key: str | None
     fingerprint: str
 
-    async def run(self, execute: Callable[[], Awaitable[StoredResponse]]) -> JSONResponse:
-        """Run `execute` once for this key and body and answer with its (stored) response.
+    async def run(
+        self, execute: Callable[[], Awaitable[StoredResponse]], *, claimed_by_work: bool = False
+    ) -> JSONResponse:
+        """Run `execute` once for this key and body and answer with its (stored) response
+        (`claimed_by_work`: see `idempotency.run_idempotent`).
 
         The request's own transaction (authentication read through it) is committed first:
         `execute` works in its own sessions, and on SQLite an open transaction holds the one
@@ -36,6 +39,7 @@ class Idempotent:
             key=self.key,
             fingerprint=self.fingerprint,
             execute=execute,
+            claimed_by_work=claimed_by_work,
         )
         return replay.to_response()
 

@@ -148,14 +148,26 @@ def _stores(response: StoredResponse) -> bool:
     return response.status < 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Claimed:
     owner: str
     resumes: str | None = None  # the recovery point a dead winner left behind
+    taken: bool = True  # False: the work takes the claim itself, in its own transaction
+    completed: bool = False  # the work stored its answer in its own last transaction
 
 
-# The claim the running work belongs to, so the work can save and read its recovery point.
-_CLAIM: contextvars.ContextVar[tuple[str, str, _Claimed] | None] = contextvars.ContextVar(
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """The claim the running work belongs to, so the work can take it, save its recovery point
+    and store its answer in its own transactions."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    claim: _Claimed
+
+
+_CLAIM: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
     "idempotency_claim", default=None
 )
 RECOVERY_POINT = "recovery_point"
@@ -321,36 +333,80 @@ async def _stop(task: "asyncio.Task[None]") -> None:
 
 
 async def _finish(
-    sessions: async_sessionmaker[AsyncSession],
-    scope: str,
-    key: str,
-    owner: str,
-    response: StoredResponse | None,
+    sessions: async_sessionmaker[AsyncSession], running: _Running, response: StoredResponse | None
 ) -> None:
-    """Store the answer (completed), or with None release the claim so a retry runs again."""
-    mine = (
-        IdempotencyKey.scope == scope,
-        IdempotencyKey.key == key,
-        IdempotencyKey.owner == owner,
-        IdempotencyKey.state == IN_PROGRESS,
-    )
+    """Store the answer (completed), or with None release the claim so a retry runs again. A
+    claim the work was to take but never committed (it failed before) is written completed."""
+    mine = _mine(running)
     async with sessions.begin() as session:
         if response is None:
-            await session.execute(delete(IdempotencyKey).where(*mine))
+            await _release(session, mine)
             return
         result = await session.execute(
-            update(IdempotencyKey)
-            .where(*mine)
-            .values(
-                state=COMPLETED,
-                owner=None,
-                locked_until=None,
-                response_status=response.status,
-                response_body=response.body,
-            )
+            update(IdempotencyKey).where(*mine).values(**_completed(response))
         )
-    if not _rowcount(result):
-        log.warning("idempotency_claim_lost_before_store", scope=scope)
+        if _rowcount(result) or running.claim.taken:
+            stored = bool(_rowcount(result))
+        else:
+            stored = await _insert_completed(session, running, response)
+    if not stored:
+        log.warning("idempotency_claim_lost_before_store", scope=running.scope)
+
+
+async def _release(session: AsyncSession, mine: tuple[Any, ...]) -> None:
+    """Let a retry run the work again. A claim with a recovery point (the work wrote its
+    resource, say a charge, then failed) is kept with its lease ended instead: the retry takes
+    it over and answers from that resource rather than doing the work twice."""
+    await session.execute(
+        delete(IdempotencyKey).where(*mine, IdempotencyKey.response_body.is_(None))
+    )
+    await session.execute(update(IdempotencyKey).where(*mine).values(locked_until=clock.now()))
+
+
+def _mine(running: _Running) -> tuple[Any, ...]:
+    return (
+        IdempotencyKey.scope == running.scope,
+        IdempotencyKey.key == running.key,
+        IdempotencyKey.owner == running.claim.owner,
+        IdempotencyKey.state == IN_PROGRESS,
+    )
+
+
+def _completed(response: StoredResponse) -> dict[str, Any]:
+    return {
+        "state": COMPLETED,
+        "owner": None,
+        "locked_until": None,
+        "response_status": response.status,
+        "response_body": response.body,
+    }
+
+
+async def _insert_completed(
+    session: AsyncSession, running: _Running, response: StoredResponse
+) -> bool:
+    """The answer of work that failed before taking its claim; False when a duplicate holds
+    the key by now (its own answer stands)."""
+    now = clock.now()
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                insert(IdempotencyKey).values(
+                    scope=running.scope,
+                    key=running.key,
+                    fingerprint=running.fingerprint,
+                    created_at=now,
+                    expires_at=now + TTL,
+                    **_completed(response),
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+class _KeyTaken(Exception):
+    """The work's own claim found the key already used: the usual path decides what to do."""
 
 
 async def run_idempotent(
@@ -361,6 +417,7 @@ async def run_idempotent(
     fingerprint: str,
     execute: Callable[[], Awaitable[StoredResponse]],
     wait: float = WAIT,
+    claimed_by_work: bool = False,
 ) -> Replay:
     """Run `execute` once per (scope, key) and fingerprint; every duplicate gets its answer.
 
@@ -368,15 +425,35 @@ async def run_idempotent(
     sessions); an AppError it raises below 500 is the stored answer, a 5xx or any other
     exception releases the key and propagates. Raises IdempotencyKeyReused (422) for the same
     key with another fingerprint, and Conflict (409) when the first request is still running
-    after `wait` seconds."""
+    after `wait` seconds.
+
+    `claimed_by_work`: the work takes the claim itself with `save_recovery_point` in its first
+    write transaction and may store its answer with `store_answer` in its last one, which saves
+    the two transactions of their own a claim and an answer otherwise take (the payment hot
+    path). A key already used then rolls that transaction back and takes the usual path."""
     if key is None:
         return Replay(await execute(), replayed=False)
     validate_key(key)
+    if claimed_by_work:
+        try:
+            lazy = _Claimed(secrets.token_hex(16), taken=False)
+            return await _run_claimed(sessions, _Running(scope, key, fingerprint, lazy), execute)
+        except _KeyTaken:
+            pass  # replay it, wait for it, or take it over, as any duplicate would
     claim = await _claim(sessions, scope, key, fingerprint, wait)
     if isinstance(claim, _Stored):
         return Replay(claim.response, replayed=True)
-    beat = asyncio.create_task(_heartbeat(sessions, scope, key, claim.owner))
-    current = _CLAIM.set((scope, key, claim))
+    return await _run_claimed(sessions, _Running(scope, key, fingerprint, claim), execute)
+
+
+async def _run_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+    running: _Running,
+    execute: Callable[[], Awaitable[StoredResponse]],
+) -> Replay:
+    scope, key, owner = running.scope, running.key, running.claim.owner
+    beat = asyncio.create_task(_heartbeat(sessions, scope, key, owner))
+    current = _CLAIM.set(running)
     try:
         try:
             response = await execute()
@@ -386,39 +463,66 @@ async def run_idempotent(
             response = _error_response(exc)
     except BaseException:
         await _stop(beat)
-        await _finish(sessions, scope, key, claim.owner, None)
+        await _finish(sessions, running, None)
         raise
     finally:
         _CLAIM.reset(current)
     await _stop(beat)
-    await _finish(sessions, scope, key, claim.owner, response if _stores(response) else None)
+    if not running.claim.completed:
+        await _finish(sessions, running, response if _stores(response) else None)
     return Replay(response, replayed=False)
 
 
 async def save_recovery_point(session: AsyncSession, resource_id: str) -> None:
     """Note on the running request's claim, in `session`'s transaction, the resource its work
-    just wrote; without a keyed request it does nothing."""
-    current = _CLAIM.get()
-    if current is None:
+    just wrote; without a keyed request it does nothing. A claim the work takes itself is taken
+    here (raising _KeyTaken, which rolls this transaction back, when the key is in use)."""
+    running = _CLAIM.get()
+    if running is None:
         return
-    scope, key, claim = current
-    await session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.scope == scope,
-            IdempotencyKey.key == key,
-            IdempotencyKey.owner == claim.owner,
-            IdempotencyKey.state == IN_PROGRESS,
+    if running.claim.taken:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(*_mine(running))
+            .values(response_body={RECOVERY_POINT: resource_id})
         )
-        .values(response_body={RECOVERY_POINT: resource_id})
+        return
+    now = clock.now()
+    try:
+        await session.execute(
+            insert(IdempotencyKey).values(
+                scope=running.scope,
+                key=running.key,
+                fingerprint=running.fingerprint,
+                state=IN_PROGRESS,
+                owner=running.claim.owner,
+                locked_until=now + LEASE,
+                response_body={RECOVERY_POINT: resource_id},
+                created_at=now,
+                expires_at=now + TTL,
+            )
+        )
+    except IntegrityError:
+        raise _KeyTaken from None
+
+
+async def store_answer(session: AsyncSession, response: StoredResponse) -> None:
+    """Store the running request's answer in `session`'s transaction (its last one), instead of
+    a transaction of its own after the work; without a keyed request it does nothing."""
+    running = _CLAIM.get()
+    if running is None or not _stores(response):
+        return
+    result = await session.execute(
+        update(IdempotencyKey).where(*_mine(running)).values(**_completed(response))
     )
+    running.claim.completed = bool(_rowcount(result))
 
 
 def recovery_point() -> str | None:
     """The resource a dead request with this key had written, when this request took over its
     claim; None otherwise (the work starts from the beginning)."""
-    current = _CLAIM.get()
-    return current[2].resumes if current is not None else None
+    running = _CLAIM.get()
+    return running.claim.resumes if running is not None else None
 
 
 async def purge_expired(session: AsyncSession, _payload: dict[str, Any]) -> datetime:

@@ -16,6 +16,7 @@ stays `pending` (or keeps its `pending_action`) for the worker's sweep (`payment
 """
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ from avnz.payments.ruling import (
     RuleRefusal,
     Ruling,
     queue_notifications,
+    record_hit,
     record_refusal,
     refusal,
     rule_payment,
@@ -156,11 +158,17 @@ class Opened:
 # --- charge ----------------------------------------------------------------------------------
 
 
-async def create_payment(gateways: Gateways, principal: Principal, data: PaymentCreate) -> Payment:
+Settled = Callable[[AsyncSession, Payment], Awaitable[None]]
+
+
+async def create_payment(
+    gateways: Gateways, principal: Principal, data: PaymentCreate, on_settled: Settled | None = None
+) -> Payment:
     """Charge (or authorize) a card once and return the payment in its final state, or
     `pending` when the gateway's answer is in doubt and its inquiry could not settle it. An
     attempt that failed at the account's end (nothing charged) moves on to the plan's next
-    account, within the pool's attempt and time budget."""
+    account, within the pool's attempt and time budget. `on_settled` runs in the settling
+    transaction, with the payment as it will be returned (the API stores its answer there)."""
     started = time.perf_counter()
     resumed = idempotency.recovery_point()
     if resumed is not None:  # a retry of a request that died after writing its payment
@@ -183,9 +191,13 @@ async def create_payment(gateways: Gateways, principal: Principal, data: Payment
         opened, attempt = rerouted, attempt + 1
         result = await _charge(opened)
     async with gateways.sessions.begin() as session:
-        payment = await settle_payment(session, opened.payment_id, result)
-        await _close_decision(session, opened, result, attempt, payment)
-        payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
+        # Nothing read here depends on the payment's own pending changes: one UPDATE at commit.
+        with session.no_autoflush:
+            payment = await settle_payment(session, opened.payment_id, result)
+            await _close_decision(session, opened, result, attempt, payment)
+            payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
+            if on_settled is not None:
+                await on_settled(session, payment)
     return payment
 
 
@@ -203,13 +215,15 @@ def _fails_over(opened: Opened, result: GatewayResult, attempt: int, started: fl
 async def _open_payment(
     session: AsyncSession, gateways: Gateways, principal: Principal, data: PaymentCreate
 ) -> Opened:
+    payment_id = new_id("pay")
+    # First, so that a retry of a request already under way stops here: committed with the payment.
+    await idempotency.save_recovery_point(session, payment_id)
     company = await target_company(session, principal, data.company_id)
     customer_id = await _customer_id(session, principal, company, data.customer_id)
     order = await _order(session, principal, company, data.order_id)
     amount, currency = _amount(data, order)
     method, card = await _instrument(session, gateways.keyring, principal, company, data)
     now = clock.now()
-    payment_id = new_id("pay")
     transaction = _transaction(data, method, order, customer_id, amount, currency, now)
     ruling = await rule_payment(
         session, gateways.rules, company, transaction, payment_id=payment_id
@@ -283,10 +297,10 @@ async def _open_payment(
     )
     session.add(payment)
     await session.flush()
-    await idempotency.save_recovery_point(session, payment.id)  # committed with the payment
     await queue_notifications(session, ruling, company, payment.id)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)
+    connector = await gateways.connector(session, account)
     decision_id = await decisions.start_decision(
         session,
         payment_id=payment.id,
@@ -302,10 +316,11 @@ async def _open_payment(
         rule_version=ruling.match.rule.version if ruling.match else None,
         condition_results=ruling.condition_results(),
     )
+    await record_hit(session, ruling, now)
     return Opened(
         payment_id=payment.id,
         kind=PaymentKind(payment.kind),
-        connector=await gateways.connector(session, account),
+        connector=connector,
         request=_gateway_request(payment, card, data),
         plan=plan,
         position=position,
@@ -450,9 +465,15 @@ async def _reroute(
 
 
 async def _note_attempt(
-    session: AsyncSession, opened: Opened, result: GatewayResult, attempt: int, step: Step
+    session: AsyncSession,
+    opened: Opened,
+    result: GatewayResult,
+    attempt: int,
+    step: Step,
+    final_outcome: str | None = None,
 ) -> None:
-    """The attempt in the routing decision, and in the account's circuit breaker."""
+    """The attempt in the routing decision (closing it with `final_outcome`), and in the
+    account's circuit breaker."""
     await decisions.add_attempt(
         session,
         decision_id=opened.decision_id,
@@ -460,6 +481,7 @@ async def _note_attempt(
         account_id=opened.account_id,
         result=result,
         step=step,
+        final_outcome=final_outcome,
     )
     if not result.charge_may_exist:
         ok = not is_account_failure(result)
@@ -470,11 +492,9 @@ async def _close_decision(
     session: AsyncSession, opened: Opened, result: GatewayResult, attempt: int, payment: Payment
 ) -> None:
     step = Step.INQUIRE if result.charge_may_exist else Step.STOP
-    await _note_attempt(session, opened, result, attempt, step)
-    if payment.status != PaymentStatus.PENDING:  # else the sweep closes it once it knows
-        await decisions.finish_decision(
-            session, decision_id=opened.decision_id, final_outcome=payment.status
-        )
+    # A payment still pending keeps its decision open: the sweep closes it once it knows.
+    final = None if payment.status == PaymentStatus.PENDING else payment.status
+    await _note_attempt(session, opened, result, attempt, step, final_outcome=final)
 
 
 async def _customer_id(
@@ -540,11 +560,12 @@ async def _instrument(
 ) -> tuple[PaymentMethod, Card]:
     """The vaulted card and its clear form for this one call (the CVV only ever in memory)."""
     if data.card is not None:
-        method = await vault.store_card(
-            session=session,
-            principal=principal,
-            keyring=keyring,
-            data=PaymentMethodCreate(
+        method = await vault.vault_card(
+            session,
+            principal,
+            keyring,
+            company,
+            PaymentMethodCreate(
                 company_id=company.id,
                 customer_id=data.customer_id,
                 card=data.card,

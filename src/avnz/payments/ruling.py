@@ -65,8 +65,16 @@ async def rule_payment(
     )
     if match is None:
         return Ruling(context)
-    await analytics.record_hit(session, rule_id=match.rule.id, arm=match.arm, at=transaction.moment)
     return Ruling(context, match, match.directive)
+
+
+async def record_hit(session: AsyncSession, ruling: Ruling, at: datetime) -> None:
+    """Count the match on its rule. Every payment a rule matches updates the same rows, so the
+    payment path does it last, just before its commit: the row locks are held for moments."""
+    if ruling.match is not None:
+        await analytics.record_hit(
+            session, rule_id=ruling.match.rule.id, arm=ruling.match.arm, at=at
+        )
 
 
 class RuleRefusal(AppError):
@@ -143,7 +151,7 @@ async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: dateti
         return
     company = await session.get_one(Company, refused.company_id)
     rule, arm = ruling.match.rule, ruling.match.arm
-    await analytics.record_hit(session, rule_id=rule.id, arm=arm, at=at)
+    await record_hit(session, ruling, at)
     await analytics.record_outcome(
         session, rule_id=rule.id, arm=arm, day=at.date(), succeeded=False
     )

@@ -19,6 +19,7 @@ from avnz.payments.models import PaymentMethod, PaymentMethodStatus, pan_aad
 from avnz.payments.schemas import CardOut, PaymentMethodCreate, PaymentMethodOut
 from avnz.security.keyring import Keyring
 from avnz.tenancy import service as tenancy
+from avnz.tenancy.models import Company
 
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
@@ -42,6 +43,17 @@ async def store_card(
     if company_id is None:
         raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
     company = await tenancy.get_company(session=session, principal=principal, company_id=company_id)
+    return await vault_card(session, principal, keyring, company, data)
+
+
+async def vault_card(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: Keyring,
+    company: Company,
+    data: PaymentMethodCreate,
+) -> PaymentMethod:
+    """`store_card` for a company the caller already resolved (and may see)."""
     try:
         number, brand = cards.validate_number(data.card.number.get_secret_value())
         exp_month, exp_year = cards.validate_expiry(

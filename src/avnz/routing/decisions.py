@@ -3,7 +3,8 @@ probability, for offline evaluation of other strategies), and every attempt fail
 
 The payment path writes them with Core statements in its own short transactions:
 `start_decision` when the payment is opened (after the payment row is flushed),
-`add_attempt` after each gateway answer, `finish_decision` when the payment settles. Reads are
+`add_attempt` after each gateway answer, the last one closing it when the payment settles
+(`finish_for_payment` when the sweep settles it instead). Reads are
 scoped like the payment: a decision outside the caller's scope is missing (404).
 """
 
@@ -73,9 +74,11 @@ async def add_attempt(
     account_id: str,
     result: GatewayResult,
     step: Step,
+    final_outcome: str | None = None,
 ) -> None:
     """Record attempt number `attempt` (1 for the first account) and what failover did next;
-    the decision's final account and failover count follow the latest attempt."""
+    the decision's final account and failover count follow the latest attempt. With
+    `final_outcome` the attempt is the last one: the decision is closed in the same UPDATE."""
     now = clock.now()
     await session.execute(
         insert(ATTEMPTS).values(
@@ -90,19 +93,11 @@ async def add_attempt(
             created_at=now,
         )
     )
+    closed = {} if final_outcome is None else {"final_outcome": final_outcome, "completed_at": now}
     await session.execute(
         update(DECISIONS)
         .where(DECISIONS.c.id == decision_id, DECISIONS.c.failover_attempts <= attempt - 1)
-        .values(final_account_id=account_id, failover_attempts=attempt - 1)
-    )
-
-
-async def finish_decision(session: AsyncSession, *, decision_id: str, final_outcome: str) -> None:
-    """Close the decision with the payment's final outcome (e.g. its outcome class or status)."""
-    await session.execute(
-        update(DECISIONS)
-        .where(DECISIONS.c.id == decision_id)
-        .values(final_outcome=final_outcome, completed_at=clock.now())
+        .values(final_account_id=account_id, failover_attempts=attempt - 1, **closed)
     )
 
 

@@ -11,9 +11,9 @@ result stays within the caps; the database decides, not Python:
   one transaction cannot interleave with another's.
 
 The buckets are always updated in the same order (day, week, month, year), so two reservations
-never wait on each other in opposite orders. All of it runs in a SAVEPOINT: when one bucket
-refuses, the increments already made to the others are undone and the caller's transaction goes
-on (e.g. to try another account).
+never wait on each other in opposite orders. When one bucket refuses, the increments already
+made to the others are given back in the same transaction, which goes on (e.g. to try another
+account).
 """
 
 from collections.abc import Callable, Sequence
@@ -166,7 +166,7 @@ async def _ensure_rows(session: AsyncSession, account_id: str, buckets: Sequence
 async def _refusal(
     session: AsyncSession, account: MerchantAccount, bucket: Bucket, amount_minor: int
 ) -> LimitExceeded:
-    """Say which cap of `bucket` refused the reservation (read inside the same savepoint)."""
+    """Say which cap of `bucket` refused the reservation (read in the same transaction)."""
     limits = AccountLimits.model_validate(account.limits)
     count_cap, volume_cap = limits.caps(bucket.period)
     row = (
@@ -195,31 +195,46 @@ async def reserve(
     session: AsyncSession, account: MerchantAccount, amount_minor: int, at: datetime
 ) -> Reservation:
     """Count one transaction of `amount_minor` (the account's currency) in every bucket of `at`,
-    or raise LimitExceeded and change nothing. Caps hold under any concurrency."""
+    or raise LimitExceeded and change nothing. Caps hold under any concurrency.
+
+    One conditional UPDATE per bucket. A bucket whose UPDATE matched nothing either has no row
+    yet (its period just began: the row is created at zero and the UPDATE tried again) or is
+    full; then the buckets already counted are given back before raising."""
     limits = AccountLimits.model_validate(account.limits)
     check_amount(limits, amount_minor, account.currency)
     buckets = buckets_at(at)
-    async with session.begin_nested():
-        await _ensure_rows(session, account.id, buckets)
-        for bucket in buckets:
-            stmt = (
-                update(USAGE)
-                .where(_key(account.id, bucket))
-                .values(
-                    transaction_count=USAGE.c.transaction_count + 1,
-                    volume_minor=USAGE.c.volume_minor + amount_minor,
-                )
-            )
-            count_cap, volume_cap = limits.caps(bucket.period)
-            if count_cap is not None:
-                stmt = stmt.where(USAGE.c.transaction_count + 1 <= count_cap)
-            if volume_cap is not None:
-                stmt = stmt.where(USAGE.c.volume_minor + amount_minor <= volume_cap)
-            result = cast(CursorResult[Any], await session.execute(stmt))
-            if result.rowcount != 1:
-                # Raised inside the savepoint: the buckets already counted are rolled back.
-                raise await _refusal(session, account, bucket, amount_minor)
+    counted: list[Bucket] = []
+    for bucket in buckets:
+        if not await _add(session, account.id, limits, bucket, amount_minor):
+            await _ensure_rows(session, account.id, (bucket,))
+            if not await _add(session, account.id, limits, bucket, amount_minor):
+                refused = await _refusal(session, account, bucket, amount_minor)
+                await release(session, Reservation(account.id, amount_minor, tuple(counted)))
+                raise refused
+        counted.append(bucket)
     return Reservation(account_id=account.id, amount_minor=amount_minor, buckets=buckets)
+
+
+async def _add(
+    session: AsyncSession, account_id: str, limits: AccountLimits, bucket: Bucket, amount: int
+) -> bool:
+    """Add the transaction to the bucket if it stays within its caps; False when it did not
+    (the bucket is full, or has no row yet)."""
+    stmt = (
+        update(USAGE)
+        .where(_key(account_id, bucket))
+        .values(
+            transaction_count=USAGE.c.transaction_count + 1,
+            volume_minor=USAGE.c.volume_minor + amount,
+        )
+    )
+    count_cap, volume_cap = limits.caps(bucket.period)
+    if count_cap is not None:
+        stmt = stmt.where(USAGE.c.transaction_count + 1 <= count_cap)
+    if volume_cap is not None:
+        stmt = stmt.where(USAGE.c.volume_minor + amount <= volume_cap)
+    result = cast(CursorResult[Any], await session.execute(stmt))
+    return result.rowcount == 1
 
 
 async def release(session: AsyncSession, reservation: Reservation) -> None:
