@@ -382,24 +382,26 @@ def _completed(response: StoredResponse) -> dict[str, Any]:
     }
 
 
+def _new_row(running: _Running, **values: Any) -> Any:
+    now = clock.now()
+    return insert(IdempotencyKey).values(
+        scope=running.scope,
+        key=running.key,
+        fingerprint=running.fingerprint,
+        created_at=now,
+        expires_at=now + TTL,
+        **values,
+    )
+
+
 async def _insert_completed(
     session: AsyncSession, running: _Running, response: StoredResponse
 ) -> bool:
     """The answer of work that failed before taking its claim; False when a duplicate holds
     the key by now (its own answer stands)."""
-    now = clock.now()
     try:
         async with session.begin_nested():
-            await session.execute(
-                insert(IdempotencyKey).values(
-                    scope=running.scope,
-                    key=running.key,
-                    fingerprint=running.fingerprint,
-                    created_at=now,
-                    expires_at=now + TTL,
-                    **_completed(response),
-                )
-            )
+            await session.execute(_new_row(running, **_completed(response)))
     except IntegrityError:
         return False
     return True
@@ -487,19 +489,14 @@ async def save_recovery_point(session: AsyncSession, resource_id: str) -> None:
             .values(response_body={RECOVERY_POINT: resource_id})
         )
         return
-    now = clock.now()
     try:
         await session.execute(
-            insert(IdempotencyKey).values(
-                scope=running.scope,
-                key=running.key,
-                fingerprint=running.fingerprint,
+            _new_row(
+                running,
                 state=IN_PROGRESS,
                 owner=running.claim.owner,
-                locked_until=now + LEASE,
+                locked_until=clock.now() + LEASE,
                 response_body={RECOVERY_POINT: resource_id},
-                created_at=now,
-                expires_at=now + TTL,
             )
         )
     except IntegrityError:
