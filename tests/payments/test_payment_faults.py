@@ -17,6 +17,8 @@ from avnz.gateways.base import Timeouts
 from avnz.payments import processing, sweep
 from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.schemas import PaymentCreate
+from avnz.routing import usage
+from avnz.routing.models import MerchantAccount
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World
@@ -271,3 +273,43 @@ async def test_a_keyed_payment_refused_before_it_opens_stores_the_refusal(
     again = await client.post(f"{API}/payments", json=body, headers=keyed)
     assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (404, "true")
     assert again.json() == first.json()
+
+
+async def test_a_first_choice_filled_meanwhile_opens_the_payment_on_the_next_account(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sandboxes: str,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Capacity is reserved last: when a concurrent payment took the strategy's choice's last
+    slot after the route was planned, the payment and its decision move to the next account."""
+    for name in ("First", "Second"):
+        await create_account(
+            client,
+            headers,
+            None,
+            name=name,
+            provider="nmi",
+            base_url=f"{sandboxes}/nmi",
+            limits={"daily_transaction_limit": 1},
+        )
+    planned = processing.plan_route
+    taken: list[str] = []
+
+    async def plan_then_fill(session: AsyncSession, context: Any) -> Any:
+        plan = await planned(session, context)
+        assert len(plan.accounts) == 2
+        first = await session.get_one(MerchantAccount, plan.accounts[0].account.id)
+        await usage.reserve(session, first, 100, clock.now())  # the concurrent payment
+        taken.append(first.id)
+        return plan
+
+    monkeypatch.setattr(processing, "plan_route", plan_then_fill)
+    paid = await pay(client, headers)
+    assert paid.status_code == 201, paid.text
+    payment = paid.json()
+    assert payment["merchant_account_id"] != taken[0]
+    routing = (await client.get(f"{API}/payments/{payment['id']}/routing", headers=headers)).json()
+    assert routing["selected_account_id"] == payment["merchant_account_id"]
+    assert routing["probability"] is None

@@ -23,13 +23,15 @@ PARALLEL = 20
 
 async def _hit(runtime: Runtime, rule_id: str, arm: str, at: datetime) -> None:
     async with runtime.sessions.begin() as session:
-        await analytics.record_hit(session, rule_id=rule_id, arm=arm, at=at)
+        await analytics.record_payment(
+            session, rule_id=rule_id, arm=arm, at=at, hit=True, succeeded=None
+        )
 
 
-async def _outcome(runtime: Runtime, rule_id: str, day: date, succeeded: bool) -> None:
+async def _outcome(runtime: Runtime, rule_id: str, at: datetime, succeeded: bool) -> None:
     async with runtime.sessions.begin() as session:
-        await analytics.record_outcome(
-            session, rule_id=rule_id, arm="control", day=day, succeeded=succeeded
+        await analytics.record_payment(
+            session, rule_id=rule_id, arm="control", at=at, hit=False, succeeded=succeeded
         )
 
 
@@ -48,10 +50,7 @@ async def test_parallel_hits_and_outcomes_are_all_counted(
     moments = [MORNING + timedelta(seconds=index) for index in range(PARALLEL)]
     await asyncio.gather(*(_hit(runtime, rule["id"], "control", at) for at in moments))
     await asyncio.gather(
-        *(
-            _outcome(runtime, rule["id"], MORNING.date(), index % 4 != 0)
-            for index in range(PARALLEL)
-        )
+        *(_outcome(runtime, rule["id"], MORNING, index % 4 != 0) for index in range(PARALLEL))
     )
     assert await _stats(runtime, rule["id"]) == {(MORNING.date(), "control"): (20, 15, 5)}
     async with runtime.sessions() as session:
@@ -98,9 +97,9 @@ async def test_analytics_per_day_and_arm(
     clock.set_source(lambda: MORNING)
     for arm in ("control", "control", "variant"):
         await _hit(runtime, rule["id"], arm, MORNING)
-    await _outcome(runtime, rule["id"], MORNING.date(), True)
-    await _outcome(runtime, rule["id"], MORNING.date(), False)
-    await _outcome(runtime, rule["id"], MORNING.date(), True)
+    await _outcome(runtime, rule["id"], MORNING, True)
+    await _outcome(runtime, rule["id"], MORNING, False)
+    await _outcome(runtime, rule["id"], MORNING, True)
 
     response = await client.get(f"{RULES}/{rule['id']}/analytics", headers=headers)
     assert response.status_code == 200, response.text

@@ -54,7 +54,6 @@ from avnz.payments.ruling import (
     RuleRefusal,
     Ruling,
     queue_notifications,
-    record_hit,
     record_refusal,
     refusal,
     rule_payment,
@@ -193,11 +192,15 @@ async def create_payment(
     async with gateways.sessions.begin() as session:
         # Nothing read here depends on the payment's own pending changes: one UPDATE at commit.
         with session.no_autoflush:
-            payment = await settle_payment(session, opened.payment_id, result)
+            payment = await settle_payment(session, opened.payment_id, result, count_rule=False)
             await _close_decision(session, opened, result, attempt, payment)
             payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
             if on_settled is not None:
                 await on_settled(session, payment)
+            # Last, like the reservation: the rule's counters are every matched payment's rows,
+            # locked from here to the commit.
+            await session.flush()
+            await _count_for_rule(session, payment, hit=True)
     return payment
 
 
@@ -263,7 +266,8 @@ async def _open_payment(
             "try again later or with another card.",
             param="card",
         )
-    position, account = await _reserve_from(session, plan, 0, charged, now)
+    # The strategy's choice; its capacity is reserved last (below).
+    account = await session.get_one(MerchantAccount, plan.accounts[0].account.id)
     payment = Payment(
         id=payment_id,
         organization_id=company.organization_id,
@@ -300,7 +304,6 @@ async def _open_payment(
     await queue_notifications(session, ruling, company, payment.id)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)
-    connector = await gateways.connector(session, account)
     decision_id = await decisions.start_decision(
         session,
         payment_id=payment.id,
@@ -310,17 +313,23 @@ async def _open_payment(
         account_id=account.id,
         strategy=plan.strategy,
         evaluation_time_ms=plan.evaluation_ms,
-        probability=plan.probability if position == 0 else None,
+        probability=plan.probability,
         pool_id=plan.pool_id,
         rule_id=ruling.match.rule.id if ruling.match else None,
         rule_version=ruling.match.rule.version if ruling.match else None,
         condition_results=ruling.condition_results(),
     )
-    await record_hit(session, ruling, now)
+    # Last: every payment on the account updates the same usage rows, and their row locks are
+    # held until the commit that follows (the rule's hit is counted when the payment settles).
+    position, reserved = await _reserve_from(session, plan, 0, charged, now)
+    if reserved is not account:  # the first choice was full: the payment moves to another one
+        account = reserved
+        _assign(payment, account, now)
+        await decisions.reselect(session, decision_id=decision_id, account_id=account.id)
     return Opened(
         payment_id=payment.id,
         kind=PaymentKind(payment.kind),
-        connector=connector,
+        connector=await gateways.connector(session, account),
         request=_gateway_request(payment, card, data),
         plan=plan,
         position=position,
@@ -438,6 +447,13 @@ async def _reserve_from(
     )
 
 
+def _assign(payment: Payment, account: MerchantAccount, reserved_at: datetime) -> None:
+    """The payment now goes to `account`, whose capacity was reserved at `reserved_at`."""
+    payment.merchant_account_id, payment.provider = account.id, account.provider_type
+    payment.reserved_at = reserved_at
+    payment.routing = {**payment.routing, "account_id": account.id}
+
+
 async def _reroute(
     session: AsyncSession,
     gateways: Gateways,
@@ -457,9 +473,8 @@ async def _reroute(
         )
     except (NoEligibleAccount, usage.LimitExceeded):
         return None
-    payment.merchant_account_id, payment.provider = account.id, account.provider_type
-    payment.reserved_at = now
-    payment.routing = {**payment.routing, "account_id": account.id, "attempts": attempt + 1}
+    _assign(payment, account, now)
+    payment.routing = {**payment.routing, "attempts": attempt + 1}
     connector = await gateways.connector(session, account)
     return replace(opened, connector=connector, position=position)
 
@@ -671,7 +686,11 @@ async def locked_payment(session: AsyncSession, payment_id: str) -> Payment:
     return payment
 
 
-async def settle_payment(session: AsyncSession, payment_id: str, result: GatewayResult) -> Payment:
+async def settle_payment(
+    session: AsyncSession, payment_id: str, result: GatewayResult, *, count_rule: bool = True
+) -> Payment:
+    """Record the gateway's answer on a pending payment and follow it. `count_rule=False`: the
+    caller counts the outcome for the payment's rule itself (`_count_for_rule`)."""
     payment = await locked_payment(session, payment_id)
     if payment.status != PaymentStatus.PENDING:
         return payment  # the sweep settled it first; its answer stands
@@ -682,7 +701,8 @@ async def settle_payment(session: AsyncSession, payment_id: str, result: Gateway
         return payment
     payment.status = next_status(PaymentStatus(payment.status), action).value
     payment.completed_at = clock.now()
-    await _rule_outcome(session, payment, action)
+    if count_rule:
+        await _count_for_rule(session, payment, hit=False)
     if action in (PaymentAction.SALE, PaymentAction.AUTHORIZE):
         await _approved(session, payment, result)
     else:
@@ -691,18 +711,24 @@ async def settle_payment(session: AsyncSession, payment_id: str, result: Gateway
     return payment
 
 
-async def _rule_outcome(session: AsyncSession, payment: Payment, action: PaymentAction) -> None:
-    """Count the payment's final outcome for the rule that routed it, on the day it matched."""
+async def _count_for_rule(session: AsyncSession, payment: Payment, *, hit: bool) -> None:
+    """Count the payment for the rule that routed it, on the day it matched: its hit (`hit`)
+    and, once settled, its outcome."""
     rule_id = payment.routing.get("rule_id")
     if not rule_id:
         return
-    await analytics.record_outcome(
+    status = PaymentStatus(payment.status)
+    await analytics.record_payment(
         session,
         rule_id=rule_id,
         arm=Arm(payment.routing.get("rule_arm", Arm.CONTROL.value)),
-        day=payment.created_at.date(),
-        succeeded=action in (PaymentAction.SALE, PaymentAction.AUTHORIZE),
+        at=payment.created_at,
+        hit=hit,
+        succeeded=None if status is PaymentStatus.PENDING else status in _APPROVED,
     )
+
+
+_APPROVED = frozenset({PaymentStatus.CAPTURED, PaymentStatus.AUTHORIZED})
 
 
 def _record_answer(payment: Payment, result: GatewayResult) -> None:

@@ -68,15 +68,6 @@ async def rule_payment(
     return Ruling(context, match, match.directive)
 
 
-async def record_hit(session: AsyncSession, ruling: Ruling, at: datetime) -> None:
-    """Count the match on its rule. Every payment a rule matches updates the same rows, so the
-    payment path does it last, just before its commit: the row locks are held for moments."""
-    if ruling.match is not None:
-        await analytics.record_hit(
-            session, rule_id=ruling.match.rule.id, arm=ruling.match.arm, at=at
-        )
-
-
 class RuleRefusal(AppError):
     """A payment a rule refused before anything was reserved or sent to a gateway."""
 
@@ -150,10 +141,9 @@ async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: dateti
     if ruling.match is None:
         return
     company = await session.get_one(Company, refused.company_id)
-    rule, arm = ruling.match.rule, ruling.match.arm
-    await record_hit(session, ruling, at)
-    await analytics.record_outcome(
-        session, rule_id=rule.id, arm=arm, day=at.date(), succeeded=False
+    match = ruling.match
+    await analytics.record_payment(
+        session, rule_id=match.rule.id, arm=match.arm, at=at, hit=True, succeeded=False
     )
     await queue_notifications(session, ruling, company, refused.payment_id)
     context = ruling.context

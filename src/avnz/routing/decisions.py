@@ -66,6 +66,16 @@ async def start_decision(
     return decision_id
 
 
+async def reselect(session: AsyncSession, *, decision_id: str, account_id: str) -> None:
+    """The strategy's choice had no capacity left: the payment opens on `account_id` instead,
+    which no probability describes."""
+    await session.execute(
+        update(DECISIONS)
+        .where(DECISIONS.c.id == decision_id)
+        .values(selected_account_id=account_id, probability=None)
+    )
+
+
 async def add_attempt(
     session: AsyncSession,
     *,

@@ -1,8 +1,8 @@
 """Rule analytics: hits per rule, UTC day and A/B arm, and the outcomes of the payments a rule
 routed; the all-time hit count and last hit on the rule itself.
 
-The payment path calls `record_hit` and `record_outcome`. Each count is one upsert (INSERT …
-ON CONFLICT DO UPDATE SET n = n + 1) or one UPDATE, so the database adds, not Python: no count
+The payment path calls `record_payment`. Each count is one upsert (INSERT … ON CONFLICT DO
+UPDATE SET n = n + 1) or one UPDATE, so the database adds, not Python: no count
 is lost however many payments hit a rule at once, on SQLite or PostgreSQL.
 """
 
@@ -37,24 +37,34 @@ def upsert_into(session: AsyncSession, table: Table) -> Any:
     return _INSERTS[session.get_bind().dialect.name](table)
 
 
-async def _count(session: AsyncSession, rule_id: str, arm: str, day: date, column: str) -> None:
-    """Add one to `column` of the rule's (day, arm) row, creating the row at zero first."""
-    values: dict[str, Any] = {"rule_id": rule_id, "day": day, "arm": Arm(arm)}
-    values |= {"hits": 0, "successes": 0, "failures": 0, column: 1}
+async def record_payment(
+    session: AsyncSession,
+    *,
+    rule_id: str,
+    arm: str,
+    at: datetime,
+    hit: bool,
+    succeeded: bool | None,
+) -> None:
+    """Count a payment the rule matched at `at`, in that UTC day and arm: its hit (`hit`; also
+    on the rule: hit_count, and last_hit_at unless a later hit is already recorded) and its
+    outcome once known (`succeeded`), in one upsert."""
+    at = clock.as_utc(at).astimezone(UTC)
+    counts = {
+        "hits": int(hit),
+        "successes": int(succeeded is True),
+        "failures": int(succeeded is False),
+    }
+    added = {column: STATS.c[column] + n for column, n in counts.items() if n}
+    if not added:
+        return
     await session.execute(
         upsert_into(session, STATS)
-        .values(values)
-        .on_conflict_do_update(
-            index_elements=["rule_id", "day", "arm"], set_={column: STATS.c[column] + 1}
-        )
+        .values(rule_id=rule_id, day=at.date(), arm=Arm(arm), **counts)
+        .on_conflict_do_update(index_elements=["rule_id", "day", "arm"], set_=added)
     )
-
-
-async def record_hit(session: AsyncSession, *, rule_id: str, arm: str, at: datetime) -> None:
-    """Count a match of the rule at `at` in its day and arm, and on the rule (hit_count, and
-    last_hit_at unless a later hit is already recorded)."""
-    at = clock.as_utc(at).astimezone(UTC)
-    await _count(session, rule_id, arm, at.date(), "hits")
+    if not hit:
+        return
     moment = literal(at, RULES.c.last_hit_at.type)
     later = RULES.c.last_hit_at.is_(None) | (RULES.c.last_hit_at < moment)
     await session.execute(
@@ -65,13 +75,6 @@ async def record_hit(session: AsyncSession, *, rule_id: str, arm: str, at: datet
             last_hit_at=case((later, moment), else_=RULES.c.last_hit_at),
         )
     )
-
-
-async def record_outcome(
-    session: AsyncSession, *, rule_id: str, arm: str, day: date, succeeded: bool
-) -> None:
-    """Count the outcome of a payment the rule routed, on the day (and arm) of its hit."""
-    await _count(session, rule_id, arm, day, "successes" if succeeded else "failures")
 
 
 def analytics_range(since: date | None, until: date | None) -> tuple[date, date]:
