@@ -48,7 +48,7 @@ def create_engine(url: str, *, sqlite_read_only: bool = False, **kwargs: Any) ->
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
 
 
