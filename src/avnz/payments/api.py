@@ -122,14 +122,20 @@ async def create_payment(
     """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
     order. Send an `Idempotency-Key`: a retry with it never charges twice."""
 
+    answers: list[StoredResponse] = []
+
     async def store_answer(session: AsyncSession, payment: Payment) -> None:
-        await idempotency.store_answer(session, _answer(payment))
+        answers.append(_answer(payment))
+        await idempotency.store_answer(session, answers[-1])
 
     async def execute() -> StoredResponse:
         gateways = processing.Gateways.of(runtime)
-        return _answer(
-            await processing.create_payment(gateways, principal, data, on_settled=store_answer)
+        payment = await processing.create_payment(
+            gateways, principal, data, on_settled=store_answer
         )
+        # The answer stored in the settling transaction; a replay resumed from a recovery
+        # point never settles here, so it renders the payment as it is now.
+        return answers[-1] if answers else _answer(payment)
 
     return await idempotent.run(execute, claimed_by_work=True)
 

@@ -148,6 +148,9 @@ class Opened:
     decision_id: str
     failover: FailoverConfig
     attempts_allowed: int  # the pool's max attempts, capped by the card's retry budget
+    # As read when the payment opened: settling needs them (fees) and need not read them again.
+    account: MerchantAccount
+    company: Company
 
     @property
     def account_id(self) -> str:
@@ -190,6 +193,10 @@ async def create_payment(
         opened, attempt = rerouted, attempt + 1
         result = await _charge(opened)
     async with gateways.sessions.begin() as session:
+        # Read when the payment opened: into this session without a SELECT, and held by it
+        # (its identity map holds rows weakly).
+        rows = (opened.account, opened.company)
+        session.info["opened_rows"] = [await session.merge(row, load=False) for row in rows]
         # Nothing read here depends on the payment's own pending changes: one UPDATE at commit.
         with session.no_autoflush:
             payment = await settle_payment(session, opened.payment_id, result, count_rule=False)
@@ -336,6 +343,8 @@ async def _open_payment(
         decision_id=decision_id,
         failover=failover,
         attempts_allowed=min(failover.max_attempts, budget),
+        account=account,
+        company=company,
     )
 
 
@@ -476,7 +485,7 @@ async def _reroute(
     _assign(payment, account, now)
     payment.routing = {**payment.routing, "attempts": attempt + 1}
     connector = await gateways.connector(session, account)
-    return replace(opened, connector=connector, position=position)
+    return replace(opened, connector=connector, position=position, account=account)
 
 
 async def _note_attempt(
