@@ -1,15 +1,17 @@
 """What one payment costs inside the process: the app called over ASGI, no HTTP server between.
 
     .venv/bin/python bench/hot_path.py [--payments 300] [--database sqlite|postgresql+asyncpg://...]
-        [--profile out.html|out.txt]
+        [--profile out.prof|out.html|out.txt] [--show-sql]
 
 Same world as `payments.py` (demo data, two sandbox accounts in a weighted pool, ten rules, an
 API key), with the sandboxes on loopback (`avnz sandbox all`). Payments are posted one at a time
 through `httpx.ASGITransport`, so the figures are the app's own: no uvicorn, no sockets on the
 client side, no queueing. Printed: latency and overhead (latency minus the payment's
 `gateway.latency_ms`) p50/p95/p99, and per payment the SQL statements by kind and the
-transactions committed, counted by engine events. `--profile` writes a pyinstrument profile of
-the measured payments (a dev tool: `.venv/bin/pip install pyinstrument`).
+transactions committed, counted by engine events (`--show-sql` prints each one: run it with
+`--payments 1` to read one payment's statements). `--profile` writes a cProfile (`.prof`) or
+pyinstrument (`.html`, `.txt`; a dev tool: `.venv/bin/pip install pyinstrument`) profile of the
+measured payments.
 A script, not a test.
 """
 
@@ -52,10 +54,11 @@ from support import spread
 class SqlCounter:
     """Statements by their first word, and commits, seen by the engine while `counting`."""
 
-    def __init__(self) -> None:
+    def __init__(self, show: bool) -> None:
         self.statements: Counter[str] = Counter()
         self.commits = 0
         self.counting = False
+        self.show = show  # print each statement and commit as it runs
 
     def attach(self, runtime: Runtime) -> None:
         engine = runtime.engine.sync_engine
@@ -65,21 +68,21 @@ class SqlCounter:
     def _on_statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if self.counting:
             self.statements[statement.lstrip().split(None, 1)[0].upper()] += 1
-            if os.environ.get("SHOWSQL"):
+            if self.show:
                 print("SQL:", " ".join(statement.split())[:230])
 
     def _on_commit(self, _conn: Any) -> None:
         if self.counting:
-            if os.environ.get("SHOWSQL"):
+            if self.show:
                 print("SQL: COMMIT")
             self.commits += 1
 
 
-async def measure(payments: int, sandboxes: str, profile: Path | None) -> None:
+async def measure(payments: int, sandboxes: str, profile: Path | None, show_sql: bool) -> None:
     configure_logging(get_settings().log_level)  # as `avnz serve` does
     runtime = Runtime.build(get_settings())
     app = create_app(runtime=runtime)
-    counter = SqlCounter()
+    counter = SqlCounter(show_sql)
     counter.attach(runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench/api/v1") as http:
@@ -157,6 +160,7 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=300)
     parser.add_argument("--database", default="sqlite")
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--show-sql", action="store_true", help="Print every measured statement.")
     args = parser.parse_args()
     database_url = (
         None if args.database == "sqlite" else f"{args.database}/avnz_hot_{secrets.token_hex(4)}"
@@ -179,7 +183,7 @@ def main() -> None:
         os.environ.clear()
         os.environ.update(env)
         get_settings.cache_clear()
-        asyncio.run(measure(args.payments, sandboxes, args.profile))
+        asyncio.run(measure(args.payments, sandboxes, args.profile, args.show_sql))
 
 
 if __name__ == "__main__":
