@@ -11,7 +11,7 @@ from avnz.auth.service import Authenticator
 from avnz.auth.tokens import Keyset
 from avnz.config import Settings
 from avnz.core.cache import TtlCache
-from avnz.db.engine import create_engine, session_factory
+from avnz.db.engine import WriteTurns, create_engine, session_factory
 from avnz.routing import selection
 from avnz.routing.strategies.round_robin import RedisCounter
 from avnz.rules.engine import RuleCache
@@ -50,6 +50,7 @@ class Runtime:
     api_keys: TtlCache[str, Principal]
     oidc_configs: TtlCache[str, list[tuple[str, OidcSettings]]]
     rule_cache: RuleCache = field(default_factory=RuleCache)
+    write_turns: WriteTurns = field(default_factory=lambda: WriteTurns(queue=False))
 
     @property
     def authenticator(self) -> Authenticator:
@@ -80,6 +81,7 @@ class Runtime:
             keyring=Keyring.from_settings(settings),
             api_keys=TtlCache(settings.api_key_cache_seconds),
             oidc_configs=TtlCache(60.0),
+            write_turns=WriteTurns.for_url(settings.resolved_database_url),
         )
 
     async def close(self) -> None:

@@ -1,6 +1,9 @@
 """Async engine and session factory; SQLite gets WAL, foreign keys and a busy timeout."""
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -50,6 +53,39 @@ def create_engine(url: str, *, sqlite_read_only: bool = False, **kwargs: Any) ->
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
+
+
+class WriteTurns:
+    """On SQLite, this process's hot-path write transactions one at a time, first come first
+    served; elsewhere, no queue.
+
+    SQLite has one writer. A transaction that finds the lock taken waits in SQLite's busy
+    handler, which sleeps between retries (up to 100 ms): waiters are served in no order and the
+    lock sits idle while they sleep, so under load a few payments wait seconds. Taking a turn
+    here first turns that into a plain queue."""
+
+    def __init__(self, *, queue: bool) -> None:
+        self._queue = queue
+        # One lock per event loop (asyncio locks belong to the loop they first wait on).
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @classmethod
+    def for_url(cls, url: str) -> "WriteTurns":
+        return cls(queue=is_sqlite(url))
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if not self._queue:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        async with lock:
+            yield
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

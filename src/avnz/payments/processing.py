@@ -16,7 +16,8 @@ stays `pending` (or keeps its `pending_action`) for the worker's sweep (`payment
 """
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from avnz.core import clock, events
 from avnz.core.errors import AppError, Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.money import Money
+from avnz.db.engine import WriteTurns
 from avnz.gateways import registry
 from avnz.gateways.base import (
     Address,
@@ -119,6 +121,7 @@ class Gateways:
     http: httpx.AsyncClient
     timeouts: Timeouts = field(default_factory=Timeouts)
     rules: RuleCache = field(default_factory=RuleCache)
+    write_turns: WriteTurns = field(default_factory=lambda: WriteTurns(queue=False))
 
     @classmethod
     def of(cls, runtime: "Runtime") -> "Gateways":
@@ -127,7 +130,20 @@ class Gateways:
             connect=settings.gateway_connect_timeout_seconds,
             read=settings.gateway_read_timeout_seconds,
         )
-        return cls(runtime.sessions, runtime.keyring, runtime.http, timeouts, runtime.rule_cache)
+        return cls(
+            runtime.sessions,
+            runtime.keyring,
+            runtime.http,
+            timeouts,
+            runtime.rule_cache,
+            runtime.write_turns,
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction of the payment path, in its turn (`WriteTurns`)."""
+        async with self.write_turns.turn(), self.sessions.begin() as session:
+            yield session
 
     async def connector(self, session: AsyncSession, account: MerchantAccount) -> Connector:
         config = await accounts.connector_config(session, self.keyring, account)
@@ -174,25 +190,25 @@ async def create_payment(
     started = time.perf_counter()
     resumed = idempotency.recovery_point()
     if resumed is not None:  # a retry of a request that died after writing its payment
-        async with gateways.sessions.begin() as session:
+        async with gateways.transaction() as session:
             return await session.get_one(Payment, resumed)
     try:
-        async with gateways.sessions.begin() as session:
+        async with gateways.transaction() as session:
             opened = await _open_payment(session, gateways, principal, data)
     except RuleRefusal as refused:
-        async with gateways.sessions.begin() as session:
+        async with gateways.transaction() as session:
             await record_refusal(session, refused, clock.now())
         raise
     result = await _charge(opened)
     attempt = 1
     while _fails_over(opened, result, attempt, started):
-        async with gateways.sessions.begin() as session:
+        async with gateways.transaction() as session:
             rerouted = await _reroute(session, gateways, opened, result, attempt)
         if rerouted is None:
             break
         opened, attempt = rerouted, attempt + 1
         result = await _charge(opened)
-    async with gateways.sessions.begin() as session:
+    async with gateways.transaction() as session:
         # Read when the payment opened: into this session without a SELECT, and held by it
         # (its identity map holds rows weakly).
         rows = (opened.account, opened.company)
