@@ -10,7 +10,7 @@ scoped like the payment: a decision outside the caller's scope is missing (404).
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, insert, select, update
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.scope import Principal, scope_clause
@@ -90,25 +90,41 @@ async def add_attempt(
     the decision's final account and failover count follow the latest attempt. With
     `final_outcome` the attempt is the last one: the decision is closed in the same UPDATE."""
     now = clock.now()
-    await session.execute(
-        insert(ATTEMPTS).values(
-            id=new_id("ratt"),
-            decision_id=decision_id,
-            attempt=attempt,
-            account_id=account_id,
-            outcome=result.outcome.value,
-            decline_reason=result.decline_reason.value if result.decline_reason else None,
-            latency_ms=result.latency_ms,
-            step=step.value,
-            created_at=now,
-        )
+    attempt_row = {
+        "id": new_id("ratt"),
+        "decision_id": decision_id,
+        "attempt": attempt,
+        "account_id": account_id,
+        "outcome": result.outcome.value,
+        "decline_reason": result.decline_reason.value if result.decline_reason else None,
+        "latency_ms": result.latency_ms,
+        "step": step.value,
+        "created_at": now,
+    }
+    await session.execute(_INSERT_ATTEMPT, attempt_row)
+    closing = {"final": final_outcome, "completed": now if final_outcome else None}
+    latest = {"decision": decision_id, "account": account_id, "failovers": attempt - 1}
+    await session.execute(_FOLLOW_ATTEMPT, latest | closing)
+
+
+# Built once: every payment runs them.
+_INSERT_ATTEMPT = insert(ATTEMPTS)
+_FAILOVERS = bindparam("failovers", type_=Integer)
+_FOLLOW_ATTEMPT = (
+    update(DECISIONS)
+    .where(DECISIONS.c.id == bindparam("decision"), DECISIONS.c.failover_attempts <= _FAILOVERS)
+    .values(
+        final_account_id=bindparam("account"),
+        failover_attempts=_FAILOVERS,
+        # NULL (not the last attempt) keeps what is there.
+        final_outcome=func.coalesce(
+            bindparam("final", type_=DECISIONS.c.final_outcome.type), DECISIONS.c.final_outcome
+        ),
+        completed_at=func.coalesce(
+            bindparam("completed", type_=DECISIONS.c.completed_at.type), DECISIONS.c.completed_at
+        ),
     )
-    closed = {} if final_outcome is None else {"final_outcome": final_outcome, "completed_at": now}
-    await session.execute(
-        update(DECISIONS)
-        .where(DECISIONS.c.id == decision_id, DECISIONS.c.failover_attempts <= attempt - 1)
-        .values(final_account_id=account_id, failover_attempts=attempt - 1, **closed)
-    )
+)
 
 
 async def finish_for_payment(session: AsyncSession, *, payment_id: str, final_outcome: str) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import CursorResult, Table, and_, select, update
+from sqlalchemy import BigInteger, CursorResult, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -215,25 +215,42 @@ async def reserve(
     return Reservation(account_id=account.id, amount_minor=amount_minor, buckets=buckets)
 
 
+# Built once: the statement is the same for every reservation, only its parameters change (a
+# missing cap is NULL, which COALESCE turns into "no limit").
+_AMOUNT = bindparam("amount", type_=BigInteger)
+_ADD = (
+    update(USAGE)
+    .where(
+        USAGE.c.account_id == bindparam("account"),
+        USAGE.c.period == bindparam("bucket_period"),
+        USAGE.c.period_start == bindparam("bucket_start"),
+        USAGE.c.transaction_count + 1
+        <= func.coalesce(bindparam("count_cap", type_=BigInteger), USAGE.c.transaction_count + 1),
+        USAGE.c.volume_minor + _AMOUNT
+        <= func.coalesce(bindparam("volume_cap", type_=BigInteger), USAGE.c.volume_minor + _AMOUNT),
+    )
+    .values(
+        transaction_count=USAGE.c.transaction_count + 1,
+        volume_minor=USAGE.c.volume_minor + _AMOUNT,
+    )
+)
+
+
 async def _add(
     session: AsyncSession, account_id: str, limits: AccountLimits, bucket: Bucket, amount: int
 ) -> bool:
     """Add the transaction to the bucket if it stays within its caps; False when it did not
     (the bucket is full, or has no row yet)."""
-    stmt = (
-        update(USAGE)
-        .where(_key(account_id, bucket))
-        .values(
-            transaction_count=USAGE.c.transaction_count + 1,
-            volume_minor=USAGE.c.volume_minor + amount,
-        )
-    )
     count_cap, volume_cap = limits.caps(bucket.period)
-    if count_cap is not None:
-        stmt = stmt.where(USAGE.c.transaction_count + 1 <= count_cap)
-    if volume_cap is not None:
-        stmt = stmt.where(USAGE.c.volume_minor + amount <= volume_cap)
-    result = cast(CursorResult[Any], await session.execute(stmt))
+    parameters = {
+        "account": account_id,
+        "bucket_period": bucket.period,
+        "bucket_start": bucket.period_start,
+        "amount": amount,
+        "count_cap": count_cap,
+        "volume_cap": volume_cap,
+    }
+    result = cast(CursorResult[Any], await session.execute(_ADD, parameters))
     return result.rowcount == 1
 
 

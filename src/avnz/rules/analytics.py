@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, case, literal, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,30 +51,49 @@ async def record_payment(
     outcome once known (`succeeded`), in one upsert."""
     at = clock.as_utc(at).astimezone(UTC)
     counts = {
-        "hits": int(hit),
-        "successes": int(succeeded is True),
-        "failures": int(succeeded is False),
+        "add_hits": int(hit),
+        "add_successes": int(succeeded is True),
+        "add_failures": int(succeeded is False),
     }
-    added = {column: STATS.c[column] + n for column, n in counts.items() if n}
-    if not added:
+    if not any(counts.values()):
         return
-    await session.execute(
-        upsert_into(session, STATS)
-        .values(rule_id=rule_id, day=at.date(), arm=Arm(arm), **counts)
-        .on_conflict_do_update(index_elements=["rule_id", "day", "arm"], set_=added)
+    count = _count_statement(session.get_bind().dialect.name)
+    await session.execute(count, {"rule": rule_id, "day": at.date(), "arm": Arm(arm), **counts})
+    if hit:
+        await session.execute(_HIT, {"rule": rule_id, "moment": at})
+
+
+# Built once (per database dialect): the payment path runs them for every matched payment.
+_COUNTED = ("hits", "successes", "failures")
+_COUNT: dict[str, Any] = {}
+_MOMENT = bindparam("moment", type_=RULES.c.last_hit_at.type)
+_HIT = (
+    update(RULES)
+    .where(RULES.c.id == bindparam("rule"))
+    .values(
+        hit_count=RULES.c.hit_count + 1,
+        last_hit_at=case(
+            (RULES.c.last_hit_at.is_(None) | (RULES.c.last_hit_at < _MOMENT), _MOMENT),
+            else_=RULES.c.last_hit_at,
+        ),
     )
-    if not hit:
-        return
-    moment = literal(at, RULES.c.last_hit_at.type)
-    later = RULES.c.last_hit_at.is_(None) | (RULES.c.last_hit_at < moment)
-    await session.execute(
-        update(RULES)
-        .where(RULES.c.id == rule_id)
-        .values(
-            hit_count=RULES.c.hit_count + 1,
-            last_hit_at=case((later, moment), else_=RULES.c.last_hit_at),
+)
+
+
+def _count_statement(dialect: str) -> Any:
+    """INSERT the (rule, day, arm) row with these counts, or add them to the row there."""
+    if dialect not in _COUNT:
+        insert = _INSERTS[dialect](STATS).values(
+            rule_id=bindparam("rule"),
+            day=bindparam("day"),
+            arm=bindparam("arm"),
+            **{column: bindparam(f"add_{column}") for column in _COUNTED},
         )
-    )
+        _COUNT[dialect] = insert.on_conflict_do_update(
+            index_elements=["rule_id", "day", "arm"],
+            set_={column: STATS.c[column] + insert.excluded[column] for column in _COUNTED},
+        )
+    return _COUNT[dialect]
 
 
 def analytics_range(since: date | None, until: date | None) -> tuple[date, date]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.rules.actions import Action, InvalidActions, parse_actions, run_actions
@@ -128,10 +128,12 @@ def evaluation_order(rows: Sequence[RoutingRule]) -> list[RoutingRule]:
     return sorted(rows, key=lambda row: (row.is_default, row.priority, row.id))
 
 
+# Built once: every payment reads it.
+_VERSION = select(RuleSetVersion.version).where(RuleSetVersion.company_id == bindparam("company"))
+
+
 async def rule_set_version(session: AsyncSession, company_id: str) -> int:
-    version = await session.scalar(
-        select(RuleSetVersion.version).where(RuleSetVersion.company_id == company_id)
-    )
+    version = await session.scalar(_VERSION, {"company": company_id})
     return version or 0
 
 
