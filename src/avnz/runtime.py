@@ -50,7 +50,7 @@ class Runtime:
     api_keys: TtlCache[str, Principal]
     oidc_configs: TtlCache[str, list[tuple[str, OidcSettings]]]
     rule_cache: RuleCache = field(default_factory=RuleCache)
-    write_turns: WriteTurns = field(default_factory=lambda: WriteTurns(queue=False))
+    write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
 
     @property
     def authenticator(self) -> Authenticator:

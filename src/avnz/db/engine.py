@@ -75,6 +75,10 @@ class WriteTurns:
     def for_url(cls, url: str) -> "WriteTurns":
         return cls(queue=is_sqlite(url))
 
+    @classmethod
+    def unqueued(cls) -> "WriteTurns":
+        return cls(queue=False)
+
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         if not self._queue:

@@ -569,14 +569,20 @@ async def probe_platform_integration(
     target = await platform_test_target(
         session=session, principal=principal, keyring=keyring, integration_id=integration_id
     )
-    # End the read before the network call: no transaction (on SQLite, the write lock) is held
-    # while a provider takes its time to answer.
-    await session.commit()
-    result = await testing.check_connection(target, http)
+    result = await _probe(session, http, target)
     row = await record_platform_test(
         session=session, principal=principal, integration_id=integration_id, result=result
     )
     return row, result
+
+
+async def _probe(
+    session: AsyncSession, http: httpx.AsyncClient, target: testing.Target
+) -> ProbeResult:
+    # End the read before the network call: no transaction (on SQLite, the write lock) is held
+    # while a provider takes its time to answer.
+    await session.commit()
+    return await testing.check_connection(target, http)
 
 
 # --- client integrations ---------------------------------------------------------------------
@@ -976,13 +982,12 @@ async def probe_client_integration(
     http: httpx.AsyncClient,
     integration_id: str,
 ) -> tuple[ClientIntegration, ProbeResult]:
-    """Connect to the provider for real (no transaction held meanwhile, see above) and record
-    the result on the integration."""
+    """Connect to the provider for real (no transaction held meanwhile, see `_probe`) and
+    record the result on the integration."""
     target = await client_test_target(
         session=session, principal=principal, keyring=keyring, integration_id=integration_id
     )
-    await session.commit()
-    result = await testing.check_connection(target, http)
+    result = await _probe(session, http, target)
     row = await record_client_test(
         session=session, principal=principal, integration_id=integration_id, result=result
     )

@@ -345,10 +345,9 @@ async def _finish(
         result = await session.execute(
             update(IdempotencyKey).where(*mine).values(**_completed(response))
         )
-        if _rowcount(result) or running.claim.taken:
-            stored = bool(_rowcount(result))
-        else:
-            stored = await _insert_completed(session, running, response)
+        stored = bool(_rowcount(result)) or (
+            not running.claim.taken and await _insert_completed(session, running, response)
+        )
     if not stored:
         log.warning("idempotency_claim_lost_before_store", scope=running.scope)
 

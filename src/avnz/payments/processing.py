@@ -121,7 +121,7 @@ class Gateways:
     http: httpx.AsyncClient
     timeouts: Timeouts = field(default_factory=Timeouts)
     rules: RuleCache = field(default_factory=RuleCache)
-    write_turns: WriteTurns = field(default_factory=lambda: WriteTurns(queue=False))
+    write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
 
     @classmethod
     def of(cls, runtime: "Runtime") -> "Gateways":
