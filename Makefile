@@ -39,13 +39,15 @@ browser:
 test: lint typecheck browser
 	$(BIN)/pytest
 
-# Every benchmark prints its figures (docs/performance.md records them); payments.py needs
-# PostgreSQL on 127.0.0.1:5432 as `postgres` (BENCH_ARGS=--databases=sqlite to skip it).
+# Every benchmark prints its figures (docs/performance.md records them); payments.py and
+# floor.py need PostgreSQL on 127.0.0.1:5432 as `postgres` (BENCH_ARGS=--databases=sqlite skips
+# it in payments.py).
 bench: install
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/selection.py
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/payments.py $(BENCH_ARGS)
+	$(BIN)/python bench/floor.py
 
 clean:
 	rm -rf $(VENV) .avnz .pytest_cache .mypy_cache .ruff_cache

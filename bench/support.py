@@ -49,6 +49,8 @@ def timed(operation: Callable[[int], object], count: int) -> tuple[list[float], 
 
 
 def spread(samples_ms: list[float]) -> str:
-    """p50 / p95 / p99 of samples in milliseconds."""
+    """p50 / p95 / p99 of samples in milliseconds (a single sample is printed as it is)."""
+    if len(samples_ms) < 2:
+        return "  ".join(f"{sample:7.2f} ms" for sample in samples_ms) or "no samples"
     cuts = statistics.quantiles(samples_ms, n=100)
     return f"p50 {cuts[49]:7.2f} ms  p95 {cuts[94]:7.2f} ms  p99 {cuts[98]:7.2f} ms"
