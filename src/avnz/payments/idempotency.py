@@ -30,11 +30,22 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, CursorResult, String, delete, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -171,6 +182,28 @@ _CLAIM: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
     "idempotency_claim", default=None
 )
 RECOVERY_POINT = "recovery_point"
+
+# The two statements every keyed payment runs, built once (SQLAlchemy otherwise rebuilds an
+# expression and its cache key per call): a new row, its columns named by the parameters
+# (`_row`), and the answer stored on the running claim (`_answer`).
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_INSERT_ROW = insert(_KEYS)
+_STORE_ANSWER = (
+    update(_KEYS)
+    .where(
+        _KEYS.c.scope == bindparam("mine_scope"),
+        _KEYS.c.key == bindparam("mine_key"),
+        _KEYS.c.owner == bindparam("mine_owner"),
+        _KEYS.c.state == IN_PROGRESS,
+    )
+    .values(
+        state=COMPLETED,
+        owner=None,
+        locked_until=None,
+        response_status=bindparam("answer_status"),
+        response_body=bindparam("answer_body", type_=_KEYS.c.response_body.type),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,14 +370,11 @@ async def _finish(
 ) -> None:
     """Store the answer (completed), or with None release the claim so a retry runs again. A
     claim the work was to take but never committed (it failed before) is written completed."""
-    mine = _mine(running)
     async with sessions.begin() as session:
         if response is None:
-            await _release(session, mine)
+            await _release(session, _mine(running))
             return
-        result = await session.execute(
-            update(IdempotencyKey).where(*mine).values(**_completed(response))
-        )
+        result = await session.execute(_STORE_ANSWER, _answer(running, response))
         stored = bool(_rowcount(result)) or (
             not running.claim.taken and await _insert_completed(session, running, response)
         )
@@ -371,26 +401,28 @@ def _mine(running: _Running) -> tuple[Any, ...]:
     )
 
 
-def _completed(response: StoredResponse) -> dict[str, Any]:
+def _answer(running: _Running, response: StoredResponse) -> dict[str, Any]:
+    """`_STORE_ANSWER`'s parameters: the running claim and its answer."""
     return {
-        "state": COMPLETED,
-        "owner": None,
-        "locked_until": None,
-        "response_status": response.status,
-        "response_body": response.body,
+        "mine_scope": running.scope,
+        "mine_key": running.key,
+        "mine_owner": running.claim.owner,
+        "answer_status": response.status,
+        "answer_body": response.body,
     }
 
 
-def _new_row(running: _Running, **values: Any) -> Any:
+def _row(running: _Running, **values: Any) -> dict[str, Any]:
+    """`_INSERT_ROW`'s parameters: a row for the running request's key with `values`."""
     now = clock.now()
-    return insert(IdempotencyKey).values(
-        scope=running.scope,
-        key=running.key,
-        fingerprint=running.fingerprint,
-        created_at=now,
-        expires_at=now + TTL,
+    return {
+        "scope": running.scope,
+        "key": running.key,
+        "fingerprint": running.fingerprint,
+        "created_at": now,
+        "expires_at": now + TTL,
         **values,
-    )
+    }
 
 
 async def _insert_completed(
@@ -400,7 +432,9 @@ async def _insert_completed(
     the key by now (its own answer stands)."""
     try:
         async with session.begin_nested():
-            await session.execute(_new_row(running, **_completed(response)))
+            completed = {"response_status": response.status, "response_body": response.body}
+            row = _row(running, state=COMPLETED, owner=None, locked_until=None, **completed)
+            await session.execute(_INSERT_ROW, row)
     except IntegrityError:
         return False
     return True
@@ -489,15 +523,14 @@ async def save_recovery_point(session: AsyncSession, resource_id: str) -> None:
         )
         return
     try:
-        await session.execute(
-            _new_row(
-                running,
-                state=IN_PROGRESS,
-                owner=running.claim.owner,
-                locked_until=clock.now() + LEASE,
-                response_body={RECOVERY_POINT: resource_id},
-            )
+        claim = _row(
+            running,
+            state=IN_PROGRESS,
+            owner=running.claim.owner,
+            locked_until=clock.now() + LEASE,
+            response_body={RECOVERY_POINT: resource_id},
         )
+        await session.execute(_INSERT_ROW, claim)
     except IntegrityError:
         raise _KeyTaken from None
 
@@ -508,9 +541,7 @@ async def store_answer(session: AsyncSession, response: StoredResponse) -> None:
     running = _CLAIM.get()
     if running is None or not _stores(response):
         return
-    result = await session.execute(
-        update(IdempotencyKey).where(*_mine(running)).values(**_completed(response))
-    )
+    result = await session.execute(_STORE_ANSWER, _answer(running, response))
     running.claim.completed = bool(_rowcount(result))
 
 

@@ -8,7 +8,7 @@ payments do not count: a subscriber's second order the same day is not MID hoppi
 
 from datetime import timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
@@ -21,22 +21,27 @@ WINDOW = timedelta(hours=24)
 _REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
 
 
+# Built once: every payment by card runs it.
+_USED = (
+    select(
+        func.coalesce(func.sum(case((Payment.status.in_(_REFUSED), 1), else_=0)), 0)
+        + func.coalesce(func.sum(RoutingDecision.failover_attempts), 0)
+    )
+    .select_from(Payment)
+    .join(PaymentMethod, PaymentMethod.id == Payment.payment_method_id)
+    .outerjoin(RoutingDecision, RoutingDecision.payment_id == Payment.id)
+    .where(
+        Payment.company_id == bindparam("company"),
+        PaymentMethod.fingerprint == bindparam("fingerprint"),
+        Payment.created_at >= bindparam("since", type_=Payment.__table__.c.created_at.type),
+    )
+)
+
+
 async def card_attempts_used(session: AsyncSession, *, company_id: str, fingerprint: str) -> int:
     """Attempts made on the card (by fingerprint) in the company in the last 24 hours."""
-    used = await session.scalar(
-        select(
-            func.coalesce(func.sum(case((Payment.status.in_(_REFUSED), 1), else_=0)), 0)
-            + func.coalesce(func.sum(RoutingDecision.failover_attempts), 0)
-        )
-        .select_from(Payment)
-        .join(PaymentMethod, PaymentMethod.id == Payment.payment_method_id)
-        .outerjoin(RoutingDecision, RoutingDecision.payment_id == Payment.id)
-        .where(
-            Payment.company_id == company_id,
-            PaymentMethod.fingerprint == fingerprint,
-            Payment.created_at >= clock.now() - WINDOW,
-        )
-    )
+    window = {"company": company_id, "fingerprint": fingerprint, "since": clock.now() - WINDOW}
+    used = await session.scalar(_USED, window)
     return int(used or 0)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, case, literal, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, case, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,26 @@ _INSERTS: dict[str, Callable[[Table], Any]] = {
     "sqlite": sqlite.insert,
 }
 
+# Built once, as every payment runs both: the read of the plan's excluded accounts and the
+# success that closes a circuit (it matches no row in the common case: a healthy account costs
+# no write).
+_EXCLUDED = select(CIRCUITS.c.account_id).where(
+    CIRCUITS.c.account_id.in_(bindparam("accounts", expanding=True)),
+    CIRCUITS.c.excluded_until > bindparam("now", type_=CIRCUITS.c.excluded_until.type),
+)
+_CLOSE = (
+    update(CIRCUITS)
+    .where(
+        CIRCUITS.c.account_id == bindparam("account"),
+        or_(CIRCUITS.c.consecutive_failures > 0, CIRCUITS.c.excluded_until.is_not(None)),
+    )
+    .values(
+        consecutive_failures=0,
+        excluded_until=None,
+        updated_at=bindparam("now", type_=CIRCUITS.c.updated_at.type),
+    )
+)
+
 
 async def record_outcome(
     session: AsyncSession, account_id: str, ok: bool, config: FailoverConfig
@@ -43,18 +63,10 @@ async def record_outcome(
     failures and, at `config.failure_threshold`, excludes it until now + `exclusion_seconds`; a
     success resets the count and ends any exclusion. Returns whether the account is excluded
     after this call. Pass `ok=not failover.is_account_failure(result)`."""
-    now = clock.now()
     if ok:
-        # Matches no row in the common case: a healthy account costs no write.
-        await session.execute(
-            update(CIRCUITS)
-            .where(
-                CIRCUITS.c.account_id == account_id,
-                or_(CIRCUITS.c.consecutive_failures > 0, CIRCUITS.c.excluded_until.is_not(None)),
-            )
-            .values(consecutive_failures=0, excluded_until=None, updated_at=now)
-        )
+        await clear(session, account_id)
         return False
+    now = clock.now()
     insert = _INSERTS[session.get_bind().dialect.name]
     await session.execute(
         insert(CIRCUITS)
@@ -87,27 +99,13 @@ async def excluded_account_ids(session: AsyncSession, account_ids: Collection[st
     """The accounts among `account_ids` that routing must leave out right now."""
     if not account_ids:
         return set()
-    rows = await session.scalars(
-        select(CIRCUITS.c.account_id).where(
-            CIRCUITS.c.account_id.in_(list(account_ids)),
-            CIRCUITS.c.excluded_until > clock.now(),
-        )
-    )
+    rows = await session.scalars(_EXCLUDED, {"accounts": list(account_ids), "now": clock.now()})
     return set(rows.all())
 
 
 async def clear(session: AsyncSession, account_id: str) -> bool:
     """Close the account's circuit (a health check reached its gateway): no exclusion, no
     failures counted. Returns whether there was anything to clear."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(CIRCUITS)
-            .where(
-                CIRCUITS.c.account_id == account_id,
-                or_(CIRCUITS.c.consecutive_failures > 0, CIRCUITS.c.excluded_until.is_not(None)),
-            )
-            .values(consecutive_failures=0, excluded_until=None, updated_at=clock.now())
-        ),
-    )
+    closing = {"account": account_id, "now": clock.now()}
+    result = cast(CursorResult[Any], await session.execute(_CLOSE, closing))
     return result.rowcount > 0

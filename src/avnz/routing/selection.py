@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
@@ -155,32 +155,38 @@ def strategy_config(strategy: PoolStrategy, configuration: dict[str, Any]) -> St
 Members = list[tuple[PoolMembership, MerchantAccount]]
 
 
+# The pool with its active memberships of active accounts in failover order, built once for
+# both ways a payment names its pool (every payment runs one of them).
+_POOL_WITH_MEMBERS = (
+    select(AccountPool, PoolMembership, MerchantAccount)
+    .outerjoin(
+        PoolMembership,
+        and_(PoolMembership.pool_id == AccountPool.id, PoolMembership.is_active.is_(True)),
+    )
+    .outerjoin(
+        MerchantAccount,
+        and_(
+            MerchantAccount.id == PoolMembership.merchant_account_id,
+            MerchantAccount.status == AccountStatus.ACTIVE,
+        ),
+    )
+    .where(AccountPool.company_id == bindparam("company"), AccountPool.is_active.is_(True))
+    .order_by(PoolMembership.priority, PoolMembership.added_at, PoolMembership.id)
+)
+_NAMED_POOL = _POOL_WITH_MEMBERS.where(AccountPool.id == bindparam("pool"))
+_DEFAULT_POOL = _POOL_WITH_MEMBERS.where(AccountPool.is_default.is_(True))
+
+
 async def _pool(
     session: AsyncSession, context: RoutingContext
 ) -> tuple[AccountPool | None, Members]:
     """The pool (the one named, else the company's active default) with its active memberships
     of active accounts in failover order, in one query."""
-    stmt = (
-        select(AccountPool, PoolMembership, MerchantAccount)
-        .outerjoin(
-            PoolMembership,
-            and_(PoolMembership.pool_id == AccountPool.id, PoolMembership.is_active.is_(True)),
-        )
-        .outerjoin(
-            MerchantAccount,
-            and_(
-                MerchantAccount.id == PoolMembership.merchant_account_id,
-                MerchantAccount.status == AccountStatus.ACTIVE,
-            ),
-        )
-        .where(AccountPool.company_id == context.company_id, AccountPool.is_active.is_(True))
-        .order_by(PoolMembership.priority, PoolMembership.added_at, PoolMembership.id)
-    )
     if context.pool_id is not None:
-        stmt = stmt.where(AccountPool.id == context.pool_id)
+        stmt, named = _NAMED_POOL, {"company": context.company_id, "pool": context.pool_id}
     else:
-        stmt = stmt.where(AccountPool.is_default.is_(True))
-    rows = (await session.execute(stmt)).all()
+        stmt, named = _DEFAULT_POOL, {"company": context.company_id}
+    rows = (await session.execute(stmt, named)).all()
     if not rows:
         if context.pool_id is not None:
             raise NotFound(

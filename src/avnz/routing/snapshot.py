@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core.cache import TtlCache
@@ -150,6 +150,27 @@ async def _read_stats(
     return stats
 
 
+# Built once: every payment's plan reads its accounts' day and month buckets.
+_CURRENT_USAGE = select(
+    usage.USAGE.c.account_id,
+    usage.USAGE.c.period,
+    usage.USAGE.c.transaction_count,
+    usage.USAGE.c.volume_minor,
+).where(
+    usage.USAGE.c.account_id.in_(bindparam("accounts", expanding=True)),
+    or_(
+        and_(
+            usage.USAGE.c.period == Period.DAY,
+            usage.USAGE.c.period_start == bindparam("day", type_=usage.USAGE.c.period_start.type),
+        ),
+        and_(
+            usage.USAGE.c.period == Period.MONTH,
+            usage.USAGE.c.period_start == bindparam("month", type_=usage.USAGE.c.period_start.type),
+        ),
+    ),
+)
+
+
 async def current_usage(
     session: AsyncSession, account_ids: Sequence[str], at: datetime
 ) -> dict[str, dict[Period, tuple[int, int]]]:
@@ -158,28 +179,12 @@ async def current_usage(
     if not account_ids:
         return found
     buckets = {b.period: b for b in usage.buckets_at(at)}
-    day, month = buckets[Period.DAY], buckets[Period.MONTH]
-    rows = await session.execute(
-        select(
-            usage.USAGE.c.account_id,
-            usage.USAGE.c.period,
-            usage.USAGE.c.transaction_count,
-            usage.USAGE.c.volume_minor,
-        ).where(
-            usage.USAGE.c.account_id.in_(account_ids),
-            or_(
-                and_(
-                    usage.USAGE.c.period == Period.DAY,
-                    usage.USAGE.c.period_start == day.period_start,
-                ),
-                and_(
-                    usage.USAGE.c.period == Period.MONTH,
-                    usage.USAGE.c.period_start == month.period_start,
-                ),
-            ),
-        )
-    )
-    for account_id, period, count, volume in rows:
+    window = {
+        "accounts": list(account_ids),
+        "day": buckets[Period.DAY].period_start,
+        "month": buckets[Period.MONTH].period_start,
+    }
+    for account_id, period, count, volume in await session.execute(_CURRENT_USAGE, window):
         found[account_id][Period(period)] = (count, volume)
     return found
 

@@ -69,4 +69,13 @@ async def target_company(
     company_id = company_id or principal.company_id
     if company_id is None:
         raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    return await get_visible(session, principal, Company, company_id, param="company_id")
+    # By primary key, then the scope checked in Python: the ORM caches this load, where the
+    # scoped query is built anew per call (every payment runs it).
+    company = await session.get(Company, company_id)
+    if (
+        company is None
+        or company.deleted_at is not None
+        or not principal.can_see(company.organization_id, company.client_id, company.id)
+    ):
+        raise NotFound(f"No company {company_id!r}.", param="company_id")
+    return company
