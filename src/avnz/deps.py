@@ -14,7 +14,9 @@ from avnz.db.engine import run_after_commit
 from avnz.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async, as every dependency here: FastAPI runs a plain `def` dependency in its thread pool,
+    # a thread hop per request for what is an attribute read.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

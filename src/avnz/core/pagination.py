@@ -20,7 +20,7 @@ class PageParams:
     starting_after: str | None
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain `def` dependency in its thread pool
     limit: Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")] = 20,
     starting_after: Annotated[
         str | None,
