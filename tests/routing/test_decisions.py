@@ -178,3 +178,23 @@ async def test_card_retry_budget(runtime: Runtime, world: World) -> None:
             await _payment(session, account, card, status="declined")
     assert await left() == 0  # never below zero
     assert await left(world.b.company.id) == 6
+
+
+async def test_the_card_budget_enters_by_the_card(runtime: Runtime) -> None:
+    """The budget's read finds the card's vaulted rows by (fingerprint, company) and their
+    payments by method and time; it never walks the company's payments, however many there
+    are (with the company matched on the payments, PostgreSQL did, per payment)."""
+    window = {"company": "com_x", "fingerprint": "fp", "since": clock.now() - card_budget.WINDOW}
+    async with runtime.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if not sqlite:  # tables this small would be scanned whatever the indexes
+            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        expanded = card_budget._USED.compile(dialect=connection.dialect).construct_expanded_state(
+            window
+        )
+        values = tuple(expanded.parameters[name] for name in expanded.positiontup or ())
+        explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+        rows = await connection.exec_driver_sql(explain + expanded.statement, values)
+        plan = "\n".join(str(row[-1]) for row in rows)
+    assert "ix_payment_methods_fingerprint_company" in plan, plan
+    assert "ix_payments_company_created" not in plan, plan

@@ -21,7 +21,11 @@ WINDOW = timedelta(hours=24)
 _REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
 
 
-# Built once: every payment by card runs it.
+# Built once: every payment by card runs it. The company is matched on the card's vaulted rows,
+# not on the payments: the only way in is then the card (payment_methods by fingerprint and
+# company, then its payments by method and time), never a scan of the company's last 24 hours
+# of payments, which PostgreSQL chose with the company on the payments (0.8 ms at 374 payments
+# and growing with every one).
 _USED = (
     select(
         func.coalesce(func.sum(case((Payment.status.in_(_REFUSED), 1), else_=0)), 0)
@@ -31,8 +35,8 @@ _USED = (
     .join(PaymentMethod, PaymentMethod.id == Payment.payment_method_id)
     .outerjoin(RoutingDecision, RoutingDecision.payment_id == Payment.id)
     .where(
-        Payment.company_id == bindparam("company"),
         PaymentMethod.fingerprint == bindparam("fingerprint"),
+        PaymentMethod.company_id == bindparam("company"),
         Payment.created_at >= bindparam("since", type_=Payment.__table__.c.created_at.type),
     )
 )

@@ -1,0 +1,28 @@
+"""the card retry budget reads a card's vaulted rows by (fingerprint, company)
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-26 11:15:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Replaces the fingerprint-only index: its leading column serves the same lookups.
+    op.create_index(
+        "ix_payment_methods_fingerprint_company", "payment_methods", ["fingerprint", "company_id"]
+    )
+    op.drop_index("ix_payment_methods_fingerprint", table_name="payment_methods")
+
+
+def downgrade() -> None:
+    op.create_index("ix_payment_methods_fingerprint", "payment_methods", ["fingerprint"])
+    op.drop_index("ix_payment_methods_fingerprint_company", table_name="payment_methods")
