@@ -24,6 +24,8 @@ from avnz.routing.schemas import RoutingAttemptOut, RoutingDecisionOut
 
 DECISIONS: Table = RoutingDecision.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = RoutingAttempt.__table__  # type: ignore[assignment]
+# Built once, as every payment runs it; the parameters name the columns.
+_INSERT_DECISION = insert(DECISIONS)
 
 
 async def start_decision(
@@ -44,25 +46,24 @@ async def start_decision(
 ) -> str:
     """Record the strategy's choice for a payment (already flushed); returns the decision id."""
     decision_id = new_id("rdec")
-    await session.execute(
-        insert(DECISIONS).values(
-            id=decision_id,
-            organization_id=organization_id,
-            client_id=client_id,
-            company_id=company_id,
-            payment_id=payment_id,
-            pool_id=pool_id,
-            selected_account_id=account_id,
-            strategy=strategy,
-            probability=probability,
-            evaluation_time_ms=round(evaluation_time_ms, 3),
-            failover_attempts=0,
-            rule_id=rule_id,
-            rule_version=rule_version,
-            condition_results=condition_results,
-            created_at=clock.now(),
-        )
-    )
+    decision = {
+        "id": decision_id,
+        "organization_id": organization_id,
+        "client_id": client_id,
+        "company_id": company_id,
+        "payment_id": payment_id,
+        "pool_id": pool_id,
+        "selected_account_id": account_id,
+        "strategy": strategy,
+        "probability": probability,
+        "evaluation_time_ms": round(evaluation_time_ms, 3),
+        "failover_attempts": 0,
+        "rule_id": rule_id,
+        "rule_version": rule_version,
+        "condition_results": condition_results,
+        "created_at": clock.now(),
+    }
+    await session.execute(_INSERT_DECISION, decision)
     return decision_id
 
 
