@@ -21,9 +21,9 @@ WINDOW = timedelta(hours=24)
 _REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
 
 
-# Built once: every payment by card runs it. The company is matched on the card's vaulted rows,
-# not on its payments, so the only way in is the card (payment_methods by fingerprint and
-# company, then its payments by method and time). With the company on the payments,
+# Built once: every payment by card runs it. The company is matched on the card's vaulted rows
+# (one index on company and fingerprint), not on its payments, so the only way in is the card:
+# its rows, then their payments by method and time. With the company on the payments,
 # PostgreSQL walked all the company's payments of the last 24 hours whenever its statistics
 # were young (0.86 ms at 620 payments, growing with each one).
 _USED = (

@@ -1,4 +1,4 @@
-"""the card retry budget reads a card's vaulted rows by (fingerprint, company)
+"""the card retry budget reads a card's vaulted rows by (company, fingerprint)
 
 Revision ID: 0012
 Revises: 0011
@@ -16,13 +16,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Replaces the fingerprint-only index: its leading column serves the same lookups.
+    # Replaces the company-only index: with it, PostgreSQL could answer (company, fingerprint)
+    # by walking every card of the company.
     op.create_index(
-        "ix_payment_methods_fingerprint_company", "payment_methods", ["fingerprint", "company_id"]
+        "ix_payment_methods_company_fingerprint", "payment_methods", ["company_id", "fingerprint"]
     )
-    op.drop_index("ix_payment_methods_fingerprint", table_name="payment_methods")
+    op.drop_index("ix_payment_methods_company_id", table_name="payment_methods")
 
 
 def downgrade() -> None:
-    op.create_index("ix_payment_methods_fingerprint", "payment_methods", ["fingerprint"])
-    op.drop_index("ix_payment_methods_fingerprint_company", table_name="payment_methods")
+    op.create_index("ix_payment_methods_company_id", "payment_methods", ["company_id"])
+    op.drop_index("ix_payment_methods_company_fingerprint", table_name="payment_methods")
