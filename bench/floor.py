@@ -33,7 +33,16 @@ from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine
 from avnz.gateways import registry
 from avnz.gateways.base import Card, ConnectorConfig, PaymentRequest
-from payments import BIN, Target, free_port, fresh_database, post_payments, report, serving
+from payments import (
+    BIN,
+    Target,
+    free_port,
+    fresh_database,
+    post_payments,
+    report,
+    run_sql,
+    serving,
+)
 
 _OPEN = text(
     "INSERT INTO floor_payments (id, amount, currency, last4, status) "
@@ -96,17 +105,11 @@ def server_app() -> FastAPI:
     return app
 
 
-async def create_table(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "CREATE TABLE floor_payments (id VARCHAR(40) PRIMARY KEY, amount INTEGER NOT NULL,"
-                " currency VARCHAR(3) NOT NULL, last4 VARCHAR(4) NOT NULL,"
-                " status VARCHAR(20) NOT NULL, gateway_id VARCHAR(100))"
-            )
-        )
-    await engine.dispose()
+_CREATE_TABLE = (
+    "CREATE TABLE floor_payments (id VARCHAR(40) PRIMARY KEY, amount INTEGER NOT NULL,"
+    " currency VARCHAR(3) NOT NULL, last4 VARCHAR(4) NOT NULL, status VARCHAR(20) NOT NULL,"
+    " gateway_id VARCHAR(100))"
+)
 
 
 def main() -> None:
@@ -131,7 +134,7 @@ def main() -> None:
         serving(sandbox, {**os.environ, "AVNZ_LOG_LEVEL": "WARNING"}, f"{sandboxes}/stripe"),
         fresh_database(target),
     ):
-        asyncio.run(create_table(database_url))
+        asyncio.run(run_sql(database_url, _CREATE_TABLE))
         with serving(server, env, f"{base}/health/live"):
             asyncio.run(post_payments(base, "none", args.clients, min(3.0, args.seconds)))
             load = asyncio.run(post_payments(base, "none", args.clients, args.seconds))

@@ -297,7 +297,7 @@ def new_card() -> dict[str, Any]:
 def baseline(url: str, tasks: int, processes: int, seconds: float) -> dict[str, float]:
     """Rows/s of one INSERT + COMMIT per request, `tasks` tasks over `processes` processes,
     through the product's driver and, on PostgreSQL with pgbench installed, through pgbench."""
-    asyncio.run(_table(url, "CREATE TABLE bench_baseline (id VARCHAR(40) PRIMARY KEY, "
+    asyncio.run(run_sql(url, "CREATE TABLE bench_baseline (id VARCHAR(40) PRIMARY KEY, "
                             "amount INTEGER NOT NULL, payload TEXT NOT NULL)"))  # fmt: skip
     try:
         share = [tasks // processes + (index < tasks % processes) for index in range(processes)]
@@ -308,7 +308,7 @@ def baseline(url: str, tasks: int, processes: int, seconds: float) -> dict[str, 
             rates["pgbench"] = pgbench(url, tasks, processes, seconds)
         return rates
     finally:
-        asyncio.run(_table(url, "DROP TABLE bench_baseline"))
+        asyncio.run(run_sql(url, "DROP TABLE bench_baseline"))
 
 
 def pgbench(url: str, clients: int, threads: int, seconds: float) -> float:
@@ -332,7 +332,8 @@ def pgbench(url: str, clients: int, threads: int, seconds: float) -> float:
     return float(tps.split()[2])
 
 
-async def _table(url: str, statement: str) -> None:
+async def run_sql(url: str, statement: str) -> None:
+    """One statement in a transaction of its own, through the product's engine."""
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.execute(text(statement))

@@ -183,26 +183,38 @@ _CLAIM: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
 )
 RECOVERY_POINT = "recovery_point"
 
-# The two statements every keyed payment runs, built once (SQLAlchemy otherwise rebuilds an
-# expression and its cache key per call): a new row, its columns named by the parameters
-# (`_row`), and the answer stored on the running claim (`_answer`).
+# Built once (SQLAlchemy otherwise rebuilds an expression and its cache key per call), as every
+# keyed payment runs them: a new row, its columns named by the parameters (`_row`), and the
+# statements on the running request's own claim (`_MINE`, parameters from `_mine`).
 _KEYS = cast(Table, IdempotencyKey.__table__)
 _INSERT_ROW = insert(_KEYS)
+_MINE = (
+    _KEYS.c.scope == bindparam("mine_scope"),
+    _KEYS.c.key == bindparam("mine_key"),
+    _KEYS.c.owner == bindparam("mine_owner"),
+    _KEYS.c.state == IN_PROGRESS,
+)
+_BODY = _KEYS.c.response_body.type
 _STORE_ANSWER = (
     update(_KEYS)
-    .where(
-        _KEYS.c.scope == bindparam("mine_scope"),
-        _KEYS.c.key == bindparam("mine_key"),
-        _KEYS.c.owner == bindparam("mine_owner"),
-        _KEYS.c.state == IN_PROGRESS,
-    )
+    .where(*_MINE)
     .values(
         state=COMPLETED,
         owner=None,
         locked_until=None,
         response_status=bindparam("answer_status"),
-        response_body=bindparam("answer_body", type_=_KEYS.c.response_body.type),
+        response_body=bindparam("answer_body", type_=_BODY),
     )
+)
+_SAVE_RECOVERY_POINT = (
+    update(_KEYS).where(*_MINE).values(response_body=bindparam("point", type_=_BODY))
+)
+# Released: a claim without a recovery point is deleted, one with it keeps it, lease ended.
+_DELETE_CLAIM = delete(_KEYS).where(*_MINE, _KEYS.c.response_body.is_(None))
+_END_LEASE = (
+    update(_KEYS)
+    .where(*_MINE)
+    .values(locked_until=bindparam("now", type_=_KEYS.c.locked_until.type))
 )
 
 
@@ -372,7 +384,7 @@ async def _finish(
     claim the work was to take but never committed (it failed before) is written completed."""
     async with sessions.begin() as session:
         if response is None:
-            await _release(session, _mine(running))
+            await _release(session, running)
             return
         result = await session.execute(_STORE_ANSWER, _answer(running, response))
         stored = bool(_rowcount(result)) or (
@@ -382,34 +394,26 @@ async def _finish(
         log.warning("idempotency_claim_lost_before_store", scope=running.scope)
 
 
-async def _release(session: AsyncSession, mine: tuple[Any, ...]) -> None:
+async def _release(session: AsyncSession, running: _Running) -> None:
     """Let a retry run the work again. A claim with a recovery point (the work wrote its
     resource, say a charge, then failed) is kept with its lease ended instead: the retry takes
     it over and answers from that resource rather than doing the work twice."""
-    await session.execute(
-        delete(IdempotencyKey).where(*mine, IdempotencyKey.response_body.is_(None))
-    )
-    await session.execute(update(IdempotencyKey).where(*mine).values(locked_until=clock.now()))
+    await session.execute(_DELETE_CLAIM, _mine(running))
+    await session.execute(_END_LEASE, _mine(running) | {"now": clock.now()})
 
 
-def _mine(running: _Running) -> tuple[Any, ...]:
-    return (
-        IdempotencyKey.scope == running.scope,
-        IdempotencyKey.key == running.key,
-        IdempotencyKey.owner == running.claim.owner,
-        IdempotencyKey.state == IN_PROGRESS,
-    )
-
-
-def _answer(running: _Running, response: StoredResponse) -> dict[str, Any]:
-    """`_STORE_ANSWER`'s parameters: the running claim and its answer."""
+def _mine(running: _Running) -> dict[str, Any]:
+    """`_MINE`'s parameters: the running request's claim."""
     return {
         "mine_scope": running.scope,
         "mine_key": running.key,
         "mine_owner": running.claim.owner,
-        "answer_status": response.status,
-        "answer_body": response.body,
     }
+
+
+def _answer(running: _Running, response: StoredResponse) -> dict[str, Any]:
+    """`_STORE_ANSWER`'s parameters: the running claim and its answer."""
+    return _mine(running) | {"answer_status": response.status, "answer_body": response.body}
 
 
 def _row(running: _Running, **values: Any) -> dict[str, Any]:
@@ -516,11 +520,8 @@ async def save_recovery_point(session: AsyncSession, resource_id: str) -> None:
     if running is None:
         return
     if running.claim.taken:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(*_mine(running))
-            .values(response_body={RECOVERY_POINT: resource_id})
-        )
+        point = {RECOVERY_POINT: resource_id}
+        await session.execute(_SAVE_RECOVERY_POINT, _mine(running) | {"point": point})
         return
     try:
         claim = _row(

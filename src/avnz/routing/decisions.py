@@ -24,8 +24,6 @@ from avnz.routing.schemas import RoutingAttemptOut, RoutingDecisionOut
 
 DECISIONS: Table = RoutingDecision.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = RoutingAttempt.__table__  # type: ignore[assignment]
-# Built once, as every payment runs it; the parameters name the columns.
-_INSERT_DECISION = insert(DECISIONS)
 
 
 async def start_decision(
@@ -108,7 +106,8 @@ async def add_attempt(
     await session.execute(_FOLLOW_ATTEMPT, latest | closing)
 
 
-# Built once: every payment runs them.
+# Built once: every payment runs them (the INSERTs' parameters name the columns).
+_INSERT_DECISION = insert(DECISIONS)
 _INSERT_ATTEMPT = insert(ATTEMPTS)
 _FAILOVERS = bindparam("failovers", type_=Integer)
 _FOLLOW_ATTEMPT = (

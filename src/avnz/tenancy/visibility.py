@@ -54,11 +54,26 @@ async def get_visible(
     session: AsyncSession, principal: Principal, model: type[Row], row_id: str, param: str = "id"
 ) -> Row:
     """The live row `row_id` if the principal can see it; otherwise 404 (never 403: another
-    tenant's rows do not exist for this caller). `param` names the input that carried the id."""
-    row = await session.scalar(scoped(principal, model).where(model.id == row_id))
-    if row is None:
+    tenant's rows do not exist for this caller). `param` names the input that carried the id.
+    By primary key, the scope then checked in Python (`can_see`, the same rule as `visible`):
+    the ORM caches that load, where a scoped query is built anew per call (every payment
+    finds its company here)."""
+    row = await session.get(model, row_id)
+    if row is None or getattr(row, "deleted_at", None) is not None or not can_see(principal, row):
         raise NotFound(f"No {model.__name__.lower()} {row_id!r}.", param=param)
     return row
+
+
+def can_see(principal: Principal, row: Organization | Client | Company | Department | User) -> bool:
+    """`visible` for one loaded row."""
+    if isinstance(row, Organization):
+        return row.id == principal.organization_id
+    if isinstance(row, Client):  # none for company users: no company id to match
+        return principal.can_see(row.organization_id, row.id, None)
+    organization_id, client_id, company_id = (
+        getattr(row, column.key) for column in _SCOPE_COLUMNS[type(row)]
+    )
+    return principal.can_see(organization_id, client_id, company_id)
 
 
 async def target_company(
@@ -69,13 +84,4 @@ async def target_company(
     company_id = company_id or principal.company_id
     if company_id is None:
         raise InvalidRequest("company_id is required.", code="missing_param", param="company_id")
-    # By primary key, then the scope checked in Python: the ORM caches this load, where the
-    # scoped query is built anew per call (every payment runs it).
-    company = await session.get(Company, company_id)
-    if (
-        company is None
-        or company.deleted_at is not None
-        or not principal.can_see(company.organization_id, company.client_id, company.id)
-    ):
-        raise NotFound(f"No company {company_id!r}.", param="company_id")
-    return company
+    return await get_visible(session, principal, Company, company_id, param="company_id")
