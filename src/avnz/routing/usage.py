@@ -2,18 +2,17 @@
 
 A bucket is (account, period, period start): the UTC day, the ISO week's Monday, the month's
 first day, January 1st. A new period is a new row, so counters start from zero without a reset
-job. Reserving is, per bucket, one conditional UPDATE that adds the transaction only if the
-result stays within the caps; the database decides, not Python:
+job. Reserving is one conditional UPDATE of the four buckets, which counts the transaction in
+each row only if the result stays within that row's caps; the database decides, not Python:
 
-- PostgreSQL: the UPDATE takes the row lock; a concurrent UPDATE waits, then re-checks its
-  WHERE against the committed row (READ COMMITTED re-evaluation), so caps hold.
+- PostgreSQL: the UPDATE takes the row locks; a concurrent UPDATE waits, then re-checks its
+  WHERE against the committed rows (READ COMMITTED re-evaluation), so caps hold.
 - SQLite: every transaction begins IMMEDIATE (one writer at a time), so the check-and-add of
   one transaction cannot interleave with another's.
 
-The buckets are always updated in the same order (day, week, month, year), so two reservations
-never wait on each other in opposite orders. When one bucket refuses, the increments already
-made to the others are given back in the same transaction, which goes on (e.g. to try another
-account).
+The rows are visited in primary-key order by every reservation, so two reservations never wait
+on each other in opposite orders. When a bucket refuses, the increments made to the others are
+given back in the same transaction, which goes on (e.g. to try another account).
 """
 
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import BigInteger, CursorResult, Table, and_, bindparam, func, select, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -197,79 +196,120 @@ async def reserve(
     """Count one transaction of `amount_minor` (the account's currency) in every bucket of `at`,
     or raise LimitExceeded and change nothing. Caps hold under any concurrency.
 
-    One conditional UPDATE per bucket. A bucket whose UPDATE matched nothing either has no row
-    yet (its period just began: the row is created at zero and the UPDATE tried again) or is
-    full; then the buckets already counted are given back before raising."""
+    One conditional UPDATE of the four buckets together (`_ADD`), each row checked against its
+    own caps. Fewer than four rows counted means a bucket is full or has no row yet (its period
+    just began): the counted ones are given back, the missing rows created at zero, and the
+    UPDATE tried once more before the full bucket is named."""
     limits = AccountLimits.model_validate(account.limits)
     check_amount(limits, amount_minor, account.currency)
     buckets = buckets_at(at)
-    counted: list[Bucket] = []
-    for bucket in buckets:
-        if not await _add(session, account.id, limits, bucket, amount_minor):
-            await _ensure_rows(session, account.id, (bucket,))
-            if not await _add(session, account.id, limits, bucket, amount_minor):
-                refused = await _refusal(session, account, bucket, amount_minor)
-                await release(session, Reservation(account.id, amount_minor, tuple(counted)))
-                raise refused
-        counted.append(bucket)
-    return Reservation(account_id=account.id, amount_minor=amount_minor, buckets=buckets)
+    for first_try in (True, False):
+        counted = await _add(session, account.id, limits, buckets, amount_minor)
+        if len(counted) == len(buckets):
+            return Reservation(account_id=account.id, amount_minor=amount_minor, buckets=buckets)
+        await release(session, Reservation(account.id, amount_minor, counted))
+        if first_try:
+            await _ensure_rows(session, account.id, buckets)
+    full = next(bucket for bucket in buckets if bucket not in counted)
+    raise await _refusal(session, account, full, amount_minor)
 
 
-# Built once: the statement is the same for every reservation, only its parameters change (a
-# missing cap is NULL, which COALESCE turns into "no limit").
+def _bucket_match(period: Period) -> Any:
+    """The WHERE of one bucket in `_ADD` and `_RELEASE`: its period and its start."""
+    return and_(
+        USAGE.c.period == period,
+        USAGE.c.period_start == bindparam(f"{period}_start", type_=USAGE.c.period_start.type),
+    )
+
+
+def _within_caps(period: Period) -> Any:
+    """The bucket's row stays within its caps after the transaction (a missing cap is NULL,
+    which COALESCE turns into "no limit")."""
+    count_cap = bindparam(f"{period}_count_cap", type_=BigInteger)
+    volume_cap = bindparam(f"{period}_volume_cap", type_=BigInteger)
+    return and_(
+        _bucket_match(period),
+        USAGE.c.transaction_count + 1 <= func.coalesce(count_cap, USAGE.c.transaction_count + 1),
+        USAGE.c.volume_minor + _AMOUNT <= func.coalesce(volume_cap, USAGE.c.volume_minor + _AMOUNT),
+    )
+
+
+# Built once: the statements are the same for every reservation, only their parameters change.
+# The account's buckets are locked first, in primary-key order (PostgreSQL would otherwise visit
+# them in their physical order, which updates keep changing, and two reservations could lock
+# them in opposite orders: a deadlock). SQLite has one writer and no FOR UPDATE to render.
 _AMOUNT = bindparam("amount", type_=BigInteger)
+_LOCKED_BUCKETS = (
+    select(USAGE.c.period)
+    .where(USAGE.c.account_id == bindparam("account"), or_(*map(_bucket_match, PERIODS)))
+    .order_by(USAGE.c.period, USAGE.c.period_start)
+    .with_for_update()
+    .scalar_subquery()
+)
 _ADD = (
     update(USAGE)
     .where(
         USAGE.c.account_id == bindparam("account"),
-        USAGE.c.period == bindparam("bucket_period"),
-        USAGE.c.period_start == bindparam("bucket_start"),
-        USAGE.c.transaction_count + 1
-        <= func.coalesce(bindparam("count_cap", type_=BigInteger), USAGE.c.transaction_count + 1),
-        USAGE.c.volume_minor + _AMOUNT
-        <= func.coalesce(bindparam("volume_cap", type_=BigInteger), USAGE.c.volume_minor + _AMOUNT),
+        USAGE.c.period.in_(_LOCKED_BUCKETS),
+        or_(*map(_within_caps, PERIODS)),
     )
     .values(
         transaction_count=USAGE.c.transaction_count + 1,
         volume_minor=USAGE.c.volume_minor + _AMOUNT,
     )
+    .returning(USAGE.c.period)
+)
+_RELEASE = (
+    update(USAGE)
+    .where(
+        USAGE.c.account_id == bindparam("account"),
+        USAGE.c.period.in_(_LOCKED_BUCKETS),
+        or_(*map(_bucket_match, PERIODS)),
+        USAGE.c.transaction_count >= 1,
+        USAGE.c.volume_minor >= _AMOUNT,
+    )
+    .values(
+        transaction_count=USAGE.c.transaction_count - 1,
+        volume_minor=USAGE.c.volume_minor - _AMOUNT,
+    )
 )
 
 
+def _buckets_parameters(buckets: Sequence[Bucket]) -> dict[str, Any]:
+    """Each period's start; a period missing from `buckets` matches no row (no start is NULL)."""
+    starts: dict[str, Any] = {f"{period}_start": None for period in PERIODS}
+    starts.update({f"{bucket.period}_start": bucket.period_start for bucket in buckets})
+    return starts
+
+
 async def _add(
-    session: AsyncSession, account_id: str, limits: AccountLimits, bucket: Bucket, amount: int
-) -> bool:
-    """Add the transaction to the bucket if it stays within its caps; False when it did not
-    (the bucket is full, or has no row yet)."""
-    count_cap, volume_cap = limits.caps(bucket.period)
-    parameters = {
-        "account": account_id,
-        "bucket_period": bucket.period,
-        "bucket_start": bucket.period_start,
-        "amount": amount,
-        "count_cap": count_cap,
-        "volume_cap": volume_cap,
-    }
-    result = cast(CursorResult[Any], await session.execute(_ADD, parameters))
-    return result.rowcount == 1
+    session: AsyncSession,
+    account_id: str,
+    limits: AccountLimits,
+    buckets: Sequence[Bucket],
+    amount: int,
+) -> tuple[Bucket, ...]:
+    """Add the transaction to each bucket that stays within its caps; the buckets counted."""
+    parameters = {"account": account_id, "amount": amount, **_buckets_parameters(buckets)}
+    for period in PERIODS:
+        count_cap, volume_cap = limits.caps(period)
+        parameters[f"{period}_count_cap"] = count_cap
+        parameters[f"{period}_volume_cap"] = volume_cap
+    counted = {Period(period) for period in (await session.scalars(_ADD, parameters)).all()}
+    return tuple(bucket for bucket in buckets if bucket.period in counted)
 
 
 async def release(session: AsyncSession, reservation: Reservation) -> None:
     """Give back a reservation whose transaction did not go through (declined, failed before
     sending). Call it once per reservation; counters never go below zero."""
-    for bucket in reservation.buckets:
-        await session.execute(
-            update(USAGE)
-            .where(
-                _key(reservation.account_id, bucket),
-                USAGE.c.transaction_count >= 1,
-                USAGE.c.volume_minor >= reservation.amount_minor,
-            )
-            .values(
-                transaction_count=USAGE.c.transaction_count - 1,
-                volume_minor=USAGE.c.volume_minor - reservation.amount_minor,
-            )
-        )
+    if not reservation.buckets:
+        return
+    parameters = {
+        "account": reservation.account_id,
+        "amount": reservation.amount_minor,
+        **_buckets_parameters(reservation.buckets),
+    }
+    await session.execute(_RELEASE, parameters)
 
 
 async def current(session: AsyncSession, account_id: str, at: datetime) -> list[BucketUsage]:
