@@ -29,7 +29,12 @@ async def _record(runtime: Runtime, account_id: str, ok: bool, config: FailoverC
 
 async def _excluded(runtime: Runtime, *account_ids: str) -> set[str]:
     async with runtime.sessions.begin() as session:
-        return await exclusions.excluded_account_ids(session, account_ids)
+        return set((await exclusions.circuits(session, account_ids)).excluded)
+
+
+async def _failing(runtime: Runtime, *account_ids: str) -> set[str]:
+    async with runtime.sessions.begin() as session:
+        return set((await exclusions.circuits(session, account_ids)).failing)
 
 
 async def _failures(runtime: Runtime, account_id: str) -> int:
@@ -54,8 +59,10 @@ async def test_excluded_at_the_threshold_and_only_that_account(
     runtime: Runtime, two: tuple[str, str]
 ) -> None:
     bad, good = two
+    assert await _failing(runtime, bad, good) == set()
     assert [await _record(runtime, bad, False, CONFIG) for _ in range(2)] == [False, False]
     assert await _excluded(runtime, bad, good) == set()
+    assert await _failing(runtime, bad, good) == {bad}  # a success on it must close the circuit
     assert await _record(runtime, bad, False, CONFIG) is True
     assert await _excluded(runtime, bad, good) == {bad}
     assert await _excluded(runtime) == set()

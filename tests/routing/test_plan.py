@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core import clock
 from avnz.core.errors import NotFound
 from avnz.routing import exclusions, selection, snapshot, usage
+from avnz.routing.exclusions import Circuits
 from avnz.routing.models import AccountStatus, MerchantAccount, PoolStrategy
 from avnz.routing.selection import NoEligibleAccount, RoutingContext, plan_route
 from avnz.runtime import Runtime
@@ -135,10 +136,11 @@ async def test_ineligible_accounts_are_dropped_before_the_strategy(
         )
         await usage.reserve(session, full, 100, clock.now())
 
-    async def leave_out(session: AsyncSession, account_ids: Collection[str]) -> set[str]:
-        return {excluded.id} & set(account_ids)
+    async def leave_out(session: AsyncSession, account_ids: Collection[str]) -> Circuits:
+        left_out = frozenset({excluded.id} & set(account_ids))
+        return Circuits(excluded=left_out, failing=left_out)
 
-    monkeypatch.setattr(exclusions, "excluded_account_ids", leave_out)
+    monkeypatch.setattr(exclusions, "circuits", leave_out)
     route = await plan(runtime, ctx(world, card_country="FR"))
     assert order(route) == [ok.id]
     assert set(route.skipped) == {euro.id, small.id, no_fr.id, excluded.id, full.id}

@@ -523,8 +523,8 @@ async def _note_attempt(
         step=step,
         final_outcome=final_outcome,
     )
-    if not result.charge_may_exist:
-        ok = not is_account_failure(result)
+    ok = not is_account_failure(result)
+    if not result.charge_may_exist and (not ok or opened.plan.closes_circuit(opened.account_id)):
         await exclusions.record_outcome(session, opened.account_id, ok, opened.failover)
 
 
@@ -611,6 +611,7 @@ async def _instrument(
                 card=data.card,
                 billing_address=data.billing_address,
             ),
+            audited=False,
         )
         cvv = data.card.cvv.get_secret_value() if data.card.cvv else None
         return method, vault.reveal(method, keyring, cvv=cvv)

@@ -52,8 +52,11 @@ async def vault_card(
     keyring: Keyring,
     company: Company,
     data: PaymentMethodCreate,
+    *,
+    audited: bool = True,
 ) -> PaymentMethod:
-    """`store_card` for a company the caller already resolved (and may see)."""
+    """`store_card` for a company the caller already resolved (and may see). A card vaulted by
+    a payment is not `audited` on its own: the payment records it (its method, its creator)."""
     try:
         number, brand = cards.validate_number(data.card.number.get_secret_value())
         exp_month, exp_year = cards.validate_expiry(
@@ -88,7 +91,8 @@ async def vault_card(
     )
     session.add(method)
     await session.flush()
-    _audit(session, principal, audit.AuditAction.CREATE, method, before=None)
+    if audited:
+        _audit(session, principal, audit.AuditAction.CREATE, method, before=None)
     return method
 
 

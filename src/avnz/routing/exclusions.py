@@ -16,7 +16,8 @@ decline says nothing about the account (`failover.is_account_failure`).
 """
 
 from collections.abc import Callable, Collection
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, case, literal, or_, select, update
@@ -35,12 +36,11 @@ _INSERTS: dict[str, Callable[[Table], Any]] = {
     "sqlite": sqlite.insert,
 }
 
-# Built once, as every payment runs both: the read of the plan's excluded accounts and the
-# success that closes a circuit (it matches no row in the common case: a healthy account costs
-# no write).
-_EXCLUDED = select(CIRCUITS.c.account_id).where(
+# Built once, as every payment runs the read of the plan's failing accounts, and a success on
+# one of them closes its circuit.
+_FAILING = select(CIRCUITS.c.account_id, CIRCUITS.c.excluded_until).where(
     CIRCUITS.c.account_id.in_(bindparam("accounts", expanding=True)),
-    CIRCUITS.c.excluded_until > bindparam("now", type_=CIRCUITS.c.excluded_until.type),
+    or_(CIRCUITS.c.consecutive_failures > 0, CIRCUITS.c.excluded_until.is_not(None)),
 )
 _CLOSE = (
     update(CIRCUITS)
@@ -91,16 +91,31 @@ async def record_outcome(
         )
         .returning(CIRCUITS.c.excluded_until)
     )
-    excluded_until = result.scalar_one()
-    return excluded_until is not None and clock.as_utc(excluded_until) > now
+    return _open_at(result.scalar_one(), now)
 
 
-async def excluded_account_ids(session: AsyncSession, account_ids: Collection[str]) -> set[str]:
-    """The accounts among `account_ids` that routing must leave out right now."""
+@dataclass(frozen=True, slots=True)
+class Circuits:
+    """The circuits of some accounts as routing reads them: which are open (left out now) and
+    which have failures on record (a success on them must close the circuit; on any other
+    account a success changes nothing and costs no write)."""
+
+    excluded: frozenset[str] = frozenset()
+    failing: frozenset[str] = frozenset()
+
+
+async def circuits(session: AsyncSession, account_ids: Collection[str]) -> Circuits:
+    """The circuits among `account_ids` that are not plainly closed, in one read."""
     if not account_ids:
-        return set()
-    rows = await session.scalars(_EXCLUDED, {"accounts": list(account_ids), "now": clock.now()})
-    return set(rows.all())
+        return Circuits()
+    now = clock.now()
+    rows = (await session.execute(_FAILING, {"accounts": list(account_ids)})).all()
+    excluded = {row.account_id for row in rows if _open_at(row.excluded_until, now)}
+    return Circuits(frozenset(excluded), frozenset(row.account_id for row in rows))
+
+
+def _open_at(excluded_until: datetime | None, now: datetime) -> bool:
+    return excluded_until is not None and clock.as_utc(excluded_until) > now
 
 
 async def clear(session: AsyncSession, account_id: str) -> bool:

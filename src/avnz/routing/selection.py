@@ -119,6 +119,13 @@ class RoutePlan:
     evaluation_ms: float = 0.0
     failover_config: dict[str, Any] = field(default_factory=dict)
     failover_enabled: bool = True
+    # Accounts with failures on record, whose circuit a success must close; None when the plan
+    # did not read the circuits (a pinned account), so that every success closes its circuit.
+    failing: frozenset[str] | None = None
+
+    def closes_circuit(self, account_id: str) -> bool:
+        """Would a success on `account_id` change its circuit breaker?"""
+        return self.failing is None or account_id in self.failing
 
     @property
     def probability(self) -> float | None:
@@ -307,18 +314,19 @@ async def _eligible(
     members: Members,
     context: RoutingContext,
     skipped: dict[str, str],
-) -> Members:
-    excluded = await exclusions.excluded_account_ids(session, [a.id for _, a in members])
+) -> tuple[Members, frozenset[str]]:
+    """The members routing may use now, and those with failures on record."""
+    circuits = await exclusions.circuits(session, [a.id for _, a in members])
     eligible = []
     for membership, account in members:
         reason = ineligibility(account, context)
-        if reason is None and account.id in excluded:
+        if reason is None and account.id in circuits.excluded:
             reason = "the account is temporarily excluded after failures"
         if reason is None:
             eligible.append((membership, account))
         else:
             skipped[account.id] = reason
-    return eligible
+    return eligible, circuits.failing
 
 
 async def plan_route(
@@ -333,7 +341,7 @@ async def plan_route(
     if pool is None:
         return await _company_default(session, context, started)
     skipped: dict[str, str] = {}
-    members = await _eligible(session, members, context, skipped)
+    members, failing = await _eligible(session, members, context, skipped)
     strategy = PoolStrategy(context.strategy) if context.strategy else pool.strategy
     config = _strategy_config(strategy, pool)
     ids = [account.id for _, account in members]
@@ -365,6 +373,7 @@ async def plan_route(
         evaluation_ms=_since(started),
         failover_config=dict(pool.failover_config),
         failover_enabled=pool.failover_enabled,
+        failing=failing,
     )
 
 
@@ -400,12 +409,12 @@ async def _company_default(
     session: AsyncSession, context: RoutingContext, started: float
 ) -> RoutePlan:
     accounts = await _company_accounts(session, context)
-    excluded = await exclusions.excluded_account_ids(session, [a.id for a in accounts])
+    circuits = await exclusions.circuits(session, [a.id for a in accounts])
     skipped: dict[str, str] = {}
     eligible = []
     for account in accounts:
         reason = ineligibility(account, context)
-        if reason is None and account.id in excluded:
+        if reason is None and account.id in circuits.excluded:
             reason = "the account is temporarily excluded after failures"
         if reason is None:
             eligible.append(account)
@@ -422,6 +431,7 @@ async def _company_default(
         ),
         skipped=skipped,
         evaluation_ms=_since(started),
+        failing=circuits.failing,
     )
 
 
