@@ -22,7 +22,7 @@ from typing import Any
 from avnz.auth.scope import Principal
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
-from avnz.payments.cards import Brand
+from avnz.core.cards import Brand
 from avnz.rules import testing
 from avnz.rules.context import Customer, Product, RuleContext
 from avnz.rules.engine import RuleCache, RuleSet, compile_rule, decide, evaluation_order

@@ -2,6 +2,7 @@
 
 from avnz.auth import tasks as auth_tasks
 from avnz.core.jobs import Handler
+from avnz.payments import history as payments_history
 from avnz.payments import tasks as payments_tasks
 from avnz.routing import tasks as routing_tasks
 from avnz.rules import notify as rules_notify
@@ -14,7 +15,7 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
     return {
         **auth_tasks.HANDLERS,
         **payments_tasks.handlers(runtime),
-        **routing_tasks.handlers(runtime),
+        **routing_tasks.handlers(runtime, money=payments_history.money_windows),
         **rules_notify.handlers(runtime),
         **webhooks_tasks.handlers(runtime),
     }

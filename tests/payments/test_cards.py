@@ -4,8 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from avnz.payments import bins
-from avnz.payments.cards import (
+from avnz.core.cards import (
     Brand,
     CardError,
     detect_brand,
@@ -13,6 +12,7 @@ from avnz.payments.cards import (
     validate_expiry,
     validate_number,
 )
+from avnz.payments import bins
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

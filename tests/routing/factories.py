@@ -1,7 +1,7 @@
 """Merchant accounts for tests: request bodies, creation through the API, and rows made
 directly for the usage tests (which drive `routing.usage` without HTTP)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.gateways import registry
+from avnz.payments import publishing
 from avnz.payments.models import Payment
 from avnz.routing import service as routing
 from avnz.routing.models import (
@@ -130,6 +131,56 @@ async def pool_row(
     return pool
 
 
+_OUTCOMES = {"captured": "approved", "authorized": "approved", "declined": "hard_decline"}
+
+
+def settled_payment(
+    account: MerchantAccount,
+    status: str,
+    *,
+    outcome: str | None = None,
+    latency_ms: float | None = None,
+    amount: int = 1000,
+    card_brand: str = "visa",
+    card_country: str = "US",
+    decline_reason: str | None = None,
+    created_at: datetime | None = None,
+    **values: Any,
+) -> Payment:
+    """A payment of `account` with one attempt there, as the payment path writes it."""
+    created_at = created_at or clock.now()
+    outcome = outcome or _OUTCOMES.get(status, "gateway_error")
+    attempt = {
+        "attempt": 1,
+        "account_id": account.id,
+        "outcome": outcome,
+        "decline_reason": decline_reason,
+        "latency_ms": latency_ms if latency_ms is not None else 0.0,
+        "step": "stop",
+        "created_at": created_at.isoformat(),
+    }
+    return Payment(
+        id=new_id("pay"),
+        organization_id=account.organization_id,
+        client_id=account.client_id,
+        company_id=account.company_id,
+        merchant_account_id=account.id,
+        provider=account.provider_type,
+        kind="sale",
+        status=status,
+        amount=amount,
+        currency=account.currency,
+        card_brand=card_brand,
+        card_country=card_country,
+        outcome=outcome,
+        decline_reason=decline_reason,
+        gateway_latency_ms=latency_ms,
+        created_at=created_at,
+        routing={"attempts": [attempt]},
+        **values,
+    )
+
+
 async def payment_rows(
     session: AsyncSession,
     account: MerchantAccount,
@@ -140,23 +191,18 @@ async def payment_rows(
     card_brand: str = "visa",
     card_country: str = "US",
 ) -> None:
-    """Past payments of `account` with these statuses, written directly (for routing stats)."""
+    """Past payments of `account` with these statuses, written directly and published to
+    routing (its stats read its own attempt records)."""
     for status in statuses:
         session.add(
-            Payment(
-                id=new_id("pay"),
-                organization_id=account.organization_id,
-                client_id=account.client_id,
-                company_id=account.company_id,
-                merchant_account_id=account.id,
-                provider=account.provider_type,
-                kind="sale",
-                status=status,
+            settled_payment(
+                account,
+                status,
+                latency_ms=latency_ms,
                 amount=amount,
-                currency=account.currency,
                 card_brand=card_brand,
                 card_country=card_country,
-                gateway_latency_ms=latency_ms,
             )
         )
     await session.flush()
+    await publishing.publish_settled(session)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
+from avnz.payments import history
 from avnz.routing import exclusions, health
 from avnz.routing.failover import FailoverConfig
 from avnz.routing.models import AccountCircuit, MerchantAccount
@@ -121,6 +122,7 @@ async def _check(runtime: Runtime) -> list[health.CheckResult]:
         runtime.http,
         timeouts=Timeouts(connect=1.0, read=2.0),
         suspend_below=40,
+        money=history.money_windows,
     )
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from avnz.payments.cards import Brand
+from avnz.core.cards import Brand
 from avnz.routing.fees import reserve_cost, transaction_fee
 from avnz.routing.schemas import AccountFees
 

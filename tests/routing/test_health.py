@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
-from avnz.core.ids import new_id
 from avnz.gateways.base import DeclineReason, Outcome, Timeouts
+from avnz.payments import history, publishing
 from avnz.payments.models import Payment
 from avnz.routing import health, service, tasks
 from avnz.routing.models import AccountStatus, MerchantAccount
@@ -18,7 +18,7 @@ from avnz.routing.schemas import HealthMetrics, LastTest
 from avnz.routing.scoring import health_score
 from avnz.runtime import Runtime
 from tests.factories import World
-from tests.routing.factories import UNREACHABLE, account_row
+from tests.routing.factories import UNREACHABLE, account_row, settled_payment
 
 
 def _metrics(**values: Any) -> HealthMetrics:
@@ -57,19 +57,12 @@ def test_a_failed_connection_test_scores_zero() -> None:
 
 
 def _payment(account: MerchantAccount, outcome: Outcome, **values: Any) -> Payment:
-    return Payment(
-        id=new_id("pay"),
-        organization_id=account.organization_id,
-        client_id=account.client_id,
-        company_id=account.company_id,
-        merchant_account_id=account.id,
-        provider="nmi",
-        kind="sale",
-        status="captured" if outcome is Outcome.APPROVED else "declined",
-        amount=1000,
-        currency="USD",
+    approved = outcome is Outcome.APPROVED
+    return settled_payment(
+        account,
+        "captured" if approved else "declined",
         outcome=outcome.value,
-        amount_captured=1000 if outcome is Outcome.APPROVED else 0,
+        amount_captured=1000 if approved else 0,
         **values,
     )
 
@@ -87,7 +80,7 @@ async def _history(session: AsyncSession, account: MerchantAccount, **counts: in
                 Outcome.APPROVED,
                 amount_refunded=refunded,
                 chargeback_at=charged_back,
-                gateway_latency_ms=200.0,
+                latency_ms=200.0,
             )
         )
     for _ in range(counts.get("declined", 0)):
@@ -96,14 +89,15 @@ async def _history(session: AsyncSession, account: MerchantAccount, **counts: in
                 account,
                 Outcome.SOFT_DECLINE,
                 decline_reason=DeclineReason.INSUFFICIENT_FUNDS.value,
-                gateway_latency_ms=400.0,
+                latency_ms=400.0,
             )
         )
     for _ in range(counts.get("errors", 0)):
-        session.add(_payment(account, Outcome.GATEWAY_ERROR, gateway_latency_ms=1200.0))
+        session.add(_payment(account, Outcome.GATEWAY_ERROR, latency_ms=1200.0))
     for _ in range(counts.get("old", 0)):
         session.add(_payment(account, Outcome.APPROVED, created_at=now - timedelta(days=2)))
     await session.flush()
+    await publishing.publish_settled(session)
 
 
 async def _account(runtime: Runtime, world: World, base_url: str, **counts: int) -> str:
@@ -126,7 +120,7 @@ async def test_window_is_one_aggregate_per_account(runtime: Runtime, world: Worl
     )
     second = await _account(runtime, world, UNREACHABLE, old=5)
     async with runtime.sessions() as session:
-        found = await health.windows(session, [first, second])
+        found = await health.windows(session, [first, second], history.money_windows)
     assert second not in found  # two days old: outside the window
     window = found[first]
     assert (window.attempts, window.approved, window.errors, window.chargebacks) == (20, 10, 4, 1)
@@ -146,7 +140,7 @@ async def test_the_job_updates_health_and_suspends_the_unhealthy(
     # 2 approved, 28 errors at 1.2 s (average 1133 ms, latency penalty 0.033):
     # 100 * (0.5*2/30 + 0.2*2/30 + 0.1*0.967 + 0.1 + 0.1) = 34.3 -> 34
     sick = await _account(runtime, world, nmi, approved=2, errors=28)
-    job = tasks.handlers(runtime)["routing.health_check"]
+    job = tasks.handlers(runtime, money=history.money_windows)["routing.health_check"]
     async with runtime.sessions.begin() as session:
         due = await job(session, {})
     assert due is not None and due - clock.now() > timedelta(minutes=4)
@@ -183,6 +177,7 @@ async def test_refused_credentials_suspend_an_unreachable_gateway_does_not(
             runtime.http,
             timeouts=Timeouts(connect=1.0, read=2.0),
             suspend_below=40,
+            money=history.money_windows,
         )
     }
     assert (results[refused].health_score, results[refused].suspended) == (0, True)

@@ -211,11 +211,22 @@ async def test_recorded_payments_drive_latency_and_success(
     assert route.accounts[0].account.id == {"fast": fast.id, "reliable": reliable.id}[winner]
 
 
-async def test_least_load_counts_pending_payments(runtime: Runtime, world: World) -> None:
+@contextmanager
+def in_flight_at(*account_ids: str) -> Iterator[None]:
+    """Attempts of this process at these accounts' gateways, for as long as the block runs."""
+    for account_id in account_ids:
+        snapshot.in_flight.started(account_id)
+    try:
+        yield
+    finally:
+        for account_id in account_ids:
+            snapshot.in_flight.ended(account_id)
+
+
+async def test_least_load_counts_the_attempts_in_flight(runtime: Runtime, world: World) -> None:
     busy, idle = await accounts(runtime, world, {}, {})
     async with runtime.sessions.begin() as session:
-        await payment_rows(session, busy, ["pending"] * 3)
-        await payment_rows(session, idle, ["pending", "captured", "captured"])
+        await payment_rows(session, idle, ["captured", "captured"])
         await pool_row(
             session,
             world.a.company,
@@ -223,7 +234,10 @@ async def test_least_load_counts_pending_payments(runtime: Runtime, world: World
             strategy=PoolStrategy.LEAST_LOAD,
             is_default=True,
         )
-    assert order(await plan(runtime, ctx(world)))[0] == idle.id
+    with in_flight_at(busy.id, busy.id, busy.id, idle.id):
+        assert order(await plan(runtime, ctx(world)))[0] == idle.id
+    with in_flight_at(idle.id):
+        assert order(await plan(runtime, ctx(world)))[0] == busy.id
 
 
 async def test_recent_stats_fold_one_query(runtime: Runtime, world: World) -> None:
@@ -231,16 +245,17 @@ async def test_recent_stats_fold_one_query(runtime: Runtime, world: World) -> No
     async with runtime.sessions.begin() as session:
         await payment_rows(session, account, ["captured"], latency_ms=100.0)
         await payment_rows(session, account, ["declined"], latency_ms=200.0, card_brand="amex")
-        await payment_rows(session, account, ["pending"])
-    async with runtime.sessions() as session:
-        stats = await snapshot.recent_stats(
-            session,
-            "pool_x",
-            [account.id, quiet.id],
-            selection.strategy_config(PoolStrategy.LOWEST_LATENCY, {"ewma_alpha": 0.5}),
-            clock.now(),
-            cached=False,
-        )
+        await payment_rows(session, account, ["pending"])  # not settled: not published
+    with in_flight_at(account.id):
+        async with runtime.sessions() as session:
+            stats = await snapshot.recent_stats(
+                session,
+                "pool_x",
+                [account.id, quiet.id],
+                selection.strategy_config(PoolStrategy.LOWEST_LATENCY, {"ewma_alpha": 0.5}),
+                clock.now(),
+                cached=False,
+            )
     entry = stats[account.id]
     assert (entry.approved, entry.decided, entry.in_flight) == (1, 2, 1)
     assert entry.latency_ewma_ms == 150.0  # alpha 0.5 over 100 then 200

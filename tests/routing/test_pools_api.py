@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit.models import AuditLog
 from avnz.routing.models import AccountPool, PoolMembership
+from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World
 from tests.routing.factories import create_account
@@ -262,6 +263,7 @@ async def test_stats_count_real_payments_per_account(
     headers: dict[str, str],
     account: dict[str, Any],
     sandboxes: str,
+    runtime: Runtime,
 ) -> None:
     second = await create_account(
         client, headers, None, name="Second", provider="nmi", base_url=f"{sandboxes}/nmi"
@@ -276,6 +278,7 @@ async def test_stats_count_real_payments_per_account(
         response = await pay(client, headers, amount=amount, merchant_account_id=target["id"])
         assert response.status_code in (201, 402), response.text
     await pay(client, headers, amount=7000, merchant_account_id=outside["id"])
+    await runtime.publisher.drain()  # routing learns of settled payments right after they settle
 
     stats = await client.get(f"{POOLS}/{pool['id']}/stats", headers=headers)
     assert stats.status_code == 200, stats.text

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from avnz.payments.cards import Brand
+from avnz.core.cards import Brand
 from avnz.rules import reference
 from avnz.rules.context import BusinessHours, Customer, Product
 from tests.rules.factories import context, leaf, matches

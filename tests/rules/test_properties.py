@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from avnz.payments.cards import Brand
+from avnz.core.cards import Brand
 from avnz.rules.compiler import compile_conditions, explain
 from avnz.rules.context import BusinessHours, Customer, Product, RuleContext
 from avnz.rules.interpreter import interpret

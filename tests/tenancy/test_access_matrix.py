@@ -25,8 +25,8 @@ from tests.commerce import access_rows as commerce
 from tests.factories import World
 from tests.integrations import access_rows as integrations
 from tests.payments import access_rows as payments
+from tests.payments import decision_access_rows as routing_decisions
 from tests.routing import access_rows as merchant_accounts
-from tests.routing import decision_access_rows as routing_decisions
 from tests.routing import pool_access_rows as account_pools
 from tests.rules import access_rows as routing_rules
 from tests.rules import lint_access_rows as rule_lint

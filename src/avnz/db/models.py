@@ -21,7 +21,6 @@ from avnz.routing.models import (
     MerchantAccountUsage,
     PoolMembership,
     RoutingAttempt,
-    RoutingDecision,
 )
 from avnz.rules.models import RoutingRule, RuleDailyStats, RuleSetVersion, RuleVersion
 from avnz.tenancy.models import Client, Company, Department, Organization, User
@@ -55,7 +54,6 @@ __all__ = [
     "Product",
     "RefreshToken",
     "RoutingAttempt",
-    "RoutingDecision",
     "RoutingRule",
     "RuleDailyStats",
     "RuleSetVersion",

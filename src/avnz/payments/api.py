@@ -26,6 +26,7 @@ from avnz.payments.schemas import (
     RefundOut,
 )
 from avnz.payments.states import PaymentStatus
+from avnz.routing.schemas import RoutingDecisionOut
 
 router = APIRouter(tags=["payment methods"])
 CardsRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
@@ -240,6 +241,12 @@ async def refund_payment(
         return StoredResponse(code, RefundOut.model_validate(refund).model_dump(mode="json"))
 
     return await idempotent.run(execute)
+
+
+@payments_router.get("/payments/{payment_id}/routing", response_model=RoutingDecisionOut)
+async def get_payment_routing(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
+    """Which account served the payment, how it was chosen, and whether failover happened."""
+    return reading.decision_out(await reading.get_payment(session, principal, payment_id))
 
 
 @payments_router.get("/payments/{payment_id}/refunds", response_model=list[RefundOut])

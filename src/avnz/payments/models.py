@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avnz.db.base import Base, Timestamped, id_column
@@ -20,8 +20,7 @@ class PaymentMethodStatus(enum.StrEnum):
 
 class PaymentMethod(Timestamped, Base):
     __tablename__ = "payment_methods"
-    # A card's vaulted rows in a company, in one index with the company's own: a query on both
-    # (the card retry budget, routing/card_budget.py) cannot enter by the company alone.
+    # A card's vaulted rows in a company, in one index with the company's own.
     __table_args__ = (Index("ix_payment_methods_company_fingerprint", "company_id", "fingerprint"),)
 
     id: Mapped[str] = id_column()
@@ -67,6 +66,13 @@ class Payment(Timestamped, Base):
         Index("ix_payments_status_created", "status", "created_at"),
         Index("ix_payments_account_created", "merchant_account_id", "created_at"),
         Index("ix_payments_method_created", "payment_method_id", "created_at"),  # card budget
+        # The settled payments not yet published to routing and rules (`payments.publishing`).
+        Index(
+            "ix_payments_unpublished",
+            "created_at",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = id_column()
@@ -125,6 +131,10 @@ class Payment(Timestamped, Base):
     completed_at: Mapped[datetime | None]
     # When the card network reported a chargeback for this payment (account health counts them).
     chargeback_at: Mapped[datetime | None]
+    # How many accounts it was tried on (failover adds one each): the card retry budget counts them.
+    attempt_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    # When its attempts and its rule's counts were handed to routing and rules; NULL: not yet.
+    published_at: Mapped[datetime | None]
 
 
 class RefundStatus(enum.StrEnum):

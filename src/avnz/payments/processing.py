@@ -31,6 +31,7 @@ from avnz.auth.scope import Principal
 from avnz.commerce import service as commerce
 from avnz.commerce.models import Order, OrderStatus
 from avnz.core import clock, events
+from avnz.core.cards import Brand
 from avnz.core.errors import AppError, Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.money import Money
@@ -49,8 +50,9 @@ from avnz.gateways.base import (
 )
 from avnz.integrations import service as integrations
 from avnz.payments import idempotency, vault
-from avnz.payments.cards import Brand
+from avnz.payments.card_budget import card_attempts_left
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod
+from avnz.payments.publishing import Publisher
 from avnz.payments.reading import to_out
 from avnz.payments.ruling import (
     RuleRefusal,
@@ -66,9 +68,8 @@ from avnz.payments.schemas import (
     PaymentMethodCreate,
 )
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
-from avnz.routing import decisions, exclusions, usage
+from avnz.routing import exclusions, usage
 from avnz.routing import service as accounts
-from avnz.routing.card_budget import card_attempts_left
 from avnz.routing.failover import FailoverConfig, Step, is_account_failure, may_try_again, next_step
 from avnz.routing.fees import transaction_fee
 from avnz.routing.models import MerchantAccount
@@ -80,10 +81,9 @@ from avnz.routing.selection import (
     plan_route,
     prefer,
 )
-from avnz.rules import analytics
+from avnz.routing.snapshot import in_flight
 from avnz.rules.engine import RuleCache
 from avnz.rules.inputs import CardFacts, Transaction, home_country
-from avnz.rules.models import Arm
 from avnz.security.keyring import Keyring
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import target_company
@@ -122,6 +122,7 @@ class Gateways:
     timeouts: Timeouts = field(default_factory=Timeouts)
     rules: RuleCache = field(default_factory=RuleCache)
     write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
+    publisher: Publisher | None = None  # publishes settled payments soon; None: the job does
 
     @classmethod
     def of(cls, runtime: "Runtime") -> "Gateways":
@@ -137,6 +138,7 @@ class Gateways:
             timeouts,
             runtime.rule_cache,
             runtime.write_turns,
+            runtime.publisher,
         )
 
     @asynccontextmanager
@@ -161,12 +163,12 @@ class Opened:
     request: PaymentRequest
     plan: RoutePlan
     position: int
-    decision_id: str
     failover: FailoverConfig
     attempts_allowed: int  # the pool's max attempts, capped by the card's retry budget
     # As read when the payment opened: settling needs them (fees) and need not read them again.
     account: MerchantAccount
     company: Company
+    attempts: tuple[dict[str, Any], ...] = ()  # the attempts made so far, as the payment keeps them
 
     @property
     def account_id(self) -> str:
@@ -215,15 +217,13 @@ async def create_payment(
         session.info["opened_rows"] = [await session.merge(row, load=False) for row in rows]
         # Nothing read here depends on the payment's own pending changes: one UPDATE at commit.
         with session.no_autoflush:
-            payment = await settle_payment(session, opened.payment_id, result, count_rule=False)
+            payment = await settle_payment(session, opened.payment_id, result)
             await _close_decision(session, opened, result, attempt, payment)
             payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
             if on_settled is not None:
                 await on_settled(session, payment)
-            # Last, like the reservation: the rule's counters are every matched payment's rows,
-            # locked from here to the commit.
-            await session.flush()
-            await _count_for_rule(session, payment, hit=True)
+    if gateways.publisher is not None:
+        gateways.publisher.soon()
     return payment
 
 
@@ -317,7 +317,15 @@ async def _open_payment(
         description=data.description,
         descriptor=data.descriptor or account.descriptor,
         metadata_={**directive.metadata, **data.metadata},  # the request's own keys win
-        routing={**plan.record(), **ruling.record(), **_three_d_secure(data)},
+        routing={
+            **plan.record(),
+            **ruling.record(),
+            **_three_d_secure(data),
+            "decision_id": new_id("rdec"),
+            "selected_account_id": plan.accounts[0].account.id,
+            "condition_results": ruling.condition_results(),
+            "attempts": [],
+        },
         reserved_at=now,
         created_by=principal.id,
         updated_by=principal.id,
@@ -327,28 +335,14 @@ async def _open_payment(
     await queue_notifications(session, ruling, company, payment.id)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)
-    decision_id = await decisions.start_decision(
-        session,
-        payment_id=payment.id,
-        organization_id=payment.organization_id,
-        client_id=payment.client_id,
-        company_id=payment.company_id,
-        account_id=account.id,
-        strategy=plan.strategy,
-        evaluation_time_ms=plan.evaluation_ms,
-        probability=plan.probability,
-        pool_id=plan.pool_id,
-        rule_id=ruling.match.rule.id if ruling.match else None,
-        rule_version=ruling.match.rule.version if ruling.match else None,
-        condition_results=ruling.condition_results(),
-    )
     # Last: every payment on the account updates the same usage rows, and their row locks are
     # held until the commit that follows (the rule's hit is counted when the payment settles).
     position, reserved = await _reserve_from(session, plan, 0, charged, now)
     if reserved is not account:  # the first choice was full: the payment moves to another one
         account = reserved
         _assign(payment, account, now)
-        await decisions.reselect(session, decision_id=decision_id, account_id=account.id)
+        # No probability describes the account the payment opened on instead.
+        payment.routing |= {"selected_account_id": account.id, "probability": None}
     return Opened(
         payment_id=payment.id,
         kind=PaymentKind(payment.kind),
@@ -356,7 +350,6 @@ async def _open_payment(
         request=_gateway_request(payment, card, data),
         plan=plan,
         position=position,
-        decision_id=decision_id,
         failover=failover,
         attempts_allowed=min(failover.max_attempts, budget),
         account=account,
@@ -489,7 +482,8 @@ async def _reroute(
     """Give the failed account its capacity back and move the payment to the next account of
     the plan that has room; None when no account is left."""
     payment = await locked_payment(session, opened.payment_id)
-    await _note_attempt(session, opened, result, attempt, Step.TRY_NEXT)
+    opened = await _note_attempt(session, opened, result, attempt, Step.TRY_NEXT)
+    payment.routing = {**payment.routing, "attempts": list(opened.attempts)}
     await release_capacity(session, payment)
     now = clock.now()
     try:
@@ -499,7 +493,7 @@ async def _reroute(
     except (NoEligibleAccount, usage.LimitExceeded):
         return None
     _assign(payment, account, now)
-    payment.routing = {**payment.routing, "attempts": attempt + 1}
+    payment.attempt_count = attempt + 1
     connector = await gateways.connector(session, account)
     return replace(opened, connector=connector, position=position, account=account)
 
@@ -510,31 +504,45 @@ async def _note_attempt(
     result: GatewayResult,
     attempt: int,
     step: Step,
-    final_outcome: str | None = None,
-) -> None:
-    """The attempt in the routing decision (closing it with `final_outcome`), and in the
-    account's circuit breaker."""
-    await decisions.add_attempt(
-        session,
-        decision_id=opened.decision_id,
-        attempt=attempt,
-        account_id=opened.account_id,
-        result=result,
-        step=step,
-        final_outcome=final_outcome,
-    )
+) -> Opened:
+    """`opened` with the attempt added to its attempts; the account's circuit breaker counts it."""
     ok = not is_account_failure(result)
     if not result.charge_may_exist and (not ok or opened.plan.closes_circuit(opened.account_id)):
         await exclusions.record_outcome(session, opened.account_id, ok, opened.failover)
+    noted = {
+        "attempt": attempt,
+        "account_id": opened.account_id,
+        "outcome": result.outcome.value,
+        "decline_reason": result.decline_reason.value if result.decline_reason else None,
+        "latency_ms": result.latency_ms,
+        "step": step.value,
+        "created_at": clock.now().isoformat(),
+    }
+    return replace(opened, attempts=(*opened.attempts, noted))
 
 
 async def _close_decision(
     session: AsyncSession, opened: Opened, result: GatewayResult, attempt: int, payment: Payment
 ) -> None:
     step = Step.INQUIRE if result.charge_may_exist else Step.STOP
+    closed = await _note_attempt(session, opened, result, attempt, step)
+    payment.routing = {
+        **payment.routing,
+        "attempts": list(closed.attempts),
+        "final_account_id": opened.account_id,
+    }
     # A payment still pending keeps its decision open: the sweep closes it once it knows.
-    final = None if payment.status == PaymentStatus.PENDING else payment.status
-    await _note_attempt(session, opened, result, attempt, step, final_outcome=final)
+    if payment.status != PaymentStatus.PENDING:
+        close_decision(payment)
+
+
+def close_decision(payment: Payment) -> None:
+    """The payment's routing decision ends with its status, now."""
+    payment.routing = {
+        **payment.routing,
+        "final_outcome": payment.status,
+        "completed_at": clock.now().isoformat(),
+    }
 
 
 async def _customer_id(
@@ -656,7 +664,11 @@ def _gateway_request(payment: Payment, card: Card, data: PaymentCreate) -> Payme
 async def _charge(opened: Opened) -> GatewayResult:
     connector = opened.connector
     call = connector.sale if opened.kind is PaymentKind.SALE else connector.authorize
-    result = await call(opened.request)
+    in_flight.started(opened.account_id)
+    try:
+        result = await call(opened.request)
+    finally:
+        in_flight.ended(opened.account_id)
     if not result.charge_may_exist:
         return result
     # The answer was lost or unreadable: ask the gateway what it did, never charge again.
@@ -712,11 +724,8 @@ async def locked_payment(session: AsyncSession, payment_id: str) -> Payment:
     return payment
 
 
-async def settle_payment(
-    session: AsyncSession, payment_id: str, result: GatewayResult, *, count_rule: bool = True
-) -> Payment:
-    """Record the gateway's answer on a pending payment and follow it. `count_rule=False`: the
-    caller counts the outcome for the payment's rule itself (`_count_for_rule`)."""
+async def settle_payment(session: AsyncSession, payment_id: str, result: GatewayResult) -> Payment:
+    """Record the gateway's answer on a pending payment and follow it."""
     payment = await locked_payment(session, payment_id)
     if payment.status != PaymentStatus.PENDING:
         return payment  # the sweep settled it first; its answer stands
@@ -727,34 +736,12 @@ async def settle_payment(
         return payment
     payment.status = next_status(PaymentStatus(payment.status), action).value
     payment.completed_at = clock.now()
-    if count_rule:
-        await _count_for_rule(session, payment, hit=False)
     if action in (PaymentAction.SALE, PaymentAction.AUTHORIZE):
         await _approved(session, payment, result)
     else:
         await release_capacity(session, payment)
         emit_event(session, "payment.failed", payment)
     return payment
-
-
-async def _count_for_rule(session: AsyncSession, payment: Payment, *, hit: bool) -> None:
-    """Count the payment for the rule that routed it, on the day it matched: its hit (`hit`)
-    and, once settled, its outcome."""
-    rule_id = payment.routing.get("rule_id")
-    if not rule_id:
-        return
-    status = PaymentStatus(payment.status)
-    await analytics.record_payment(
-        session,
-        rule_id=rule_id,
-        arm=Arm(payment.routing.get("rule_arm", Arm.CONTROL.value)),
-        at=payment.created_at,
-        hit=hit,
-        succeeded=None if status is PaymentStatus.PENDING else status in _APPROVED,
-    )
-
-
-_APPROVED = frozenset({PaymentStatus.CAPTURED, PaymentStatus.AUTHORIZED})
 
 
 def _record_answer(payment: Payment, result: GatewayResult) -> None:

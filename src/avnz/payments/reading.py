@@ -17,6 +17,7 @@ from avnz.payments.schemas import (
     PaymentOut,
 )
 from avnz.payments.states import PaymentStatus
+from avnz.routing.schemas import RoutingAttemptOut, RoutingDecisionOut
 
 # --- reading ---------------------------------------------------------------------------------
 
@@ -36,6 +37,35 @@ def _visible(principal: Principal) -> Any:
         organization_id=Payment.organization_id,
         client_id=Payment.client_id,
         company_id=Payment.company_id,
+    )
+
+
+def decision_out(payment: Payment) -> RoutingDecisionOut:
+    """The payment's routing decision and its attempts, as the payment keeps them; 404 for a
+    payment that was never routed (one written before decisions were kept, say)."""
+    routing = payment.routing or {}
+    if "decision_id" not in routing:
+        raise NotFound(f"No routing decision for payment {payment.id!r}.", param="payment_id")
+    attempts = [RoutingAttemptOut.model_validate(attempt) for attempt in routing["attempts"]]
+    return RoutingDecisionOut(
+        id=routing["decision_id"],
+        payment_id=payment.id,
+        company_id=payment.company_id,
+        pool_id=routing.get("pool_id"),
+        selected_account_id=routing["selected_account_id"],
+        final_account_id=routing.get("final_account_id"),
+        strategy=routing["strategy"],
+        probability=routing.get("probability"),
+        evaluation_time_ms=routing.get("evaluation_ms", 0.0),
+        failover_attempts=max(0, len(attempts) - 1),
+        failed_over=len(attempts) > 1,
+        final_outcome=routing.get("final_outcome"),
+        rule_id=routing.get("rule_id"),
+        rule_version=routing.get("rule_version"),
+        condition_results=routing.get("condition_results"),
+        created_at=payment.created_at,
+        completed_at=routing.get("completed_at"),
+        attempts=attempts,
     )
 
 

@@ -52,6 +52,8 @@ _MOVES: dict[tuple[PaymentStatus, PaymentAction], PaymentStatus] = {
 }
 
 FINAL = frozenset({S.VOIDED, S.DECLINED, S.FAILED, S.REFUNDED})
+# The gateway approved it, whatever happened after (a voided authorization was approved too).
+APPROVED = frozenset({S.AUTHORIZED, S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.VOIDED})
 
 
 class InvalidPaymentState(Conflict):

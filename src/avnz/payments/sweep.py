@@ -18,11 +18,11 @@ from avnz.payments.models import Payment, PaymentKind
 from avnz.payments.processing import (
     Gateways,
     after_inquiry,
+    close_decision,
     connector_for,
     settle_payment,
 )
 from avnz.payments.states import PaymentStatus
-from avnz.routing import decisions
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,5 @@ async def _resolve_one(gateways: Gateways, payment_id: str) -> None:
     async with gateways.sessions.begin() as session:
         settled = await settle_payment(session, payment_id, result)
         if settled.status != PaymentStatus.PENDING:
-            await decisions.finish_for_payment(
-                session, payment_id=payment_id, final_outcome=settled.status
-            )
+            close_decision(settled)
     log.info("payment.resolved", payment_id=payment_id, status=settled.status)

@@ -1,4 +1,5 @@
-"""The worker's payment jobs: settle payments left in doubt, forget old idempotency keys."""
+"""The worker's payment jobs: settle payments left in doubt, publish settled payments to
+routing and rules, forget old idempotency keys."""
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -7,14 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.jobs import Handler
-from avnz.payments import idempotency, processing, sweep
+from avnz.payments import idempotency, processing, publishing, sweep
 
 if TYPE_CHECKING:
     from avnz.runtime import Runtime
 
 SWEEP_EVERY = timedelta(seconds=30)
 SWEEP_BATCH = 50
-RECURRING = ["payments.purge_idempotency_keys", "payments.resolve_stale"]
+RECURRING = ["payments.purge_idempotency_keys", "payments.resolve_stale", "payments.publish"]
 
 
 def handlers(runtime: "Runtime") -> dict[str, Handler]:
@@ -26,4 +27,5 @@ def handlers(runtime: "Runtime") -> dict[str, Handler]:
     return {
         "payments.purge_idempotency_keys": idempotency.purge_expired,
         "payments.resolve_stale": resolve_stale,
+        "payments.publish": publishing.publish_job,
     }

@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
 from avnz.auth.scope import Principal, scope_clause
-from avnz.core import clock
+from avnz.core import cards, clock
 from avnz.core.errors import InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways.base import Card
-from avnz.payments import bins, cards
+from avnz.payments import bins
 from avnz.payments.models import PaymentMethod, PaymentMethodStatus, pan_aad
 from avnz.payments.schemas import CardOut, PaymentMethodCreate, PaymentMethodOut
 from avnz.security.keyring import Keyring

@@ -5,25 +5,27 @@ update the payment path makes.
 
 1. one short transaction reads the active accounts and builds their connector configs;
 2. every account's gateway is asked `verify()` with no transaction open;
-3. one short transaction computes the last 24 hours of each account's payments in ONE
-   aggregate query, locks the accounts (in id order) and writes `health_metrics`:
-   success_rate, average_response_time_ms, error, refund and chargeback rates, last_test,
-   last_health_check and health_score (`routing.scoring`). A successful verify closes the
-   account's circuit (`exclusions.clear`); a failed one counts as an account failure.
+3. one short transaction computes the last 24 hours of each account's attempts (routing's own
+   records) in ONE aggregate query, with the money they moved from the payments domain
+   (`MoneyWindows`, given by whoever runs the check), locks the accounts (in id order) and
+   writes `health_metrics`: success_rate, average_response_time_ms, error, refund and
+   chargeback rates, last_test, last_health_check and health_score (`routing.scoring`). A
+   successful verify closes the account's circuit (`exclusions.clear`); a failed one counts as
+   an account failure.
 
 An active account whose score falls below the threshold is suspended, its status_reason naming
 the score and the threshold. An unreachable gateway does not suspend (that is the circuit
 breaker's job, and it recovers on its own); refused credentials do (score 0).
 
 The payment path never writes the account row (one hot row per account would serialize every
-payment on it): recent approval and latency come from the payments table, here and in the
-strategies' snapshot.
+payment on it): recent approval and latency come from routing's attempt records, here and in
+the strategies' snapshot.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,11 +41,10 @@ from avnz.gateways.base import (
     Outcome,
     Timeouts,
 )
-from avnz.payments.models import Payment
 from avnz.routing import exclusions, scoring
 from avnz.routing import service as accounts
 from avnz.routing.failover import ACCOUNT_LEVEL_REASONS, FailoverConfig
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.models import AccountStatus, MerchantAccount, RoutingAttempt
 from avnz.routing.schemas import HealthMetrics, LastTest
 from avnz.security.keyring import DecryptionError, Keyring
 from avnz.security.masking import mask_text
@@ -61,8 +62,22 @@ ERROR_OUTCOMES = (
 
 
 @dataclass(frozen=True, slots=True)
+class MoneyWindow:
+    """What an account's payments of the window moved, as the payments domain reports it."""
+
+    captured: int = 0  # minor units
+    refunded: int = 0
+    chargebacks: int = 0
+
+
+# (session, account ids, since) -> account id -> its money window. The payments domain owns
+# the figures; the caller of the check passes its reader in (routing never imports payments).
+MoneyWindows = Callable[[AsyncSession, Sequence[str], datetime], Awaitable[dict[str, MoneyWindow]]]
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
-    """An account's answered payments in the health check's window."""
+    """An account's answered attempts in the health check's window, and the money they moved."""
 
     attempts: int = 0
     approved: int = 0
@@ -111,46 +126,44 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-async def windows(session: AsyncSession, account_ids: Sequence[str]) -> dict[str, Window]:
-    """Each account's answered payments of the last 24 hours, in one aggregate query."""
+async def windows(
+    session: AsyncSession, account_ids: Sequence[str], money: MoneyWindows
+) -> dict[str, Window]:
+    """Each account's answered attempts of the last 24 hours, in one aggregate query, with the
+    money its payments moved (`money`)."""
     if not account_ids:
         return {}
+    since = clock.now() - WINDOW
     is_error = or_(
-        Payment.outcome.in_([o.value for o in ERROR_OUTCOMES]),
+        RoutingAttempt.outcome.in_([o.value for o in ERROR_OUTCOMES]),
         and_(
-            Payment.outcome == Outcome.SOFT_DECLINE.value,
-            Payment.decline_reason.in_([r.value for r in ACCOUNT_LEVEL_REASONS]),
+            RoutingAttempt.outcome == Outcome.SOFT_DECLINE.value,
+            RoutingAttempt.decline_reason.in_([r.value for r in ACCOUNT_LEVEL_REASONS]),
         ),
     )
     stmt = (
         select(
-            Payment.merchant_account_id,
+            RoutingAttempt.account_id,
             func.count(),
-            _count(Payment.outcome == Outcome.APPROVED.value),
+            _count(RoutingAttempt.outcome == Outcome.APPROVED.value),
             _count(is_error),
-            func.avg(Payment.gateway_latency_ms),
-            func.coalesce(func.sum(Payment.amount_captured), 0),
-            func.coalesce(func.sum(Payment.amount_refunded), 0),
-            _count(Payment.chargeback_at.is_not(None)),
+            func.avg(RoutingAttempt.latency_ms),
         )
-        .where(
-            Payment.merchant_account_id.in_(list(account_ids)),
-            Payment.created_at >= clock.now() - WINDOW,
-            Payment.outcome.is_not(None),
-        )
-        .group_by(Payment.merchant_account_id)
+        .where(RoutingAttempt.account_id.in_(list(account_ids)), RoutingAttempt.created_at >= since)
+        .group_by(RoutingAttempt.account_id)
     )
+    moved = await money(session, account_ids, since)
     found: dict[str, Window] = {}
-    for row in (await session.execute(stmt)).all():
-        account_id, attempts, approved, errors, latency, captured, refunded, chargebacks = row
+    for account_id, attempts, approved, errors, latency in (await session.execute(stmt)).all():
+        account_money = moved.get(account_id) or MoneyWindow()
         found[account_id] = Window(
             attempts=int(attempts),
             approved=int(approved),
             errors=int(errors),
             average_latency_ms=float(latency) if latency is not None else None,
-            captured=int(captured),
-            refunded=int(refunded),
-            chargebacks=int(chargebacks),
+            captured=account_money.captured,
+            refunded=account_money.refunded,
+            chargebacks=account_money.chargebacks,
         )
     return found
 
@@ -206,6 +219,7 @@ async def check_accounts(
     *,
     timeouts: Timeouts,
     suspend_below: int,
+    money: MoneyWindows,
 ) -> list[CheckResult]:
     """Verify every active account with its gateway and refresh its health; suspends those
     below `suspend_below`. Short transactions only, none open during a gateway call."""
@@ -224,7 +238,7 @@ async def check_accounts(
         zip(ids, await asyncio.gather(*(verify(*configs[i]) for i in ids)), strict=True)
     )
     async with sessions.begin() as session:
-        found = await windows(session, ids)
+        found = await windows(session, ids, money)
         locked = await session.scalars(
             select(MerchantAccount)
             .where(MerchantAccount.id.in_(ids))

@@ -204,7 +204,7 @@ class PoolMembership(Base):
     added_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
-# --- health, failover and routing decisions ---------------------------------------------------
+# --- health, failover and attempts ---------------------------------------------------------
 
 
 class AccountCircuit(Base):
@@ -223,49 +223,33 @@ class AccountCircuit(Base):
     updated_at: Mapped[datetime]
 
 
-class RoutingDecision(Base):
-    """Which account a payment went to, how it was chosen, and how failover went. One per
-    payment; its attempts are RoutingAttempt rows."""
-
-    __tablename__ = "routing_decisions"
-
-    id: Mapped[str] = id_column()
-    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
-    company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
-    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), unique=True)
-    # No foreign key: a decision outlives the pool (and the rule) it names.
-    pool_id: Mapped[str | None] = mapped_column(String(40), index=True)
-    selected_account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id"))
-    final_account_id: Mapped[str | None] = mapped_column(ForeignKey("merchant_accounts.id"))
-    strategy: Mapped[str] = mapped_column(String(32))
-    # P(strategy picks this account | context): what offline evaluation of a new strategy needs.
-    probability: Mapped[float | None]
-    evaluation_time_ms: Mapped[float]
-    failover_attempts: Mapped[int] = mapped_column(default=0)
-    final_outcome: Mapped[str | None] = mapped_column(String(24))
-    rule_id: Mapped[str | None] = mapped_column(String(40))
-    rule_version: Mapped[int | None]
-    # The matched rule's condition tree with each node's result, as the rule tester shows it.
-    condition_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime]
-    completed_at: Mapped[datetime | None]
-
-
 class RoutingAttempt(Base):
-    """One attempt of a decision at one account, with the step the failover policy took."""
+    """What routing learns from one attempt at one account: the facts its strategies, health
+    scores and pool stats read, so routing never reads the payments tables.
+    Written once per (payment, attempt) when the payments domain publishes a settled payment
+    (`routing.service.record_attempts`), off the payment's own transaction."""
 
     __tablename__ = "routing_attempts"
     __table_args__ = (
-        Index("ix_routing_attempts_decision_attempt", "decision_id", "attempt", unique=True),
+        Index("ix_routing_attempts_payment_attempt", "payment_id", "attempt", unique=True),
+        Index("ix_routing_attempts_account_created", "account_id", "created_at"),
     )
 
     id: Mapped[str] = id_column()
-    decision_id: Mapped[str] = mapped_column(ForeignKey("routing_decisions.id", ondelete="CASCADE"))
+    # No foreign keys to payments or pools: a record of the past outlives what it names.
+    payment_id: Mapped[str] = mapped_column(String(40))
+    organization_id: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[str] = mapped_column(String(40))
+    company_id: Mapped[str] = mapped_column(String(40))
+    pool_id: Mapped[str | None] = mapped_column(String(40))
+    account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id", ondelete="CASCADE"))
     attempt: Mapped[int]  # 1 for the first account
-    account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(24))
     decline_reason: Mapped[str | None] = mapped_column(String(32))
     latency_ms: Mapped[float]
-    step: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(16))  # what failover did next
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    card_brand: Mapped[str | None] = mapped_column(String(16))
+    card_country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime]

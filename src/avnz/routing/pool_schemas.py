@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from avnz.core.cards import Brand
 from avnz.core.money import CurrencyCode
-from avnz.payments.cards import Brand
 from avnz.routing.failover import FailoverConfig
 from avnz.routing.models import AccountStatus, PoolStrategy
 from avnz.routing.schemas import CardBrand, Country, MinorAmount

@@ -22,10 +22,10 @@ from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
-from avnz.payments.models import Payment
-from avnz.payments.states import PaymentStatus
+from avnz.gateways.base import Outcome
 from avnz.routing import selection, snapshot
 from avnz.routing import service as accounts
+from avnz.routing.attempts import IN_DOUBT
 from avnz.routing.models import (
     AccountPool,
     AccountStatus,
@@ -33,6 +33,7 @@ from avnz.routing.models import (
     Period,
     PoolMembership,
     PoolStrategy,
+    RoutingAttempt,
 )
 from avnz.routing.pool_schemas import (
     AccountShare,
@@ -401,6 +402,14 @@ async def remove_account(
 
 # --- stats -----------------------------------------------------------------------------------
 
+# An attempt's outcome as pool stats count it; an answer in doubt is counted in no result.
+_RESULT: dict[str, str] = {
+    Outcome.APPROVED.value: "approved",
+    Outcome.HARD_DECLINE.value: "declined",
+    Outcome.SOFT_DECLINE.value: "declined",
+    **{outcome: "in_doubt" for outcome in IN_DOUBT},
+}
+
 
 async def pool_stats(
     *,
@@ -410,40 +419,40 @@ async def pool_stats(
     created_from: datetime | None,
     created_to: datetime | None,
 ) -> PoolStats:
-    """Payments per account of the pool (every membership, active or not) in the date range:
-    counts by result, success rate, approved volume per currency, share of the pool's
-    payments. One grouped query; payments are never loaded."""
+    """Attempts per account of the pool (every membership, active or not) in the date range,
+    from routing's own records: counts by result (approved, declined by the issuer, failed at
+    the account's end), success rate, approved volume per currency, share of the pool's
+    attempts. One grouped query."""
     pool = await get_pool(session=session, principal=principal, pool_id=pool_id)
     members = await _memberships(session, pool.id)
     ids = [account.id for _, account in members]
     stmt = (
         select(
-            Payment.merchant_account_id,
-            Payment.status,
-            Payment.currency,
+            RoutingAttempt.account_id,
+            RoutingAttempt.outcome,
+            RoutingAttempt.currency,
             func.count(),
-            func.sum(Payment.amount),
+            func.sum(RoutingAttempt.amount),
         )
-        .where(Payment.company_id == pool.company_id, Payment.merchant_account_id.in_(ids))
-        .group_by(Payment.merchant_account_id, Payment.status, Payment.currency)
+        .where(RoutingAttempt.company_id == pool.company_id, RoutingAttempt.account_id.in_(ids))
+        .group_by(RoutingAttempt.account_id, RoutingAttempt.outcome, RoutingAttempt.currency)
     )
     if created_from is not None:
-        stmt = stmt.where(Payment.created_at >= created_from)
+        stmt = stmt.where(RoutingAttempt.created_at >= created_from)
     if created_to is not None:
-        stmt = stmt.where(Payment.created_at < created_to)
+        stmt = stmt.where(RoutingAttempt.created_at < created_to)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     volumes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for account_id, status, currency, count, amount in await session.execute(stmt):
-        counts[account_id][status] += count
+    for account_id, outcome, currency, count, amount in await session.execute(stmt):
+        counts[account_id][_RESULT.get(outcome, "failed")] += count
         counts[account_id]["*"] += count
-        if status in snapshot.APPROVED:
+        if outcome == Outcome.APPROVED.value:
             volumes[account_id][currency] += int(amount or 0)
     total = sum(entry["*"] for entry in counts.values())
     shares = []
     for _, account in members:
         entry = counts[account.id]
-        approved = sum(entry[status] for status in snapshot.APPROVED)
-        declined, failed = entry[PaymentStatus.DECLINED], entry[PaymentStatus.FAILED]
+        approved, declined, failed = entry["approved"], entry["declined"], entry["failed"]
         decided = approved + declined + failed
         shares.append(
             AccountShare(

@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from avnz.core.cards import Brand
 from avnz.core.money import CurrencyCode
 from avnz.gateways import registry
-from avnz.payments.cards import Brand
 from avnz.routing.models import AccountEnvironment, AccountStatus, Period
 from avnz.tenancy.schemas import Name, ObjectId, StrictModel
 

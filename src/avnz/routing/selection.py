@@ -15,8 +15,8 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
+from avnz.core.cards import Brand
 from avnz.core.errors import AppError, NotFound
-from avnz.payments.cards import Brand
 from avnz.routing import exclusions, snapshot
 from avnz.routing.fees import reserve_cost, transaction_fee
 from avnz.routing.models import (

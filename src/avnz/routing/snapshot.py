@@ -1,9 +1,11 @@
 """The numbers strategies compare, read in a fixed number of queries whatever the pool's size.
 
-- Recent payment stats: ONE query over the pool's accounts' recent payments (the newest
-  `sample_size` per account within `lookback_hours`, a window function), folded in Python into
-  approval counts (overall and per context key), a latency EWMA and the payments in flight.
-  Cached per pool and settings for `STATS_TTL_SECONDS`: the hot path reads it from memory.
+- Recent stats: ONE query over the pool's accounts' recent attempts (routing's own records: the
+  newest `sample_size` per account within `lookback_hours`, a window function), folded in
+  Python into approval counts (overall and per context key) and a latency EWMA. Cached per pool
+  and settings for `STATS_TTL_SECONDS`: the hot path reads it from memory.
+- In flight: the attempts this process has at each account's gateway right now (`InFlight`),
+  as a load balancer counts its own open requests; no query.
 - Current usage: ONE query for the day and month buckets of every account (never cached: caps
   move with every payment).
 """
@@ -17,26 +19,16 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core.cache import TtlCache
-from avnz.payments.models import Payment
-from avnz.payments.states import PaymentStatus
+from avnz.gateways.base import Outcome
 from avnz.routing import usage
-from avnz.routing.models import Period
+from avnz.routing.attempts import IN_DOUBT
+from avnz.routing.models import Period, RoutingAttempt
 from avnz.routing.schemas import AccountLimits
 from avnz.routing.strategies.base import StrategyConfig
 from avnz.routing.strategies.lowest_latency import LatencyConfig
 
 STATS_TTL_SECONDS = 2.0
-# The gateway approved it (a voided authorization was approved too).
-APPROVED = frozenset(
-    {
-        PaymentStatus.AUTHORIZED,
-        PaymentStatus.CAPTURED,
-        PaymentStatus.PARTIALLY_REFUNDED,
-        PaymentStatus.REFUNDED,
-        PaymentStatus.VOIDED,
-    }
-)
-REFUSED = frozenset({PaymentStatus.DECLINED, PaymentStatus.FAILED})
+APPROVED = Outcome.APPROVED.value
 # Upper bounds (minor units, exclusive) of the amount bands of the adaptive context key.
 AMOUNT_BANDS = (1_000, 5_000, 20_000, 100_000)
 
@@ -60,6 +52,25 @@ class AccountStats:
     by_context: dict[str, list[int]] = field(default_factory=dict)
 
 
+class InFlight:
+    """Attempts this process has at each account's gateway now (LEAST_LOAD compares them)."""
+
+    def __init__(self) -> None:
+        self._open: defaultdict[str, int] = defaultdict(int)
+
+    def started(self, account_id: str) -> None:
+        self._open[account_id] += 1
+
+    def ended(self, account_id: str) -> None:
+        self._open[account_id] = max(0, self._open[account_id] - 1)
+
+    def at(self, account_id: str) -> int:
+        return self._open.get(account_id, 0)
+
+
+in_flight = InFlight()
+
+
 _stats_cache: TtlCache[tuple[str, int, int, float, tuple[str, ...]], dict[str, AccountStats]] = (
     TtlCache(STATS_TTL_SECONDS)
 )
@@ -79,15 +90,16 @@ async def recent_stats(
     *,
     cached: bool = True,
 ) -> dict[str, AccountStats]:
-    """Stats per account from its recent payments; accounts without any get zeros."""
+    """Stats per account from its recent attempts; accounts without any get zeros. The counts
+    in flight are this process's, read fresh on every call."""
     alpha = config.ewma_alpha if isinstance(config, LatencyConfig) else 0.2
     key = (pool_id, config.lookback_hours, config.sample_size, alpha, tuple(sorted(account_ids)))
-    if cached:
-        hit = _stats_cache.get(key)
-        if hit is not None:
-            return hit
-    stats = await _read_stats(session, account_ids, config, alpha, now)
-    _stats_cache.put(key, stats)
+    stats = _stats_cache.get(key) if cached else None
+    if stats is None:
+        stats = await _read_stats(session, account_ids, config, alpha, now)
+        _stats_cache.put(key, stats)
+    for account_id, entry in stats.items():
+        entry.in_flight = in_flight.at(account_id)
     return stats
 
 
@@ -104,45 +116,41 @@ async def _read_stats(
     rank = (
         func.row_number()
         .over(
-            partition_by=Payment.merchant_account_id,
-            order_by=(Payment.created_at.desc(), Payment.id.desc()),
+            partition_by=RoutingAttempt.account_id,
+            order_by=(RoutingAttempt.created_at.desc(), RoutingAttempt.id.desc()),
         )
         .label("rank")
     )
     recent = (
         select(
-            Payment.merchant_account_id,
-            Payment.status,
-            Payment.gateway_latency_ms,
-            Payment.card_brand,
-            Payment.card_country,
-            Payment.amount,
+            RoutingAttempt.account_id,
+            RoutingAttempt.outcome,
+            RoutingAttempt.latency_ms,
+            RoutingAttempt.card_brand,
+            RoutingAttempt.card_country,
+            RoutingAttempt.amount,
             rank,
         )
         .where(
-            Payment.merchant_account_id.in_(account_ids),
-            Payment.created_at >= now - timedelta(hours=config.lookback_hours),
+            RoutingAttempt.account_id.in_(account_ids),
+            RoutingAttempt.created_at >= now - timedelta(hours=config.lookback_hours),
         )
         .subquery()
     )
     rows = await session.execute(
         select(recent)
         .where(recent.c.rank <= config.sample_size)
-        .order_by(recent.c.merchant_account_id, recent.c.rank.desc())  # oldest first: EWMA
+        .order_by(recent.c.account_id, recent.c.rank.desc())  # oldest first: EWMA
     )
-    for account_id, status, latency, brand, country, amount, _ in rows:
+    for account_id, outcome, latency, brand, country, amount, _ in rows:
         entry = stats[account_id]
-        if status == PaymentStatus.PENDING:
-            entry.in_flight += 1
+        previous = entry.latency_ewma_ms
+        entry.latency_ewma_ms = (
+            latency if previous is None else alpha * latency + (1 - alpha) * previous
+        )
+        if outcome in IN_DOUBT:
             continue
-        if latency is not None:
-            previous = entry.latency_ewma_ms
-            entry.latency_ewma_ms = (
-                latency if previous is None else alpha * latency + (1 - alpha) * previous
-            )
-        approved = status in APPROVED
-        if not approved and status not in REFUSED:
-            continue
+        approved = outcome == APPROVED
         entry.decided += 1
         entry.approved += approved
         tally = entry.by_context.setdefault(context_key(brand, country, amount), [0, 0])

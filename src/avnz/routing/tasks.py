@@ -17,7 +17,9 @@ CHECK_EVERY = timedelta(minutes=5)
 RECURRING = ["routing.health_check"]
 
 
-def handlers(runtime: "Runtime") -> dict[str, Handler]:
+def handlers(runtime: "Runtime", *, money: health.MoneyWindows) -> dict[str, Handler]:
+    """The handlers; `money` reads what the accounts' payments moved (the payments domain's)."""
+
     async def health_check(_session: AsyncSession, _payload: dict[str, Any]) -> datetime:
         # Gateway calls go out with no transaction open; the job's session stays unused.
         settings = runtime.settings
@@ -30,6 +32,7 @@ def handlers(runtime: "Runtime") -> dict[str, Handler]:
                 read=settings.gateway_read_timeout_seconds,
             ),
             suspend_below=settings.health_suspend_below,
+            money=money,
         )
         return clock.now() + CHECK_EVERY
 

@@ -1,13 +1,16 @@
 """Rule analytics: hits per rule, UTC day and A/B arm, and the outcomes of the payments a rule
 routed; the all-time hit count and last hit on the rule itself.
 
-The payment path calls `record_payment`. Each count is one upsert (INSERT … ON CONFLICT DO
-UPDATE SET n = n + 1) or one UPDATE, so the database adds, not Python: no count
-is lost however many payments hit a rule at once, on SQLite or PostgreSQL.
+Counted off the payment path: the payments domain publishes its settled payments in batches
+(`count_payments`, in the same transaction that marks them published, so none is counted twice
+or lost), and a refused payment counts at once (`record_payment`). Each count is one upsert
+(INSERT … ON CONFLICT DO UPDATE SET n = n + k) or one UPDATE, so the database adds, not
+Python: no count is lost however many processes count at once, on SQLite or PostgreSQL.
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
@@ -37,6 +40,16 @@ def upsert_into(session: AsyncSession, table: Table) -> Any:
     return _INSERTS[session.get_bind().dialect.name](table)
 
 
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """A payment a rule matched at `at`, in arm `arm`; `succeeded` None while in doubt."""
+
+    rule_id: str
+    arm: str
+    at: datetime
+    succeeded: bool | None
+
+
 async def record_payment(
     session: AsyncSession,
     *,
@@ -49,21 +62,48 @@ async def record_payment(
     """Count a payment the rule matched at `at`, in that UTC day and arm: its hit (`hit`; also
     on the rule: hit_count, and last_hit_at unless a later hit is already recorded) and its
     outcome once known (`succeeded`), in one upsert."""
-    at = clock.as_utc(at).astimezone(UTC)
     counts = {
         "add_hits": int(hit),
         "add_successes": int(succeeded is True),
         "add_failures": int(succeeded is False),
     }
+    await _add(session, rule_id, Arm(arm), clock.as_utc(at).astimezone(UTC), counts)
+
+
+async def count_payments(session: AsyncSession, outcomes: Sequence[RuleOutcome]) -> None:
+    """Count each payment's hit and outcome for its rule: one upsert and one UPDATE per (rule,
+    day, arm), however many payments there are."""
+    groups: dict[tuple[str, date, Arm], dict[str, int]] = defaultdict(
+        lambda: {"add_hits": 0, "add_successes": 0, "add_failures": 0}
+    )
+    latest: dict[tuple[str, date, Arm], datetime] = {}
+    for outcome in outcomes:
+        at = clock.as_utc(outcome.at).astimezone(UTC)
+        key = (outcome.rule_id, at.date(), Arm(outcome.arm))
+        counts = groups[key]
+        counts["add_hits"] += 1
+        counts["add_successes"] += outcome.succeeded is True
+        counts["add_failures"] += outcome.succeeded is False
+        latest[key] = max(latest.get(key, at), at)
+    for key, counts in sorted(groups.items()):
+        rule_id, _day, arm = key
+        await _add(session, rule_id, arm, latest[key], counts)
+
+
+async def _add(
+    session: AsyncSession, rule_id: str, arm: Arm, at: datetime, counts: dict[str, int]
+) -> None:
+    """Add `counts` to the rule's (day of `at`, arm) row, and its hits to the rule itself."""
     if not any(counts.values()):
         return
     count = _count_statement(session.get_bind().dialect.name)
-    await session.execute(count, {"rule": rule_id, "day": at.date(), "arm": Arm(arm), **counts})
-    if hit:
-        await session.execute(_HIT, {"rule": rule_id, "moment": at})
+    await session.execute(count, {"rule": rule_id, "day": at.date(), "arm": arm, **counts})
+    if counts["add_hits"]:
+        hits = {"rule": rule_id, "moment": at, "hits": counts["add_hits"]}
+        await session.execute(_HIT, hits)
 
 
-# Built once (per database dialect): the payment path runs them for every matched payment.
+# Built once (per database dialect): every publication of payments runs them.
 _COUNTED = ("hits", "successes", "failures")
 _COUNT: dict[str, Any] = {}
 _MOMENT = bindparam("moment", type_=RULES.c.last_hit_at.type)
@@ -71,7 +111,7 @@ _HIT = (
     update(RULES)
     .where(RULES.c.id == bindparam("rule"))
     .values(
-        hit_count=RULES.c.hit_count + 1,
+        hit_count=RULES.c.hit_count + bindparam("hits", type_=RULES.c.hit_count.type),
         last_hit_at=case(
             (RULES.c.last_hit_at.is_(None) | (RULES.c.last_hit_at < _MOMENT), _MOMENT),
             else_=RULES.c.last_hit_at,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from avnz.payments.cards import Brand
+from avnz.core.cards import Brand
 
 
 @dataclass(frozen=True, slots=True)

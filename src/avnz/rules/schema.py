@@ -15,8 +15,8 @@ import holidays
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from avnz.core.cards import Brand
 from avnz.core.money import currency_exponent
-from avnz.payments.cards import Brand
 
 MAX_DEPTH = 5  # groups nested deeper than this are refused
 MAX_LIST = 1000  # values in an `in` list

@@ -6,20 +6,22 @@ surcharge or discount), its card, billing country, customer and order, at its ow
 its id is the A/B key, so a payment falls in the arm it fell in then. Customers are read as they
 are now (lifetime value and risk move on; the payment did not keep them), and whether the card
 was a stored token is not kept either: `is_tokenized` replays as false.
+
+The payments are the payments domain's: it rebuilds them (`PaymentHistory`, passed in by the
+caller), and the rules domain never reads their tables.
 """
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.scope import Principal
-from avnz.commerce.models import Customer, Order
 from avnz.core.errors import InvalidRequest
-from avnz.payments.models import Payment, PaymentMethod
 from avnz.rules.engine import Match, RuleCache, RuleSet, decide
-from avnz.rules.inputs import CardFacts, Transaction, rule_context
+from avnz.rules.inputs import Transaction, rule_context
 from avnz.rules.tool_schemas import (
     SimulatedPaymentOut,
     SimulatedRuleOut,
@@ -32,8 +34,35 @@ MAX_RANGE = timedelta(days=92)
 MAX_DIFFERENCES = 100
 
 
+@dataclass(frozen=True, slots=True)
+class PastPayment:
+    """A payment as the engine saw it when it was made, and how it was actually routed."""
+
+    id: str
+    created_at: datetime
+    amount: int  # as charged
+    currency: str
+    customer_id: str | None
+    transaction: Transaction
+    actual_rule_id: str | None
+    actual_pool_id: str | None
+    actual_account_id: str
+
+
+# (session, company id, since, until, limit) -> the company's payments of [since, until) in
+# creation order, at most `limit`.
+PaymentHistory = Callable[
+    [AsyncSession, str, datetime, datetime, int], Awaitable[list[PastPayment]]
+]
+
+
 async def simulate(
-    *, session: AsyncSession, principal: Principal, cache: RuleCache, data: SimulationRequest
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    cache: RuleCache,
+    history: PaymentHistory,
+    data: SimulationRequest,
 ) -> SimulationOut:
     if data.until <= data.since:
         raise InvalidRequest("until must be after since.", param="until")
@@ -41,67 +70,16 @@ async def simulate(
         raise InvalidRequest(f"Simulate at most {MAX_RANGE.days} days at once.", param="until")
     company = await target_company(session, principal, data.company_id)
     rule_set = await cache.rule_set(session, company.id, company.timezone)
-    payments = await _payments(session, company.id, data)
+    # One more than `limit`, to tell truncation.
+    payments = await history(session, company.id, data.since, data.until, data.limit + 1)
     replay = _Replay(rule_set)
-    for payment, method in payments[: data.limit]:
-        transaction = await _transaction(session, payment, method)
-        context = await rule_context(session, company, transaction)
+    for payment in payments[: data.limit]:
+        context = await rule_context(session, company, payment.transaction)
         match = decide(
             rule_set, context, transaction_key=payment.id, customer_key=payment.customer_id
         )
         replay.add(payment, match)
     return replay.result(data, truncated=len(payments) > data.limit)
-
-
-async def _payments(
-    session: AsyncSession, company_id: str, data: SimulationRequest
-) -> list[tuple[Payment, PaymentMethod | None]]:
-    """The range's payments (one more than `limit`, to tell truncation), with their cards; their
-    customers and orders are loaded in two queries so the replay finds them in the session."""
-    rows = (
-        await session.execute(
-            select(Payment, PaymentMethod)
-            .outerjoin(PaymentMethod, PaymentMethod.id == Payment.payment_method_id)
-            .where(
-                Payment.company_id == company_id,
-                Payment.created_at >= data.since,
-                Payment.created_at < data.until,
-            )
-            .order_by(Payment.created_at, Payment.id)
-            .limit(data.limit + 1)
-        )
-    ).all()
-    pairs: list[tuple[Payment, PaymentMethod | None]] = [(p, m) for p, m in rows]
-    customer_ids = {p.customer_id for p, _ in pairs if p.customer_id}
-    order_ids = {p.order_id for p, _ in pairs if p.order_id}
-    if customer_ids:
-        await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
-    if order_ids:
-        await session.scalars(select(Order).where(Order.id.in_(order_ids)))
-    return pairs
-
-
-async def _transaction(
-    session: AsyncSession, payment: Payment, method: PaymentMethod | None
-) -> Transaction:
-    billing = (method.billing_address if method else None) or {}
-    state = billing.get("state")
-    return Transaction(
-        amount=payment.amount - payment.surcharge_amount + payment.discount_amount,
-        currency=payment.currency,
-        moment=payment.created_at,
-        card=CardFacts(
-            brand=payment.card_brand,
-            card_type=method.card_type if method else None,
-            bin=payment.card_bin,
-            issuing_country=payment.card_country,
-        ),
-        country=billing.get("country"),
-        state=str(state).upper() if state else None,
-        customer_id=payment.customer_id,
-        order=await session.get(Order, payment.order_id) if payment.order_id else None,
-        is_3ds_enrolled="three_d_secure" in payment.routing,
-    )
 
 
 class _Replay:
@@ -115,9 +93,9 @@ class _Replay:
         self.actual: Counter[str] = Counter()
         self.differences: list[SimulatedPaymentOut] = []
 
-    def add(self, payment: Payment, match: Match | None) -> None:
+    def add(self, payment: PastPayment, match: Match | None) -> None:
         self.total += 1
-        actual_rule = payment.routing.get("rule_id")
+        actual_rule = payment.actual_rule_id
         simulated_rule = match.rule.id if match else None
         if actual_rule:
             self.actual[actual_rule] += 1
@@ -161,17 +139,19 @@ class _Replay:
         )
 
 
-def _difference(payment: Payment, match: Match | None, would_block: bool) -> SimulatedPaymentOut:
+def _difference(
+    payment: PastPayment, match: Match | None, would_block: bool
+) -> SimulatedPaymentOut:
     directive = match.directive if match else None
     return SimulatedPaymentOut(
         payment_id=payment.id,
         created_at=payment.created_at,
         amount=payment.amount,
         currency=payment.currency,
-        actual_rule_id=payment.routing.get("rule_id"),
+        actual_rule_id=payment.actual_rule_id,
         simulated_rule_id=match.rule.id if match else None,
-        actual_pool_id=payment.routing.get("pool_id"),
-        actual_account_id=payment.merchant_account_id,
+        actual_pool_id=payment.actual_pool_id,
+        actual_account_id=payment.actual_account_id,
         simulated_pool_id=directive.pool_id if directive else None,
         simulated_account_id=directive.account_id if directive else None,
         would_block=would_block,

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from avnz.payments.cards import Brand
+from avnz.core.cards import Brand
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Country = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{2}$")]

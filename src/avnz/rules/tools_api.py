@@ -34,5 +34,9 @@ async def simulate_routing_rules(
     """Replay the payments of a date range (at most 92 days, `limit` payments) through the
     current rules: what would match versus what actually routed them."""
     return await simulation.simulate(
-        session=session, principal=principal, cache=runtime.rule_cache, data=data
+        session=session,
+        principal=principal,
+        cache=runtime.rule_cache,
+        history=runtime.payment_history,
+        data=data,
     )

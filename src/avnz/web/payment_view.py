@@ -14,7 +14,6 @@ from avnz.core.pagination import PageParams
 from avnz.payments import reading
 from avnz.payments.models import Payment
 from avnz.payments.states import PaymentStatus
-from avnz.routing import decisions
 from avnz.routing import service as routing
 from avnz.routing.schemas import RoutingDecisionOut
 
@@ -52,13 +51,9 @@ async def _customer(
         return None
 
 
-async def _decision(
-    session: AsyncSession, principal: Principal, payment: Payment
-) -> RoutingDecisionOut | None:
+def _decision(payment: Payment) -> RoutingDecisionOut | None:
     try:
-        return await decisions.get_for_payment(
-            session=session, principal=principal, payment_id=payment.id
-        )
+        return reading.decision_out(payment)
     except NotFound:
         return None
 
@@ -94,7 +89,7 @@ def allowed_actions(principal: Principal, payment: Payment) -> set[str]:
 async def detail_context(
     session: AsyncSession, principal: Principal, payment: Payment
 ) -> dict[str, Any]:
-    decision = await _decision(session, principal, payment)
+    decision = _decision(payment)
     return {
         "payment": payment,
         "refunds": await reading.list_refunds(session, principal, payment.id),

@@ -20,13 +20,13 @@ from avnz.audit import service as audit
 from avnz.audit.models import AuditLog
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest, NotFound
 from avnz.core.money import currency_exponent
 from avnz.core.pagination import PageParams
 from avnz.deps import RuntimeDep, Session
 from avnz.gateways import registry
 from avnz.payments import reading as payments
-from avnz.payments.cards import Brand
 from avnz.routing import service as routing
 from avnz.routing.models import AccountStatus, MerchantAccount, Period
 from avnz.routing.schemas import (

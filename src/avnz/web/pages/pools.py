@@ -21,9 +21,9 @@ from starlette.datastructures import FormData
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core import clock
+from avnz.core.cards import Brand
 from avnz.core.errors import AppError, Conflict, InvalidRequest
 from avnz.deps import Session
-from avnz.payments.cards import Brand
 from avnz.routing import pools
 from avnz.routing import service as accounts
 from avnz.routing.failover import FailoverConfig

@@ -14,8 +14,8 @@ from typing import Any
 
 import pycountry
 
+from avnz.core.cards import Brand
 from avnz.core.money import currency_exponent
-from avnz.payments.cards import Brand
 from avnz.routing.models import PoolStrategy
 from avnz.rules import schema
 from avnz.rules.actions import ACTIONS

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.core.money import Money
 from avnz.deps import RuntimeDep, Session
 from avnz.payments import follow_ups, idempotency, processing, reading
-from avnz.payments.cards import Brand
 from avnz.payments.models import Payment
 from avnz.payments.schemas import CaptureCreate, RefundCreate
 from avnz.payments.states import PaymentStatus

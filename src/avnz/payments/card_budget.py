@@ -3,7 +3,9 @@ MID hopping card networks penalize: at most `card_retry_budget` attempts per car
 
 An attempt is a refused payment for the card (declined or failed; found by the vault's
 fingerprint) plus every failover attempt any of its payments made beyond the first. Approved
-payments do not count: a subscriber's second order the same day is not MID hopping.
+payments do not count: a subscriber's second order the same day is not MID hopping. The card
+is the payments domain's (its vault and its payments), so the budget is read here; routing only
+sets its size (`FailoverConfig.card_retry_budget`).
 """
 
 from datetime import timedelta
@@ -15,7 +17,6 @@ from avnz.core import clock
 from avnz.payments.models import Payment, PaymentMethod
 from avnz.payments.states import PaymentStatus
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import RoutingDecision
 
 WINDOW = timedelta(hours=24)
 _REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
@@ -29,11 +30,10 @@ _REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
 _USED = (
     select(
         func.coalesce(func.sum(case((Payment.status.in_(_REFUSED), 1), else_=0)), 0)
-        + func.coalesce(func.sum(RoutingDecision.failover_attempts), 0)
+        + func.coalesce(func.sum(Payment.attempt_count - 1), 0)
     )
     .select_from(Payment)
     .join(PaymentMethod, PaymentMethod.id == Payment.payment_method_id)
-    .outerjoin(RoutingDecision, RoutingDecision.payment_id == Payment.id)
     .where(
         PaymentMethod.fingerprint == bindparam("fingerprint"),
         PaymentMethod.company_id == bindparam("company"),

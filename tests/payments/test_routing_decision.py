@@ -1,8 +1,8 @@
-"""Routing decisions: written through the service the payment path calls, read at
-`GET /payments/{id}/routing` inside the caller's scope; and the per-card retry budget.
+"""Routing decisions, kept on the payment and read at `GET /payments/{id}/routing` inside the
+caller's scope; and the per-card retry budget.
 
 The payments here are rows written directly, so the decisions are exactly the ones these tests
-record (the payment path records its own for payments made through the API)."""
+write (tests/payments/test_failover.py checks the ones the payment path writes itself)."""
 
 from datetime import timedelta
 
@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.ids import new_id
-from avnz.gateways.base import DeclineReason, GatewayResult, Operation, Outcome
+from avnz.payments import card_budget
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.routing import card_budget, decisions
-from avnz.routing.failover import FailoverConfig, Step
+from avnz.routing.failover import FailoverConfig
 from avnz.routing.models import MerchantAccount
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company, Role
@@ -64,38 +63,38 @@ async def _payment(
 
 
 async def decide(session: AsyncSession, payment_id: str, accounts: list[str]) -> str:
-    """A decision for `payment_id`: each account but the last failed before sending, the last
-    approved."""
+    """A decision on `payment_id`, as the payment path keeps it: each account but the last
+    failed before sending, the last approved."""
     payment = await session.get_one(Payment, payment_id)
-    decision = await decisions.start_decision(
-        session,
-        payment_id=payment.id,
-        organization_id=payment.organization_id,
-        client_id=payment.client_id,
-        company_id=payment.company_id,
-        account_id=accounts[0],
-        strategy="weighted",
-        evaluation_time_ms=0.1234,
-        probability=0.25,
-    )
-    for number, account in enumerate(accounts, start=1):
-        last = number == len(accounts)
-        result = GatewayResult(
-            Operation.SALE,
-            Outcome.APPROVED if last else Outcome.ERROR_BEFORE_SEND,
-            decline_reason=None if last else DeclineReason.PROCESSING_ERROR,
-            latency_ms=12.5,
-            request_sent=last,
-        )
-        await decisions.add_attempt(
-            session,
-            decision_id=decision,
-            attempt=number,
-            account_id=account,
-            result=result,
-            step=Step.STOP if last else Step.TRY_NEXT,
-            final_outcome="captured" if last else None,
-        )
+    decision = new_id("rdec")
+    attempts = [
+        {
+            "attempt": number,
+            "account_id": account,
+            "outcome": "approved" if number == len(accounts) else "error_before_send",
+            "decline_reason": None if number == len(accounts) else "processing_error",
+            "latency_ms": 12.5,
+            "step": "stop" if number == len(accounts) else "try_next",
+            "created_at": clock.now().isoformat(),
+        }
+        for number, account in enumerate(accounts, start=1)
+    ]
+    payment.routing = {
+        "decision_id": decision,
+        "strategy": "weighted",
+        "pool_id": None,
+        "probability": 0.25,
+        "evaluation_ms": 0.123,
+        "selected_account_id": accounts[0],
+        "final_account_id": accounts[-1],
+        "final_outcome": "captured",
+        "completed_at": clock.now().isoformat(),
+        "rule_id": None,
+        "condition_results": None,
+        "attempts": attempts,
+    }
+    payment.attempt_count = len(accounts)
+    await session.flush()
     return decision
 
 
