@@ -26,6 +26,7 @@ from avnz.auth.scope import Principal, scope_clause
 from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from avnz.core.ids import new_id
+from avnz.core.masking import mask_secret, mask_text
 from avnz.core.money import currency_exponent
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways.base import Environment
@@ -47,7 +48,6 @@ from avnz.integrations.testing import ProbeResult, Target
 from avnz.routing import service as routing_service
 from avnz.routing.schemas import IntegrationLink
 from avnz.security.keyring import DecryptionError, Keyring
-from avnz.security.masking import mask_secret, mask_text
 from avnz.tenancy import service as tenancy
 
 Integration = PlatformIntegration | ClientIntegration

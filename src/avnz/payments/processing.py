@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from avnz.auth.scope import Principal
 from avnz.commerce import service as commerce
 from avnz.commerce.models import Order, OrderStatus
-from avnz.core import clock, events
+from avnz.core import clock
 from avnz.core.errors import AppError, Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.money import Money
@@ -48,6 +48,7 @@ from avnz.gateways.base import (
     Timeouts,
 )
 from avnz.integrations import service as integrations
+from avnz.outbox import service as events
 from avnz.payments import idempotency, vault
 from avnz.payments.cards import Brand
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod

@@ -22,6 +22,7 @@ from avnz.auth.scope import Principal, scope_clause
 from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
+from avnz.core.masking import MASK, mask_secret, mask_text
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Environment, GatewayResult, Outcome
@@ -50,7 +51,6 @@ from avnz.routing.schemas import (
     UsageOut,
 )
 from avnz.security.keyring import DecryptionError, Keyring
-from avnz.security.masking import MASK, mask_secret, mask_text
 from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import target_company
