@@ -12,6 +12,7 @@ from avnz.auth.tokens import Keyset
 from avnz.config import Settings
 from avnz.core.cache import TtlCache
 from avnz.db.engine import WriteTurns, create_engine, session_factory
+from avnz.integrations import identity
 from avnz.routing import selection
 from avnz.routing.strategies.round_robin import RedisCounter
 from avnz.rules.engine import RuleCache
@@ -60,6 +61,7 @@ class Runtime:
             jwks=self.jwks,
             api_key_cache=self.api_keys,
             oidc_cache=self.oidc_configs,
+            load_oidc_configs=identity.oidc_configs,
         )
 
     @classmethod

@@ -1,6 +1,7 @@
 """Local login, rotating refresh tokens, logout, invites, and turning a bearer token into a
 Principal (our own JWTs, an external IdP's JWTs, or API keys)."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,6 @@ from avnz.core import clock, context
 from avnz.core.cache import TtlCache
 from avnz.core.errors import InvalidRequest, Unauthenticated
 from avnz.core.ids import new_id
-from avnz.integrations import identity
 from avnz.security.passwords import hash_password, new_token, token_digest, verify_password
 from avnz.tenancy.models import User, UserStatus
 
@@ -214,6 +214,13 @@ async def accept_invite(
     return user
 
 
+# (organization id, OIDC settings) of every trusted identity provider. They live in each
+# organization's identity integration (Auth0, Okta or Cognito), which auth does not import: the
+# runtime hands in the integrations domain's reader.
+OidcConfigs = list[tuple[str, OidcSettings]]
+OidcConfigLoader = Callable[[AsyncSession], Awaitable[OidcConfigs]]
+
+
 @dataclass(frozen=True, slots=True)
 class Authenticator:
     """Everything needed to check a bearer token, bundled for the request dependency."""
@@ -222,7 +229,8 @@ class Authenticator:
     settings: Settings
     jwks: JwksCache
     api_key_cache: TtlCache[str, Principal]
-    oidc_cache: TtlCache[str, list[tuple[str, OidcSettings]]]
+    oidc_cache: TtlCache[str, OidcConfigs]
+    load_oidc_configs: OidcConfigLoader
 
 
 async def authenticate(*, session: AsyncSession, auth: Authenticator, token: str) -> Principal:
@@ -256,15 +264,12 @@ async def _local_principal(session: AsyncSession, claims: dict[str, Any]) -> Pri
     return _principal(user, session_id=str(claims.get("sid")))
 
 
-async def _oidc_configs(
-    session: AsyncSession, cache: TtlCache[str, list[tuple[str, OidcSettings]]]
-) -> list[tuple[str, OidcSettings]]:
-    cached = cache.get("all")
+async def _oidc_configs(session: AsyncSession, auth: Authenticator) -> OidcConfigs:
+    cached = auth.oidc_cache.get("all")
     if cached is not None:
         return cached
-    # They live in each organization's identity integration (Auth0, Okta or Cognito).
-    configs = await identity.oidc_configs(session)
-    cache.put("all", configs)
+    configs = await auth.load_oidc_configs(session)
+    auth.oidc_cache.put("all", configs)
     return configs
 
 
@@ -275,7 +280,7 @@ def _same_issuer(a: str, b: str) -> bool:
 async def _external_principal(
     session: AsyncSession, auth: Authenticator, token: str, header: dict[str, Any], issuer: str
 ) -> Principal:
-    configs = await _oidc_configs(session, auth.oidc_cache)
+    configs = await _oidc_configs(session, auth)
     match = next(((org, c) for org, c in configs if _same_issuer(c.issuer_str, issuer)), None)
     if match is None:
         raise Unauthenticated("The token's issuer is not trusted.", code="invalid_issuer")
