@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.oidc import OidcSettings
-from avnz.integrations import service as integrations_service
+from avnz.integrations import platform as integrations_platform
 from avnz.integrations.models import (
     IntegrationCategory,
     IntegrationProvider,
@@ -84,7 +84,7 @@ async def sign_in_configs(session: AsyncSession, keyring: Keyring) -> list[SignI
             continue
         if not oidc.client_id:
             continue
-        credentials = await integrations_service.platform_credentials(
+        credentials = await integrations_platform.platform_credentials(
             session, keyring, integration_id
         )
         configs.append(

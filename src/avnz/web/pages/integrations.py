@@ -18,7 +18,7 @@ from avnz.auth.permissions import Level, Permission
 from avnz.auth.scope import Principal
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.deps import RuntimeDep, Session
-from avnz.integrations import schemas, testing
+from avnz.integrations import connection_tests, gateway_accounts, probes, schemas
 from avnz.integrations import service as integrations
 from avnz.integrations.models import (
     ClientIntegration,
@@ -267,7 +267,7 @@ async def probe_platform_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    row, result = await integrations.probe_platform_integration(
+    row, result = await connection_tests.check_platform_integration(
         session=session,
         principal=principal,
         keyring=runtime.keyring,
@@ -333,7 +333,7 @@ async def delete_platform_integration(
     return RedirectResponse(ADMIN_PATH, status_code=303)
 
 
-def _flash_test(request: Request, name: str, result: testing.ProbeResult) -> None:
+def _flash_test(request: Request, name: str, result: probes.ProbeResult) -> None:
     """Say how a connection test went (its message is already free of secrets)."""
     if result.success:
         flash(request, f"{name}: connection OK ({result.latency_ms:.0f} ms). {result.message}")
@@ -438,7 +438,7 @@ async def add_client_integration(
     form = await request.form()
     try:
         data = await _client_create(session, principal, form)
-        row = await integrations.create_client_integration(
+        row = await gateway_accounts.create_client_integration(
             session=session, principal=principal, keyring=runtime.keyring, data=data
         )
     except (AppError, ValidationError) as exc:
@@ -453,8 +453,8 @@ async def add_client_integration(
 
 async def _test_client(
     session: AsyncSession, principal: Principal, runtime: Runtime, integration_id: str
-) -> testing.ProbeResult:
-    _, result = await integrations.probe_client_integration(
+) -> probes.ProbeResult:
+    _, result = await connection_tests.check_client_integration(
         session=session,
         principal=principal,
         keyring=runtime.keyring,
@@ -574,7 +574,7 @@ async def save_client_integration(
     definition = await integrations.get_definition(session=session, provider=row.provider)
     form = await request.form()
     try:
-        row = await integrations.update_client_integration(
+        row = await gateway_accounts.update_client_integration(
             session=session,
             principal=principal,
             keyring=runtime.keyring,
@@ -605,7 +605,7 @@ async def delete_client_integration(
     principal: ClientWrite,
     _csrf: CsrfChecked,
 ) -> Any:
-    row = await integrations.delete_client_integration(
+    row = await gateway_accounts.delete_client_integration(
         session=session, principal=principal, integration_id=integration_id
     )
     flash(request, f"Deleted {row.name}.")
