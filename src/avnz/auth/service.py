@@ -1,18 +1,18 @@
 """Local login, rotating refresh tokens, logout, invites, and turning a bearer token into a
 Principal (our own JWTs, an external IdP's JWTs, or API keys)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
 from avnz.auth import api_keys
-from avnz.auth.models import AuthSession, Invite, RefreshToken
+from avnz.auth.models import ApiKey, AuthSession, Invite, RefreshToken
 from avnz.auth.oidc import JwksCache, OidcSettings, verify_external_token
 from avnz.auth.scope import Principal
 from avnz.auth.tokens import Keyset
@@ -156,6 +156,29 @@ async def revoke_session(*, session: AsyncSession, session_id: str, reason: str)
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoked_reason=reason)
+    )
+
+
+async def end_sessions(
+    *, session: AsyncSession, user_ids: Select[str] | Sequence[str], reason: str
+) -> None:
+    """Revoke every live session of these users: their access tokens stop working at once."""
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id.in_(user_ids), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoked_reason=reason)
+    )
+
+
+async def revoke_api_keys(
+    *, session: AsyncSession, owner: Literal["client", "company"], owner_id: str
+) -> None:
+    """Revoke every live API key of a client or of a company (which is being deleted)."""
+    column = ApiKey.client_id if owner == "client" else ApiKey.company_id
+    await session.execute(
+        update(ApiKey)
+        .where(column == owner_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
     )
 
 
