@@ -27,6 +27,7 @@ Row = TypeVar("Row", Customer, Product, Order)
 
 
 def visible(principal: Principal, model: type[Row]) -> ColumnElement[bool]:
+    """The WHERE clause of the rows of `model` inside the caller's scope."""
     return scope_clause(
         principal,
         organization_id=model.organization_id,
@@ -36,12 +37,14 @@ def visible(principal: Principal, model: type[Row]) -> ColumnElement[bool]:
 
 
 def live(principal: Principal, model: type[Row]) -> Select[Row]:
+    """SELECT of the caller's rows of `model` that are not soft-deleted."""
     return select(model).where(visible(principal, model), model.deleted_at.is_(None))
 
 
 async def get_row(
     session: AsyncSession, principal: Principal, model: type[Row], row_id: str, param: str = "id"
 ) -> Row:
+    """One live row in scope, or a 404 naming `param`."""
     row = await session.scalar(live(principal, model).where(model.id == row_id))
     if row is None:
         raise NotFound(f"No {model.__name__.lower()} {row_id!r}.", param=param)
@@ -64,6 +67,7 @@ async def company_for_new(
 
 
 def tenant_of(row: Customer | Product | Order) -> audit.Tenant:
+    """The tenant a row belongs to, for its audit entries."""
     return audit.Tenant(row.organization_id, row.client_id, row.company_id)
 
 
@@ -74,6 +78,7 @@ def audit_change(
     row: Customer | Product | Order,
     before: dict[str, Any] | None = None,
 ) -> None:
+    """Record a change of a customer, product or order in the audit log."""
     audit.record(
         session,
         actor=principal,
@@ -87,6 +92,7 @@ def audit_change(
 
 
 def refuse_nulls(changes: dict[str, Any], names: Iterable[str]) -> None:
+    """A PATCH may not clear these fields: null is a 400 naming the field."""
     for name in names:
         if name in changes and changes[name] is None:
             raise InvalidRequest(f"{name} cannot be null.", param=name)
@@ -113,6 +119,7 @@ async def flush_unique(session: AsyncSession, table: str, taken: dict[str, str])
 
 
 def like_pattern(value: str) -> str:
+    """`value` with LIKE's wildcards escaped, to match it literally."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -122,6 +129,7 @@ def dumped(value: Any) -> Any:
 
 
 def apply_changes(row: Any, changes: dict[str, Any], principal: Principal) -> None:
+    """Set the changed fields on the row and who changed it last."""
     for name, value in changes.items():
         setattr(row, "metadata_" if name == "metadata" else name, value)
     row.updated_by = principal.id

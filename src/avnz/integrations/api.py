@@ -183,7 +183,8 @@ async def delete_platform_integration(
 async def run_platform_test(
     integration_id: str, session: Session, principal: PlatformWrite, runtime: RuntimeDep
 ) -> Any:
-    _, result = await connection_tests.check_platform_integration(
+    _, result = await connection_tests.check_integration(
+        kind="platform",
         session=session,
         principal=principal,
         keyring=runtime.keyring,
@@ -335,7 +336,8 @@ async def delete_client_integration(
 async def run_client_test(
     integration_id: str, session: Session, principal: ClientWrite, runtime: RuntimeDep
 ) -> Any:
-    _, result = await connection_tests.check_client_integration(
+    _, result = await connection_tests.check_integration(
+        kind="client",
         session=session,
         principal=principal,
         keyring=runtime.keyring,

@@ -43,6 +43,7 @@ async def get_definition(
 async def definition_for_new(
     session: AsyncSession, provider: IntegrationProvider
 ) -> IntegrationDefinition:
+    """The definition of a provider a new integration may still use (not deprecated)."""
     definition = await get_definition(session=session, provider=provider)
     if definition.status is DefinitionStatus.DEPRECATED:
         raise InvalidRequest(

@@ -25,7 +25,7 @@ from avnz.security.keyring import DecryptionError, Keyring
 Integration = PlatformIntegration | ClientIntegration
 
 
-def mask_credentials(credentials: Mapping[str, str]) -> dict[str, str]:
+def _mask_credentials(credentials: Mapping[str, str]) -> dict[str, str]:
     return {name: mask_secret(value) for name, value in credentials.items() if value}
 
 
@@ -36,10 +36,11 @@ def seal(row: Integration, credentials: Mapping[str, str], keyring: Keyring) -> 
         return
     plaintext = json.dumps(dict(credentials), separators=(",", ":"), sort_keys=True).encode()
     row.credentials_ciphertext = keyring.encrypt(plaintext, aad=credentials_aad(row))
-    row.credentials_mask = mask_credentials(credentials)
+    row.credentials_mask = _mask_credentials(credentials)
 
 
 def unseal(row: Integration, keyring: Keyring) -> dict[str, str]:
+    """The credentials of the row in clear; unreadable ones (their key retired) are a 409."""
     if row.credentials_ciphertext is None:
         return {}
     try:
@@ -69,6 +70,7 @@ def merged_credentials(
 
 
 def snapshot(row: Integration) -> dict[str, Any]:
+    """The row as the audit log keeps it: everything but the ciphertext."""
     values = audit.snapshot(row)
     values.pop("credentials_ciphertext", None)  # the mask stays: it is what the API shows
     return values
@@ -83,6 +85,7 @@ def audit_change(
     event: str | None = None,
     **details: Any,
 ) -> None:
+    """Record a change of a platform or client integration in the audit log."""
     if isinstance(row, PlatformIntegration):
         resource, tenant = "platform_integration", audit.Tenant(row.organization_id)
     else:
@@ -102,9 +105,11 @@ def audit_change(
 
 
 def target_of(row: Integration, keyring: Keyring) -> Target:
+    """What a connection test of this integration sends, and where."""
     return Target(DEFINITIONS[row.provider], unseal(row, keyring), row.settings, row.environment)
 
 
 def record_test_result(row: Integration, result: ProbeResult) -> None:
+    """Keep a connection test's result and time on the integration."""
     row.last_tested_at = clock.now()
     row.last_test_result = {**result.as_json(), "tested_at": row.last_tested_at.isoformat()}

@@ -83,6 +83,7 @@ def check_schema(schema: Mapping[str, Any], value: Mapping[str, Any], *, root: s
 def checked_credentials(
     definition: IntegrationDefinition, value: Mapping[str, Any]
 ) -> dict[str, str]:
+    """The credentials, checked against the provider's schema, as strings."""
     check_schema(definition.credential_schema, value, root="credentials")
     return {str(k): str(v) for k, v in value.items()}
 
@@ -90,6 +91,7 @@ def checked_credentials(
 def checked_settings(
     definition: IntegrationDefinition, value: Mapping[str, Any], environment: Environment
 ) -> dict[str, Any]:
+    """The settings, checked against the provider's schema and environment."""
     check_schema(definition.settings_schema, value, root="settings")
     settings = dict(value)
     if (

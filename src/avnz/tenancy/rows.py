@@ -23,11 +23,13 @@ from avnz.tenancy.models import (
 
 
 def require_level(principal: Principal, level: Level, action: str) -> None:
+    """Refuse (403) a caller whose level is below `level`."""
     if principal.level > level:
         raise PermissionDenied(f"Your role cannot {action}.")
 
 
 def tenant_of(row: Organization | Client | Company | Department | User) -> audit.Tenant:
+    """The tenant a row belongs to, for its audit entries."""
     if isinstance(row, Organization):
         return audit.Tenant(row.id)
     if isinstance(row, Client):
@@ -44,6 +46,7 @@ def audit_change(
     row: Organization | Client | Company | Department | User,
     before: dict[str, Any] | None = None,
 ) -> None:
+    """Record a change of an organization, client, company, department or user."""
     after = audit.snapshot(row)
     audit.record(
         session,
@@ -72,6 +75,7 @@ def refuse_nulls(row_type: type[Any], changes: dict[str, Any]) -> None:
 
 
 def apply_changes(row: Any, changes: dict[str, Any], principal: Principal) -> None:
+    """Set the changed fields on the row (nullable ones only may be cleared)."""
     refuse_nulls(type(row), changes)
     for field, value in changes.items():
         setattr(row, _attribute(field), value)
@@ -88,5 +92,6 @@ async def flush_unique(session: AsyncSession, what: str, param: str) -> None:
 
 
 def slugify(name: str) -> str:
+    """A URL-safe slug of `name` (lower case, dashes), at most 80 characters."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     return slug[:80] or "item"

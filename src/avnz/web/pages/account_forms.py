@@ -59,6 +59,7 @@ class ProviderForm:
 
 
 def provider_forms(errors: Mapping[str, str], chosen: str | None) -> list[ProviderForm]:
+    """The add modal's gateways, each with the credential inputs its schema asks for."""
     return [
         ProviderForm(
             name,
@@ -184,6 +185,7 @@ def echo(form: forms.FormValues) -> dict[str, Any]:
 
 
 def major_units(amount: int, currency: str) -> str:
+    """A minor-unit amount written in major units of `currency` (`1999` → `19.99`)."""
     return str(Decimal(amount).scaleb(-currency_exponent(currency)))
 
 

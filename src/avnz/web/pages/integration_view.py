@@ -101,15 +101,16 @@ def by_category(
         groups.setdefault(category_of(item), []).append(item)
     return [
         CategoryGroup(category, CATEGORY_LABELS.get(category, category.value), members)
-        for category, members in sorted(groups.items(), key=lambda kv: category_rank(kv[0]))
+        for category, members in sorted(groups.items(), key=lambda kv: _category_rank(kv[0]))
     ]
 
 
-def category_rank(category: IntegrationCategory) -> int:
+def _category_rank(category: IntegrationCategory) -> int:
     return list(IntegrationCategory).index(category)
 
 
 def chosen_provider(form: forms.FormValues) -> IntegrationProvider:
+    """The provider picked in the wizard, or a 400 naming the input."""
     try:
         return IntegrationProvider(str(form.get("provider") or ""))
     except ValueError:

@@ -163,7 +163,8 @@ async def probe_platform_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    row, result = await connection_tests.check_platform_integration(
+    row, result = await connection_tests.check_integration(
+        kind="platform",
         session=session,
         principal=principal,
         keyring=runtime.keyring,
@@ -342,7 +343,8 @@ async def add_client_integration(
 async def _test_client(
     session: AsyncSession, principal: Principal, runtime: Runtime, integration_id: str
 ) -> probes.ProbeResult:
-    _, result = await connection_tests.check_client_integration(
+    _, result = await connection_tests.check_integration(
+        kind="client",
         session=session,
         principal=principal,
         keyring=runtime.keyring,
