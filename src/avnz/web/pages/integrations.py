@@ -28,6 +28,7 @@ from avnz.integrations.models import (
     IntegrationMode,
     PlatformIntegration,
 )
+from avnz.integrations.records import Integration
 from avnz.runtime import Runtime
 from avnz.tenancy import service as tenancy
 from avnz.web import forms
@@ -163,14 +164,7 @@ async def probe_platform_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    row, result = await connection_tests.check_integration(
-        kind="platform",
-        session=session,
-        principal=principal,
-        keyring=runtime.keyring,
-        http=runtime.http,
-        integration_id=integration_id,
-    )
+    row, result = await _test("platform", session, principal, runtime, integration_id)
     flash_test(request, row.name, result)
     return RedirectResponse(ADMIN_PATH, status_code=303)
 
@@ -334,24 +328,27 @@ async def add_client_integration(
         return await common.refused(
             _client_page, request, session, principal, exc, submitted_values(form)
         )
-    result = await _test_client(session, principal, runtime, row.id)
+    _, result = await _test("client", session, principal, runtime, row.id)
     flash(request, f"Added {row.name}.")
     flash_test(request, row.name, result)
     return RedirectResponse(CLIENT_PATH, status_code=303)
 
 
-async def _test_client(
-    session: AsyncSession, principal: Principal, runtime: Runtime, integration_id: str
-) -> probes.ProbeResult:
-    _, result = await connection_tests.check_integration(
-        kind="client",
+async def _test(
+    kind: connection_tests.Kind,
+    session: AsyncSession,
+    principal: Principal,
+    runtime: Runtime,
+    integration_id: str,
+) -> tuple[Integration, probes.ProbeResult]:
+    return await connection_tests.check_integration(
+        kind=kind,
         session=session,
         principal=principal,
         keyring=runtime.keyring,
         http=runtime.http,
         integration_id=integration_id,
     )
-    return result
 
 
 @router.post(CLIENT_PATH + "/{integration_id}/test")
@@ -363,10 +360,7 @@ async def probe_client_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    row = await integrations.get_client_integration(
-        session=session, principal=principal, integration_id=integration_id
-    )
-    result = await _test_client(session, principal, runtime, row.id)
+    row, result = await _test("client", session, principal, runtime, integration_id)
     flash_test(request, row.name, result)
     return RedirectResponse(CLIENT_PATH, status_code=303)
 
