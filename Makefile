@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck install clean browser bench
+.PHONY: run test lint typecheck contracts install clean browser bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ typecheck: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: lint typecheck browser
+# The architecture contracts in pyproject.toml ([tool.importlinter], docs/architecture.md).
+contracts: install
+	$(BIN)/lint-imports --no-cache
+
+test: lint typecheck contracts browser
 	$(BIN)/pytest
 
 # Every benchmark prints its figures (docs/performance.md records them); payments.py and

@@ -10,14 +10,17 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from avnz import domains
 from avnz.app import create_app
 from avnz.config import Settings
 from avnz.core import clock
+from avnz.db.base import Base
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
-from avnz.db.models import Base
 from avnz.runtime import Runtime
 from tests.factories import World, build_world
+
+domains.load()
 
 pytest_plugins = ["tests.support.logs", "tests.support.payments"]
 

@@ -12,19 +12,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Router
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from avnz import __version__, health, tasks
+from avnz import __version__, domains, health, tasks
 from avnz.analytics import api as analytics_api
 from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
 from avnz.commerce import api as commerce_api
 from avnz.config import Settings, get_settings
 from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
-from avnz.core.jobs import Worker
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
 from avnz.gateways import registry as gateways
 from avnz.integrations import api as integrations_api
+from avnz.jobs.worker import Worker
 from avnz.payments import api as payments_api
+from avnz.payments import history as payments_history
 from avnz.routing import api as routing_api
 from avnz.routing import pools_api
 from avnz.rules import api as rules_api
@@ -80,6 +81,7 @@ def _mount_docs(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Tests pass their own settings/runtime; `avnz serve` uses the environment."""
+    domains.load()
     settings = settings or (runtime.settings if runtime else get_settings())
 
     @asynccontextmanager
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = runtime or Runtime.build(settings)
+    # Wired here, where every domain is known: the rule simulator reads the payments' history.
+    app.state.runtime.payment_history = payments_history.rule_history
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(_api_router())

@@ -8,13 +8,13 @@ import uvicorn
 from starlette.routing import Router
 from starlette.types import ASGIApp
 
-from avnz import __version__, tasks
+from avnz import __version__, domains, tasks
 from avnz.config import Settings, get_settings
-from avnz.core.jobs import Worker
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
+from avnz.jobs.worker import Worker
 from avnz.payments import demo as demo_payments
 from avnz.rules import demo as demo_rules
 from avnz.runtime import Runtime
@@ -40,6 +40,7 @@ def main(
     ] = False,
 ) -> None:
     """Settings come from AVNZ_* variables; data lives in AVNZ_DATA_DIR (default ./.avnz)."""
+    domains.load()
 
 
 def _settings() -> Settings:

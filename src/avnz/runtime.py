@@ -12,8 +12,7 @@ from avnz.auth.tokens import Keyset
 from avnz.config import Settings
 from avnz.core.cache import TtlCache
 from avnz.db.engine import WriteTurns, create_engine, session_factory
-from avnz.payments import history as payment_history
-from avnz.payments.publishing import Publisher
+from avnz.integrations import identity
 from avnz.routing import selection
 from avnz.routing.strategies.round_robin import RedisCounter
 from avnz.rules.engine import RuleCache
@@ -52,9 +51,9 @@ class Runtime:
     keyring: Keyring
     api_keys: TtlCache[str, Principal]
     oidc_configs: TtlCache[str, list[tuple[str, OidcSettings]]]
-    publisher: Publisher
-    # The payments domain's history, for the rule simulator (rules never read payments).
-    payment_history: PaymentHistory = payment_history.rule_history
+    # The payments domain's history for the rule simulator, wired by the app (`avnz.app`): the
+    # runtime, which every domain's routes import, imports no domain's service.
+    payment_history: PaymentHistory | None = None
     rule_cache: RuleCache = field(default_factory=RuleCache)
     write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
 
@@ -66,12 +65,12 @@ class Runtime:
             jwks=self.jwks,
             api_key_cache=self.api_keys,
             oidc_cache=self.oidc_configs,
+            load_oidc_configs=identity.oidc_configs,
         )
 
     @classmethod
     def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> "Runtime":
         engine = create_engine(settings.resolved_database_url)
-        sessions = session_factory(engine)
         client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
         if settings.redis_url:
             # Round-robin positions shared by every process (in process without Redis).
@@ -79,7 +78,7 @@ class Runtime:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=sessions,
+            sessions=session_factory(engine),
             keyset=Keyset.load_or_create(settings.keys_dir),
             http=client,
             jwks=JwksCache(http=client),
@@ -88,11 +87,9 @@ class Runtime:
             keyring=Keyring.from_settings(settings),
             api_keys=TtlCache(settings.api_key_cache_seconds),
             oidc_configs=TtlCache(60.0),
-            publisher=Publisher(sessions),
             write_turns=WriteTurns.for_url(settings.resolved_database_url),
         )
 
     async def close(self) -> None:
-        await self.publisher.close()
         await self.http.aclose()
         await self.engine.dispose()

@@ -1,7 +1,7 @@
 """Every background job handler, gathered for the worker."""
 
 from avnz.auth import tasks as auth_tasks
-from avnz.core.jobs import Handler
+from avnz.jobs.service import Handler
 from avnz.payments import history as payments_history
 from avnz.payments import tasks as payments_tasks
 from avnz.routing import tasks as routing_tasks

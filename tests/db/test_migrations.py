@@ -13,9 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
+from avnz.db.base import Base
 from avnz.db.engine import create_engine
 from avnz.db.migrate import alembic_config, upgrade
-from avnz.db.models import Base
 
 
 def _differences(connection: Connection) -> list[Any]:

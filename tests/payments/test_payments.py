@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.core.events import OutboxEvent
+from avnz.outbox.models import OutboxEvent
 from avnz.tenancy.models import Role
 from tests.commerce.factories import create_customer, create_order
 from tests.factories import World

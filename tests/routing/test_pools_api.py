@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit.models import AuditLog
+from avnz.payments.publishing import publisher_for
 from avnz.routing.models import AccountPool, PoolMembership
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
@@ -278,7 +279,9 @@ async def test_stats_count_real_payments_per_account(
         response = await pay(client, headers, amount=amount, merchant_account_id=target["id"])
         assert response.status_code in (201, 402), response.text
     await pay(client, headers, amount=7000, merchant_account_id=outside["id"])
-    await runtime.publisher.drain()  # routing learns of settled payments right after they settle
+    await publisher_for(
+        runtime.sessions
+    ).drain()  # routing learns of settled payments right after they settle
 
     stats = await client.get(f"{POOLS}/{pool['id']}/stats", headers=headers)
     assert stats.status_code == 200, stats.text

@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.core.events import OutboxEvent
+from avnz.outbox.models import OutboxEvent
 
 RULES = "/api/v1/routing-rules"
 POOLS = "/api/v1/account-pools"

@@ -14,8 +14,8 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from avnz.core.events import OutboxEvent
-from avnz.core.jobs import Job, JobStatus
+from avnz.jobs.models import Job, JobStatus
+from avnz.outbox.models import OutboxEvent
 from avnz.payments.idempotency import unit_of_work
 from avnz.rules import notify
 from avnz.rules.actions import parse_actions, run_actions

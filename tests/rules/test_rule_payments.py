@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.payments.models import Payment
+from avnz.payments.publishing import publisher_for
 from avnz.rules.models import RuleDailyStats
 from avnz.runtime import Runtime
 from tests.routing.factories import create_account
@@ -40,7 +41,7 @@ async def _stats(
     runtime: Runtime, session: AsyncSession, rule_id: str
 ) -> dict[str, tuple[int, int, int]]:
     """The rule's counts once every settled payment is published (they are counted then)."""
-    await runtime.publisher.drain()
+    await publisher_for(runtime.sessions).drain()
     await session.rollback()
     rows = await session.scalars(select(RuleDailyStats).where(RuleDailyStats.rule_id == rule_id))
     return {row.arm.value: (row.hits, row.successes, row.failures) for row in rows}

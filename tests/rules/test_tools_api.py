@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
-from avnz.core.events import OutboxEvent
+from avnz.outbox.models import OutboxEvent
 from avnz.rules.models import RoutingRule, RuleDailyStats
 from avnz.tenancy.models import Role
 from tests.factories import World

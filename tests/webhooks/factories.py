@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from avnz import tasks
-from avnz.core.jobs import Worker
+from avnz.jobs.worker import Worker
 from avnz.runtime import Runtime
 from avnz.webhooks import delivery
 from avnz.webhooks.signature import HEADER, SignatureError, verify_signature

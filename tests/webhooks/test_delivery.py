@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from avnz.core import clock, events
-from avnz.core.events import OutboxEvent
-from avnz.core.jobs import ensure_recurring
+from avnz.core import clock
+from avnz.jobs.service import ensure_recurring
+from avnz.outbox import service as events
+from avnz.outbox.models import OutboxEvent
 from avnz.payments.idempotency import unit_of_work
 from avnz.tenancy.models import Role
 from avnz.webhooks import delivery

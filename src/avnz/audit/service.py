@@ -18,8 +18,8 @@ from avnz.auth.scope import Principal, scope_clause
 from avnz.core import context
 from avnz.core.errors import NotFound
 from avnz.core.ids import new_id
+from avnz.core.masking import mask_value
 from avnz.core.pagination import Page, PageParams, paginate
-from avnz.security.masking import mask_value
 
 
 class AuditAction(enum.StrEnum):

@@ -1,17 +1,18 @@
 """Local login, rotating refresh tokens, logout, invites, and turning a bearer token into a
 Principal (our own JWTs, an external IdP's JWTs, or API keys)."""
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
 from avnz.auth import api_keys
-from avnz.auth.models import AuthSession, Invite, RefreshToken
+from avnz.auth.models import ApiKey, AuthSession, Invite, RefreshToken
 from avnz.auth.oidc import JwksCache, OidcSettings, verify_external_token
 from avnz.auth.scope import Principal
 from avnz.auth.tokens import Keyset
@@ -20,7 +21,6 @@ from avnz.core import clock, context
 from avnz.core.cache import TtlCache
 from avnz.core.errors import InvalidRequest, Unauthenticated
 from avnz.core.ids import new_id
-from avnz.integrations import identity
 from avnz.security.passwords import hash_password, new_token, token_digest, verify_password
 from avnz.tenancy.models import User, UserStatus
 
@@ -159,6 +159,29 @@ async def revoke_session(*, session: AsyncSession, session_id: str, reason: str)
     )
 
 
+async def end_sessions(
+    *, session: AsyncSession, user_ids: Select[str] | Sequence[str], reason: str
+) -> None:
+    """Revoke every live session of these users: their access tokens stop working at once."""
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id.in_(user_ids), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoked_reason=reason)
+    )
+
+
+async def revoke_api_keys(
+    *, session: AsyncSession, owner: Literal["client", "company"], owner_id: str
+) -> None:
+    """Revoke every live API key of a client or of a company (which is being deleted)."""
+    column = ApiKey.client_id if owner == "client" else ApiKey.company_id
+    await session.execute(
+        update(ApiKey)
+        .where(column == owner_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+
+
 async def create_invite(
     *, session: AsyncSession, user_id: str, created_by: str, ttl_seconds: int
 ) -> tuple[str, datetime]:
@@ -214,6 +237,13 @@ async def accept_invite(
     return user
 
 
+# (organization id, OIDC settings) of every trusted identity provider. They live in each
+# organization's identity integration (Auth0, Okta or Cognito), which auth does not import: the
+# runtime hands in the integrations domain's reader.
+OidcConfigs = list[tuple[str, OidcSettings]]
+OidcConfigLoader = Callable[[AsyncSession], Awaitable[OidcConfigs]]
+
+
 @dataclass(frozen=True, slots=True)
 class Authenticator:
     """Everything needed to check a bearer token, bundled for the request dependency."""
@@ -222,7 +252,8 @@ class Authenticator:
     settings: Settings
     jwks: JwksCache
     api_key_cache: TtlCache[str, Principal]
-    oidc_cache: TtlCache[str, list[tuple[str, OidcSettings]]]
+    oidc_cache: TtlCache[str, OidcConfigs]
+    load_oidc_configs: OidcConfigLoader
 
 
 async def authenticate(*, session: AsyncSession, auth: Authenticator, token: str) -> Principal:
@@ -256,15 +287,12 @@ async def _local_principal(session: AsyncSession, claims: dict[str, Any]) -> Pri
     return _principal(user, session_id=str(claims.get("sid")))
 
 
-async def _oidc_configs(
-    session: AsyncSession, cache: TtlCache[str, list[tuple[str, OidcSettings]]]
-) -> list[tuple[str, OidcSettings]]:
-    cached = cache.get("all")
+async def _oidc_configs(session: AsyncSession, auth: Authenticator) -> OidcConfigs:
+    cached = auth.oidc_cache.get("all")
     if cached is not None:
         return cached
-    # They live in each organization's identity integration (Auth0, Okta or Cognito).
-    configs = await identity.oidc_configs(session)
-    cache.put("all", configs)
+    configs = await auth.load_oidc_configs(session)
+    auth.oidc_cache.put("all", configs)
     return configs
 
 
@@ -275,7 +303,7 @@ def _same_issuer(a: str, b: str) -> bool:
 async def _external_principal(
     session: AsyncSession, auth: Authenticator, token: str, header: dict[str, Any], issuer: str
 ) -> Principal:
-    configs = await _oidc_configs(session, auth.oidc_cache)
+    configs = await _oidc_configs(session, auth)
     match = next(((org, c) for org, c in configs if _same_issuer(c.issuer_str, issuer)), None)
     if match is None:
         raise Unauthenticated("The token's issuer is not trusted.", code="invalid_issuer")

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from avnz.security.masking import mask_text
+from avnz.core.masking import mask_text
 
 log = structlog.get_logger(__name__)
 

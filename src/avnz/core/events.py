@@ -1,63 +1,41 @@
-"""Domain events: an outbox row written in the caller's transaction, and an in-process bus.
+"""Domain events in memory: the event record, the catalogue of names, the in-process bus.
 
-`emit` adds the event to the caller's session, so it commits or vanishes with the change it
-describes; a worker job (`webhooks.fan_out`) later turns each committed event into deliveries
-to the merchant's webhook endpoints. Subscribers of the in-process bus are called only after the
-commit (never for a rolled-back change), in the process that made the change; a subscriber's
-failure is logged and never undoes or delays the change.
+Pure: no table, no session. `avnz.outbox` writes an event in the caller's transaction and hands
+it to `bus` after the commit, so subscribers are called only for committed changes, in the
+process that made the change; a subscriber's failure is logged and never undoes or delays the
+change.
 
 Names are lower-case dotted, as the seed writes them (`payment.succeeded`, `churn.risk.high`).
-A name must be in EVENT_TYPES: a domain adds its events there when it starts emitting them, so
-webhook endpoints can subscribe to them by name.
+A name must be declared: each domain lists its events in its own `events.py` (gathered by
+`avnz.domains.load()`), so webhook endpoints can subscribe to them by name.
 """
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, String
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
-
-from avnz.core import clock
-from avnz.core.ids import new_id
-from avnz.db.base import Base, id_column
-from avnz.db.engine import after_commit
 
 log = structlog.get_logger(__name__)
 
-# The events avnz emits, with what they mean (shown to merchants choosing webhook events).
-EVENT_TYPES: dict[str, str] = {
-    "payment.authorized": "A payment was authorized; the funds are held until capture.",
-    "payment.succeeded": "A sale was approved and captured.",
-    "payment.failed": "A payment was declined or could not be processed.",
-    "payment.captured": "An authorized payment was captured (fully or in part).",
-    "payment.voided": "An authorized payment was voided before capture.",
-    "payment.refunded": "A captured payment was refunded (fully or in part).",
-    "payment.blocked": "A routing rule refused a payment before it reached a gateway.",
-    "payment.review_required": "A routing rule flagged a payment for review.",
-    "webhook.test": "A test event sent from the API or the dashboard.",
-    "routing.rule.notification": "A routing rule that matched a payment sends a notification.",
-}
+# Event names with what each means (shown to merchants choosing webhook events).
+_catalogue: dict[str, str] = {}
 
 
-class OutboxEvent(Base):
-    __tablename__ = "outbox_events"
+def declare(events: Mapping[str, str]) -> None:
+    """Add a domain's events to the catalogue; a name keeps the one meaning it was declared with."""
+    for name, meaning in events.items():
+        if _catalogue.setdefault(name, meaning) != meaning:
+            raise ValueError(f"event {name!r} is declared twice with different meanings")
 
-    id: Mapped[str] = id_column()
-    name: Mapped[str] = mapped_column(String(100), index=True)
-    # No foreign keys: an event is a record of the past and outlives what it names.
-    organization_id: Mapped[str] = mapped_column(String(40), index=True)
-    client_id: Mapped[str | None] = mapped_column(String(40))
-    company_id: Mapped[str | None] = mapped_column(String(40), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    # Set once the event was turned into webhook deliveries; NULL rows are the work queue.
-    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+
+def catalogue() -> Mapping[str, str]:
+    """Every declared event name with its meaning (read-only)."""
+    return MappingProxyType(_catalogue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +62,10 @@ def matches(pattern: str, name: str) -> bool:
 
 
 def known_pattern(pattern: str) -> bool:
-    """True for `*`, a name in EVENT_TYPES, or `<prefix>.*` covering at least one of them."""
-    if pattern == "*" or pattern in EVENT_TYPES:
+    """True for `*`, a declared name, or `<prefix>.*` covering at least one of them."""
+    if pattern == "*" or pattern in _catalogue:
         return True
-    return pattern.endswith(".*") and any(matches(pattern, name) for name in EVENT_TYPES)
+    return pattern.endswith(".*") and any(matches(pattern, name) for name in _catalogue)
 
 
 class Bus:
@@ -127,47 +105,3 @@ class Bus:
 
 
 bus = Bus()
-
-
-def emit(
-    session: AsyncSession,
-    name: str,
-    *,
-    organization_id: str,
-    client_id: str | None,
-    company_id: str | None,
-    payload: dict[str, Any],
-    fan_out: bool = True,
-) -> Event:
-    """Add event `name` to the outbox in `session`'s transaction; the bus hears of it after
-    the commit. `payload` must be JSON-ready (dump Pydantic models with mode="json").
-    `fan_out=False`: no endpoint gets it by subscription (the caller makes its own deliveries,
-    as a test event for one endpoint does)."""
-    if name not in EVENT_TYPES:
-        raise ValueError(f"unknown event {name!r}: add it to avnz.core.events.EVENT_TYPES")
-    row = OutboxEvent(
-        id=new_id("evt"),
-        name=name,
-        organization_id=organization_id,
-        client_id=client_id,
-        company_id=company_id,
-        payload=payload,
-        created_at=clock.now(),
-        dispatched_at=None if fan_out else clock.now(),
-    )
-    session.add(row)
-    event = to_event(row)
-    after_commit(session, lambda: bus.publish(event))
-    return event
-
-
-def to_event(row: OutboxEvent) -> Event:
-    return Event(
-        id=row.id,
-        name=row.name,
-        organization_id=row.organization_id,
-        client_id=row.client_id,
-        company_id=row.company_id,
-        payload=row.payload,
-        created_at=row.created_at,
-    )

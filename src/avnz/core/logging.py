@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
-from avnz.security.masking import mask_value
+from avnz.core.masking import mask_value
 
 
 def mask_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import httpx
 import structlog
 
-from avnz.security.masking import mask_text
+from avnz.core.masking import mask_text
 
 _log = structlog.get_logger("avnz.gateways")
 

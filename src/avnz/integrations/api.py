@@ -13,7 +13,7 @@ from avnz.core.errors import PermissionDenied
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.db.engine import after_commit
 from avnz.deps import RuntimeDep, Session, require
-from avnz.integrations import schemas
+from avnz.integrations import connection_tests, gateway_accounts, schemas
 from avnz.integrations import service as integrations
 from avnz.integrations.models import (
     IntegrationCategory,
@@ -183,7 +183,8 @@ async def delete_platform_integration(
 async def run_platform_test(
     integration_id: str, session: Session, principal: PlatformWrite, runtime: RuntimeDep
 ) -> Any:
-    _, result = await integrations.probe_platform_integration(
+    _, result = await connection_tests.check_integration(
+        kind="platform",
         session=session,
         principal=principal,
         keyring=runtime.keyring,
@@ -271,7 +272,7 @@ async def create_client_integration(
     principal: ClientWrite,
     runtime: RuntimeDep,
 ) -> Any:
-    row = await integrations.create_client_integration(
+    row = await gateway_accounts.create_client_integration(
         session=session, principal=principal, keyring=runtime.keyring, data=data
     )
     return await _one_out(session, row)
@@ -303,7 +304,7 @@ async def update_client_integration(
     principal: ClientWrite,
     runtime: RuntimeDep,
 ) -> Any:
-    row = await integrations.update_client_integration(
+    row = await gateway_accounts.update_client_integration(
         session=session,
         principal=principal,
         keyring=runtime.keyring,
@@ -321,7 +322,7 @@ async def update_client_integration(
 async def delete_client_integration(
     integration_id: str, session: Session, principal: ClientWrite
 ) -> Any:
-    row = await integrations.delete_client_integration(
+    row = await gateway_accounts.delete_client_integration(
         session=session, principal=principal, integration_id=integration_id
     )
     return await _one_out(session, row)
@@ -335,7 +336,8 @@ async def delete_client_integration(
 async def run_client_test(
     integration_id: str, session: Session, principal: ClientWrite, runtime: RuntimeDep
 ) -> Any:
-    _, result = await integrations.probe_client_integration(
+    _, result = await connection_tests.check_integration(
+        kind="client",
         session=session,
         principal=principal,
         keyring=runtime.keyring,

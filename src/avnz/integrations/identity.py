@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.oidc import OidcSettings
-from avnz.integrations import service as integrations_service
 from avnz.integrations.models import (
     IntegrationCategory,
     IntegrationProvider,
     IntegrationStatus,
     PlatformIntegration,
 )
+from avnz.integrations.records import unseal
 from avnz.security.keyring import Keyring
 
 _OIDC_FIELDS = ("issuer", "audience", "jwks_uri", "algorithms", "client_id")
@@ -62,13 +62,8 @@ class SignInConfig:
 
 async def sign_in_configs(session: AsyncSession, keyring: Keyring) -> list[SignInConfig]:
     """Active identity integrations that have a client id, so users can be redirected to them."""
-    rows = await session.execute(
-        select(
-            PlatformIntegration.id,
-            PlatformIntegration.organization_id,
-            PlatformIntegration.provider,
-            PlatformIntegration.settings,
-        )
+    rows = await session.scalars(
+        select(PlatformIntegration)
         .where(
             PlatformIntegration.category == IntegrationCategory.AUTHENTICATION,
             PlatformIntegration.status == IntegrationStatus.ACTIVE,
@@ -77,17 +72,15 @@ async def sign_in_configs(session: AsyncSession, keyring: Keyring) -> list[SignI
         .order_by(PlatformIntegration.id)
     )
     configs = []
-    for integration_id, organization_id, provider, settings in rows:
+    for row in rows:
         try:
-            oidc = oidc_settings(provider, settings or {})
+            oidc = oidc_settings(row.provider, row.settings or {})
         except ValidationError:
             continue
         if not oidc.client_id:
             continue
-        credentials = await integrations_service.platform_credentials(
-            session, keyring, integration_id
-        )
+        credentials = unseal(row, keyring)
         configs.append(
-            SignInConfig(organization_id, oidc, credentials.get("client_secret") or None)
+            SignInConfig(row.organization_id, oidc, credentials.get("client_secret") or None)
         )
     return configs

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from avnz.auth.scope import Principal
 from avnz.commerce import service as commerce
 from avnz.commerce.models import Order, OrderStatus
-from avnz.core import clock, events
+from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
@@ -49,10 +49,11 @@ from avnz.gateways.base import (
     Timeouts,
 )
 from avnz.integrations import service as integrations
+from avnz.outbox import service as events
 from avnz.payments import idempotency, vault
 from avnz.payments.card_budget import card_attempts_left
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod
-from avnz.payments.publishing import Publisher
+from avnz.payments.publishing import publisher_for
 from avnz.payments.reading import to_out
 from avnz.payments.ruling import (
     RuleRefusal,
@@ -122,7 +123,6 @@ class Gateways:
     timeouts: Timeouts = field(default_factory=Timeouts)
     rules: RuleCache = field(default_factory=RuleCache)
     write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
-    publisher: Publisher | None = None  # publishes settled payments soon; None: the job does
 
     @classmethod
     def of(cls, runtime: "Runtime") -> "Gateways":
@@ -138,7 +138,6 @@ class Gateways:
             timeouts,
             runtime.rule_cache,
             runtime.write_turns,
-            runtime.publisher,
         )
 
     @asynccontextmanager
@@ -222,8 +221,7 @@ async def create_payment(
             payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
             if on_settled is not None:
                 await on_settled(session, payment)
-    if gateways.publisher is not None:
-        gateways.publisher.soon()
+    publisher_for(gateways.sessions).soon()
     return payment
 
 

@@ -10,6 +10,7 @@ the worker's job `payments.publish` catches whatever a process left behind when 
 """
 
 import asyncio
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -126,6 +127,19 @@ class Publisher:
             await self.publish_now()
         except Exception:  # the worker's job publishes it later; a payment never waits on this
             log.warning("payments.publish_failed", exc_info=True)
+
+
+_PUBLISHERS: "weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], Publisher]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def publisher_for(sessions: async_sessionmaker[AsyncSession]) -> Publisher:
+    """This process's publisher for the database behind `sessions` (one per database)."""
+    publisher = _PUBLISHERS.get(sessions)
+    if publisher is None:
+        publisher = _PUBLISHERS[sessions] = Publisher(sessions)
+    return publisher
 
 
 async def publish_job(session: AsyncSession, _payload: dict[str, Any]) -> datetime:

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.core import events
 from avnz.core.errors import AppError
+from avnz.outbox import service as events
 from avnz.rules import analytics, notify
 from avnz.rules.actions.base import Directive
 from avnz.rules.context import RuleContext

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
-from avnz.core.jobs import Handler
+from avnz.jobs.service import Handler
 from avnz.payments import idempotency, processing, publishing, sweep
 
 if TYPE_CHECKING:

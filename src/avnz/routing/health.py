@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from avnz.core import clock
 from avnz.core.errors import AppError
+from avnz.core.masking import mask_text
 from avnz.gateways import registry
 from avnz.gateways.base import (
     ConnectorConfig,
@@ -47,7 +48,6 @@ from avnz.routing.failover import ACCOUNT_LEVEL_REASONS, FailoverConfig
 from avnz.routing.models import AccountStatus, MerchantAccount, RoutingAttempt
 from avnz.routing.schemas import HealthMetrics, LastTest
 from avnz.security.keyring import DecryptionError, Keyring
-from avnz.security.masking import mask_text
 
 log = structlog.get_logger(__name__)
 

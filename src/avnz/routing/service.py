@@ -22,9 +22,11 @@ from avnz.auth.scope import Principal, scope_clause
 from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
+from avnz.core.masking import MASK, mask_secret, mask_text
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Environment, GatewayResult, Outcome
+from avnz.integrations import service as integrations_service
 from avnz.routing import scoring, usage
 from avnz.routing.models import (
     AccountEnvironment,
@@ -50,7 +52,6 @@ from avnz.routing.schemas import (
     UsageOut,
 )
 from avnz.security.keyring import DecryptionError, Keyring
-from avnz.security.masking import MASK, mask_secret, mask_text
 from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import target_company
@@ -185,9 +186,6 @@ async def connector_config(
             raise Conflict(
                 "This merchant account has no credentials.", code="account_without_credentials"
             )
-        # Imported here: the integrations service imports this module for its hooks.
-        from avnz.integrations import service as integrations_service
-
         credentials = dict(
             await integrations_service.platform_credentials(
                 session, keyring, account.platform_integration_id

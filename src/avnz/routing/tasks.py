@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
-from avnz.core.jobs import Handler
 from avnz.gateways.base import Timeouts
+from avnz.jobs.service import Handler
 from avnz.routing import health
 
 if TYPE_CHECKING:

@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.core import clock, events, jobs
+from avnz.core import clock
 from avnz.core.errors import AppError
 from avnz.core.money import Money
+from avnz.integrations import probes as testing
 from avnz.integrations import service as integrations
-from avnz.integrations import testing
 from avnz.integrations.models import IntegrationProvider
-from avnz.integrations.testing import Target
+from avnz.integrations.probes import Target
+from avnz.jobs import service as jobs
+from avnz.outbox import service as events
 from avnz.rules.actions.base import Notification
 from avnz.rules.actions.send_notification import fill
 

@@ -37,6 +37,11 @@ async def simulate_routing_rules(
         session=session,
         principal=principal,
         cache=runtime.rule_cache,
-        history=runtime.payment_history,
+        history=_wired(runtime.payment_history),
         data=data,
     )
+
+
+def _wired(history: simulation.PaymentHistory | None) -> simulation.PaymentHistory:
+    assert history is not None, "avnz.app wires the payments domain's history into the runtime"
+    return history

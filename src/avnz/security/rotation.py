@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from avnz.db import models as _registered  # noqa: F401 - ciphertext columns register on import
 from avnz.security.keyring import ENCRYPTED_COLUMNS, EncryptedColumn, Keyring
 
 
@@ -65,7 +64,9 @@ async def _rotate_column(
 async def reencrypt_all(
     sessions: async_sessionmaker[AsyncSession], keyring: Keyring, batch: int = 500
 ) -> RotationReport:
-    """Rewrite every ciphertext not under the newest key; returns counts per column."""
+    """Rewrite every ciphertext not under the newest key; returns counts per column. The
+    encrypted columns register when their models load, so the caller loads the domains first
+    (`avnz.domains.load()`)."""
     report = RotationReport(newest_version=keyring.newest_version)
     for target in ENCRYPTED_COLUMNS:
         name = f"{target.table.name}.{target.column}"

@@ -1,24 +1,21 @@
-"""Organizations, clients, companies, departments and users, always inside the caller's scope.
+"""The tenancy domain's face: organizations, clients, companies and departments here, users from
+`users`, always inside the caller's scope.
 
 Every function takes the Principal; a row outside its scope is reported as missing (404), never
 as forbidden, so the existence of another tenant's data does not leak.
 """
 
-import re
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, select, update
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
 from avnz.auth import service as auth_service
-from avnz.auth.models import ApiKey, AuthSession
-from avnz.auth.permissions import ROLE_LEVEL, ROLE_PERMISSIONS, Level, Permission
+from avnz.auth.permissions import Level, Permission
 from avnz.auth.scope import Principal
 from avnz.core import clock
-from avnz.core.errors import Conflict, InvalidRequest, PermissionDenied
+from avnz.core.errors import InvalidRequest, PermissionDenied
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.tenancy import schemas
@@ -29,84 +26,19 @@ from avnz.tenancy.models import (
     CompanyStatus,
     Department,
     Organization,
-    Role,
     User,
     UserStatus,
 )
+from avnz.tenancy.rows import (
+    apply_changes,
+    audit_change,
+    flush_unique,
+    require_level,
+    slugify,
+    tenant_of,
+)
+from avnz.tenancy.users import delete_user, get_user, invite_user, list_users, update_user
 from avnz.tenancy.visibility import get_visible, scoped
-
-# --- scope -----------------------------------------------------------------------------------
-
-
-def _require_level(principal: Principal, level: Level, action: str) -> None:
-    if principal.level > level:
-        raise PermissionDenied(f"Your role cannot {action}.")
-
-
-def _tenant(row: Organization | Client | Company | Department | User) -> audit.Tenant:
-    if isinstance(row, Organization):
-        return audit.Tenant(row.id)
-    if isinstance(row, Client):
-        return audit.Tenant(row.organization_id, row.id)
-    if isinstance(row, Company):
-        return audit.Tenant(row.organization_id, row.client_id, row.id)
-    return audit.Tenant(row.organization_id, row.client_id, row.company_id)
-
-
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: audit.AuditAction,
-    row: Organization | Client | Company | Department | User,
-    before: dict[str, Any] | None = None,
-) -> None:
-    after = audit.snapshot(row)
-    audit.record(
-        session,
-        actor=principal,
-        action=action,
-        resource=type(row).__tablename__.removesuffix("s").replace("companie", "company"),
-        resource_id=row.id,
-        tenant=_tenant(row),
-        before=before,
-        after=after,
-    )
-
-
-def _attribute(field: str) -> str:
-    return "metadata_" if field == "metadata" else field
-
-
-def _refuse_nulls(row_type: type[Any], changes: dict[str, Any]) -> None:
-    """A PATCH may clear only nullable columns: null elsewhere is the client's mistake (400),
-    not a constraint violation for the database to report."""
-    columns = sa_inspect(row_type).columns
-    for field, value in changes.items():
-        column = columns.get(_attribute(field))
-        if value is None and column is not None and not column.nullable:
-            raise InvalidRequest(f"{field} cannot be null.", param=field)
-
-
-def _apply(row: Any, changes: dict[str, Any], principal: Principal) -> None:
-    _refuse_nulls(type(row), changes)
-    for field, value in changes.items():
-        setattr(row, _attribute(field), value)
-    row.updated_by = principal.id
-
-
-async def _flush_unique(session: AsyncSession, what: str, param: str) -> None:
-    """Flush, turning a unique-constraint violation into a 409 the caller can act on."""
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(f"{what} is already taken.", code="duplicate", param=param) from None
-
-
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug[:80] or "item"
-
 
 # --- organizations ---------------------------------------------------------------------------
 
@@ -147,8 +79,8 @@ async def update_organization(
     if "settings" in changes:
         changes["settings"] = changes["settings"] or {}
         _refuse_oidc(changes["settings"])
-    _apply(organization, changes, principal)
-    _audit(session, principal, audit.AuditAction.UPDATE, organization, before)
+    apply_changes(organization, changes, principal)
+    audit_change(session, principal, audit.AuditAction.UPDATE, organization, before)
     return organization
 
 
@@ -169,8 +101,8 @@ async def create_client(
         updated_by=principal.id,
     )
     session.add(client)
-    await _flush_unique(session, f"Client slug {client.slug!r}", "slug")
-    _audit(session, principal, audit.AuditAction.CREATE, client)
+    await flush_unique(session, f"Client slug {client.slug!r}", "slug")
+    audit_change(session, principal, audit.AuditAction.CREATE, client)
     return client
 
 
@@ -195,9 +127,9 @@ async def update_client(
     if "status" in changes and Permission.ADMIN_CLIENTS not in principal.permissions:
         raise PermissionDenied("Only organization admins change a client's status.", param="status")
     before = audit.snapshot(client)
-    _apply(client, changes, principal)
-    await _flush_unique(session, f"Client slug {client.slug!r}", "slug")
-    _audit(session, principal, audit.AuditAction.UPDATE, client, before)
+    apply_changes(client, changes, principal)
+    await flush_unique(session, f"Client slug {client.slug!r}", "slug")
+    audit_change(session, principal, audit.AuditAction.UPDATE, client, before)
     return client
 
 
@@ -213,10 +145,11 @@ async def delete_client(*, session: AsyncSession, principal: Principal, client_i
         session,
         principal,
         User.client_id == client.id,
-        ApiKey.client_id == client.id,
+        owner="client",
+        owner_id=client.id,
         reason="client_deleted",
     )
-    _audit(session, principal, audit.AuditAction.DELETE, client, before)
+    audit_change(session, principal, audit.AuditAction.DELETE, client, before)
     return client
 
 
@@ -224,27 +157,21 @@ async def _shut_out(
     session: AsyncSession,
     principal: Principal,
     users: ColumnElement[bool],
-    keys: ColumnElement[bool],
     *,
+    owner: Literal["client", "company"],
+    owner_id: str,
     reason: str,
 ) -> None:
-    """Deactivate the matching users, end their sessions and revoke the matching API keys."""
-    now = clock.now()
+    """Deactivate the matching users, end their sessions and revoke the owner's API keys."""
     await session.execute(
         update(User)
         .where(users, User.deleted_at.is_(None))
-        .values(status=UserStatus.DEACTIVATED, updated_by=principal.id, updated_at=now)
+        .values(status=UserStatus.DEACTIVATED, updated_by=principal.id, updated_at=clock.now())
     )
-    await session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.user_id.in_(select(User.id).where(users)), AuthSession.revoked_at.is_(None)
-        )
-        .values(revoked_at=now, revoked_reason=reason)
+    await auth_service.end_sessions(
+        session=session, user_ids=select(User.id).where(users), reason=reason
     )
-    await session.execute(
-        update(ApiKey).where(keys, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
-    )
+    await auth_service.revoke_api_keys(session=session, owner=owner, owner_id=owner_id)
 
 
 # --- companies -------------------------------------------------------------------------------
@@ -253,7 +180,7 @@ async def _shut_out(
 async def create_company(
     *, session: AsyncSession, principal: Principal, data: schemas.CompanyCreate
 ) -> Company:
-    _require_level(principal, Level.CLIENT, "create companies")
+    require_level(principal, Level.CLIENT, "create companies")
     client_id = data.client_id or principal.client_id
     if client_id is None:
         raise InvalidRequest("client_id is required.", code="missing_param", param="client_id")
@@ -271,8 +198,8 @@ async def create_company(
         updated_by=principal.id,
     )
     session.add(company)
-    await _flush_unique(session, f"Company slug {company.slug!r}", "slug")
-    _audit(session, principal, audit.AuditAction.CREATE, company)
+    await flush_unique(session, f"Company slug {company.slug!r}", "slug")
+    audit_change(session, principal, audit.AuditAction.CREATE, company)
     return company
 
 
@@ -301,9 +228,9 @@ async def update_company(
 ) -> Company:
     company = await get_visible(session, principal, Company, company_id)
     before = audit.snapshot(company)
-    _apply(company, data.model_dump(exclude_unset=True), principal)
-    await _flush_unique(session, f"Company slug {company.slug!r}", "slug")
-    _audit(session, principal, audit.AuditAction.UPDATE, company, before)
+    apply_changes(company, data.model_dump(exclude_unset=True), principal)
+    await flush_unique(session, f"Company slug {company.slug!r}", "slug")
+    audit_change(session, principal, audit.AuditAction.UPDATE, company, before)
     return company
 
 
@@ -313,7 +240,7 @@ async def delete_company(
     """Soft delete: kept for the transactions that reference it, hidden everywhere else; its
     company-level users are deactivated and its API keys revoked."""
     company = await get_visible(session, principal, Company, company_id)
-    _require_level(principal, Level.CLIENT, "delete companies")
+    require_level(principal, Level.CLIENT, "delete companies")
     before = audit.snapshot(company)
     company.status = CompanyStatus.INACTIVE
     company.deleted_at = clock.now()
@@ -322,10 +249,11 @@ async def delete_company(
         session,
         principal,
         User.company_id == company.id,
-        ApiKey.company_id == company.id,
+        owner="company",
+        owner_id=company.id,
         reason="company_deleted",
     )
-    _audit(session, principal, audit.AuditAction.DELETE, company, before)
+    audit_change(session, principal, audit.AuditAction.DELETE, company, before)
     return company
 
 
@@ -350,8 +278,8 @@ async def create_department(
         updated_by=principal.id,
     )
     session.add(department)
-    await _flush_unique(session, f"Department name {department.name!r}", "name")
-    _audit(session, principal, audit.AuditAction.CREATE, department)
+    await flush_unique(session, f"Department name {department.name!r}", "name")
+    audit_change(session, principal, audit.AuditAction.CREATE, department)
     return department
 
 
@@ -379,9 +307,9 @@ async def update_department(
 ) -> Department:
     department = await get_visible(session, principal, Department, department_id)
     before = audit.snapshot(department)
-    _apply(department, data.model_dump(exclude_unset=True), principal)
-    await _flush_unique(session, f"Department name {department.name!r}", "name")
-    _audit(session, principal, audit.AuditAction.UPDATE, department, before)
+    apply_changes(department, data.model_dump(exclude_unset=True), principal)
+    await flush_unique(session, f"Department name {department.name!r}", "name")
+    audit_change(session, principal, audit.AuditAction.UPDATE, department, before)
     return department
 
 
@@ -401,157 +329,33 @@ async def delete_department(
         action=audit.AuditAction.DELETE,
         resource="department",
         resource_id=department.id,
-        tenant=_tenant(department),
+        tenant=tenant_of(department),
         before=before,
     )
 
 
-# --- users -----------------------------------------------------------------------------------
-
-
-def _check_assignable(principal: Principal, role: Role) -> None:
-    """A caller grants only roles at or below its level and within its own permissions."""
-    if ROLE_LEVEL[role] < principal.level or not ROLE_PERMISSIONS[role] <= principal.permissions:
-        raise PermissionDenied(f"You cannot assign the role {role.value}.", param="role")
-
-
-async def _placement(
-    session: AsyncSession, principal: Principal, data: schemas.UserInvite
-) -> tuple[str | None, str | None, str | None]:
-    """(client_id, company_id, department_id) for a new user of the requested role."""
-    level = ROLE_LEVEL[data.role]
-    if level is Level.ORGANIZATION:
-        return None, None, None
-    if level is Level.CLIENT:
-        client_id = data.client_id or principal.client_id
-        if client_id is None:
-            raise InvalidRequest("client_id is required for this role.", param="client_id")
-        client = await get_visible(session, principal, Client, client_id)
-        return client.id, None, None
-    company_id = data.company_id or principal.company_id
-    if company_id is None:
-        raise InvalidRequest("company_id is required for this role.", param="company_id")
-    company = await get_visible(session, principal, Company, company_id)
-    department_id = None
-    if data.department_id:
-        department = await get_visible(session, principal, Department, data.department_id)
-        if department.company_id != company.id:
-            raise InvalidRequest(
-                "The department belongs to another company.", param="department_id"
-            )
-        department_id = department.id
-    return company.client_id, company.id, department_id
-
-
-async def invite_user(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    data: schemas.UserInvite,
-    invite_ttl_seconds: int,
-) -> tuple[User, str, Any]:
-    """Create an invited user and a one-time invite token (returned once)."""
-    _check_assignable(principal, data.role)
-    client_id, company_id, department_id = await _placement(session, principal, data)
-    user = User(
-        id=new_id("usr"),
-        email=data.email.lower(),
-        name=data.name,
-        role=data.role,
-        status=UserStatus.INVITED,
-        organization_id=principal.organization_id,
-        client_id=client_id,
-        company_id=company_id,
-        department_id=department_id,
-        created_by=principal.id,
-        updated_by=principal.id,
-    )
-    session.add(user)
-    await _flush_unique(session, f"A user with email {user.email!r}", "email")
-    token, expires_at = await auth_service.create_invite(
-        session=session, user_id=user.id, created_by=principal.id, ttl_seconds=invite_ttl_seconds
-    )
-    _audit(session, principal, audit.AuditAction.CREATE, user)
-    return user, token, expires_at
-
-
-async def list_users(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    page: PageParams,
-    role: Role | None,
-    status: UserStatus | None,
-    company_id: str | None,
-    email: str | None,
-) -> Page[User]:
-    stmt = scoped(principal, User)
-    if role:
-        stmt = stmt.where(User.role == role)
-    if status:
-        stmt = stmt.where(User.status == status)
-    if company_id:
-        stmt = stmt.where(User.company_id == company_id)
-    if email:
-        stmt = stmt.where(User.email == email.lower())
-    return await paginate(session, stmt, User.id, page)
-
-
-async def get_user(*, session: AsyncSession, principal: Principal, user_id: str) -> User:
-    return await get_visible(session, principal, User, user_id)
-
-
-async def update_user(
-    *, session: AsyncSession, principal: Principal, user_id: str, data: schemas.UserUpdate
-) -> User:
-    user = await get_visible(session, principal, User, user_id)
-    changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(User, changes)  # before the role checks read the new role
-    if user.id == principal.id and ({"role", "status"} & changes.keys()):
-        raise PermissionDenied("You cannot change your own role or status.")
-    _check_assignable(principal, user.role)
-    if "role" in changes:
-        _check_assignable(principal, changes["role"])
-        if ROLE_LEVEL[changes["role"]] != ROLE_LEVEL[user.role]:
-            raise InvalidRequest(
-                "A role change must stay at the same level; invite a new user instead.",
-                param="role",
-            )
-    if changes.get("status") not in (None, UserStatus.ACTIVE, UserStatus.SUSPENDED):
-        raise InvalidRequest("status can be set to active or suspended.", param="status")
-    if changes.get("department_id"):
-        department = await get_visible(session, principal, Department, changes["department_id"])
-        if department.company_id != user.company_id:
-            raise InvalidRequest(
-                "The department belongs to another company.", param="department_id"
-            )
-    before = audit.snapshot(user)
-    _apply(user, changes, principal)
-    await _flush_unique(session, "That identity", "auth0_id")
-    if user.status is UserStatus.SUSPENDED:
-        await _revoke_all_sessions(session, user.id, "user_suspended")
-    _audit(session, principal, audit.AuditAction.UPDATE, user, before)
-    return user
-
-
-async def delete_user(*, session: AsyncSession, principal: Principal, user_id: str) -> User:
-    """Soft delete: deactivated, signed out everywhere, kept for the audit trail."""
-    user = await get_visible(session, principal, User, user_id)
-    if user.id == principal.id:
-        raise PermissionDenied("You cannot delete yourself.")
-    _check_assignable(principal, user.role)
-    before = audit.snapshot(user)
-    user.status = UserStatus.DEACTIVATED
-    user.deleted_at = clock.now()
-    user.updated_by = principal.id
-    await _revoke_all_sessions(session, user.id, "user_deleted")
-    _audit(session, principal, audit.AuditAction.DELETE, user, before)
-    return user
-
-
-async def _revoke_all_sessions(session: AsyncSession, user_id: str, reason: str) -> None:
-    await session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=clock.now(), revoked_reason=reason)
-    )
+__all__ = [
+    "create_client",
+    "create_company",
+    "create_department",
+    "delete_client",
+    "delete_company",
+    "delete_department",
+    "delete_user",
+    "get_client",
+    "get_company",
+    "get_department",
+    "get_organization",
+    "get_user",
+    "invite_user",
+    "list_clients",
+    "list_companies",
+    "list_departments",
+    "list_organizations",
+    "list_users",
+    "update_client",
+    "update_company",
+    "update_department",
+    "update_organization",
+    "update_user",
+]

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from avnz.core.errors import AppError, InvalidRequest
+from avnz.core.masking import mask_text
 from avnz.core.money import currency_exponent
-from avnz.security.masking import mask_text
 
 Widget = Literal["text", "password", "select", "checkbox", "number", "multiselect"]
 FORM_ERROR = "__form__"  # an error that names no field: shown above the form

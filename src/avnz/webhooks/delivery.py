@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from avnz import __version__
 from avnz.core import clock
-from avnz.core.events import OutboxEvent, matches
+from avnz.core.events import matches
 from avnz.core.ids import new_id
+from avnz.core.masking import mask_text
+from avnz.outbox.models import OutboxEvent
 from avnz.security.keyring import DecryptionError, Keyring
-from avnz.security.masking import mask_text
 from avnz.webhooks import signature
 from avnz.webhooks.models import (
     DeliveryStatus,

@@ -15,7 +15,7 @@ MAX_KEEP_PREVIOUS = 7 * 24 * 3600
 def _event_pattern(value: str) -> str:
     if not events.known_pattern(value):
         raise ValueError(
-            "must be `*`, `<prefix>.*` or one of " + ", ".join(sorted(events.EVENT_TYPES))
+            "must be `*`, `<prefix>.*` or one of " + ", ".join(sorted(events.catalogue()))
         )
     return value
 

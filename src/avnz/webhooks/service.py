@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
 from avnz.auth.scope import Principal, scope_clause
-from avnz.core import clock, events
+from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
+from avnz.core.masking import mask_secret
 from avnz.core.pagination import Page, PageParams, paginate
+from avnz.outbox import service as events
 from avnz.security.keyring import DecryptionError, Keyring
-from avnz.security.masking import mask_secret
 from avnz.tenancy import service as tenancy
 from avnz.webhooks import delivery
 from avnz.webhooks.models import (

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
-from avnz.core.jobs import Handler
+from avnz.jobs.service import Handler
 from avnz.webhooks import delivery
 
 if TYPE_CHECKING:

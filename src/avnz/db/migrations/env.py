@@ -6,10 +6,11 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection
 
-from avnz.db.base import UtcDateTime
+from avnz import domains
+from avnz.db.base import Base, UtcDateTime
 from avnz.db.engine import create_engine
-from avnz.db.models import Base
 
+domains.load()
 target_metadata = Base.metadata
 
 

@@ -2,12 +2,12 @@
 `/merchant-accounts/{id}` (usage meters, health, recent transactions, activity, edit tabs).
 
 Reads and writes are the routing service's, called with the signed-in principal as the API calls
-it; a refused save re-renders the form with the message at the field its `param` names.
+it; a refused save re-renders the form with the message at the field its `param` names. The
+forms' parsing is `account_forms`, the meters, chart and activity lines `account_view`.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,12 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
-from avnz.audit.models import AuditLog
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
-from avnz.core.cards import Brand
-from avnz.core.errors import AppError, InvalidRequest, NotFound
-from avnz.core.money import currency_exponent
+from avnz.core.errors import AppError, NotFound
 from avnz.core.pagination import PageParams
 from avnz.deps import RuntimeDep, Session
 from avnz.gateways import registry
@@ -30,18 +27,26 @@ from avnz.payments import reading as payments
 from avnz.routing import service as routing
 from avnz.routing.models import AccountStatus, MerchantAccount, Period
 from avnz.routing.schemas import (
-    AccountLimits,
     HealthMetrics,
-    MerchantAccountCreate,
-    MerchantAccountDetail,
-    MerchantAccountUpdate,
-    UsageBucketOut,
 )
 from avnz.runtime import Runtime
 from avnz.web import forms
 from avnz.web.auth import CsrfChecked, page_requires
 from avnz.web.flash import flash
 from avnz.web.pages import common
+from avnz.web.pages.account_forms import (
+    BRANDS,
+    COUNT_LIMITS,
+    MODAL_INPUTS,
+    MONEY_LIMITS,
+    TABS,
+    create_request,
+    echo,
+    form_values,
+    provider_forms,
+    update_request,
+)
+from avnz.web.pages.account_view import Meter, activity_summary, meters, usage_chart
 from avnz.web.tables import Column, Filter, Table, wants_csv
 from avnz.web.templating import badge, is_htmx, render
 
@@ -50,213 +55,7 @@ P = Permission
 AccountsRead = Annotated[Principal, Depends(page_requires(P.ACCOUNTS_READ))]
 AccountsWrite = Annotated[Principal, Depends(page_requires(P.ACCOUNTS_WRITE))]
 PATH = "/merchant-accounts"
-NEAR_LIMIT = 0.8  # a meter at or above 80 % of its cap raises an alert
 RECENT = PageParams(limit=10, starting_after=None)
-BRANDS = tuple(brand.value for brand in Brand if brand is not Brand.UNKNOWN)
-MONEY_LIMITS = tuple(
-    name for name in AccountLimits.model_fields if name.endswith(("_amount", "_volume_limit"))
-)
-COUNT_LIMITS = tuple(name for name in AccountLimits.model_fields if name not in MONEY_LIMITS)
-GENERAL_FIELDS = ("name", "description", "merchant_id", "descriptor", "descriptor_phone")
-TABS = ("general", "credentials", "limits", "restrictions")
-RESTRICTION_LISTS = (
-    "allowed_countries",
-    "blocked_countries",
-    "allowed_card_brands",
-    "blocked_card_brands",
-)
-# Inputs of the add modal outside the provider's credentials (errors there show at the input).
-MODAL_INPUTS = (
-    "company_id",
-    *GENERAL_FIELDS,
-    "environment",
-    "base_url",
-    "currency",
-    *(f"limits.{name}" for name in AccountLimits.model_fields),
-    *(f"restrictions.{name}" for name in RESTRICTION_LISTS),
-    "fees.base_percentage",
-    "fees.international_percentage",
-    "fees.base_flat_fee",
-)
-
-
-# --- view models -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Meter:
-    """One cap of one period: how much of it is used."""
-
-    label: str
-    period: str
-    used: int
-    cap: int
-    is_money: bool
-
-    @property
-    def ratio(self) -> float:
-        return self.used / self.cap if self.cap else 1.0
-
-    @property
-    def percent(self) -> int:
-        return min(round(self.ratio * 100), 100)
-
-    @property
-    def near_limit(self) -> bool:
-        return self.ratio >= NEAR_LIMIT
-
-
-def meters(buckets: Sequence[UsageBucketOut]) -> list[Meter]:
-    """A meter per capped count or volume of the current periods (uncapped ones have none)."""
-    found = []
-    for bucket in buckets:
-        if bucket.transaction_limit is not None:
-            found.append(
-                Meter(
-                    "transactions",
-                    bucket.period.value,
-                    bucket.transaction_count,
-                    bucket.transaction_limit,
-                    is_money=False,
-                )
-            )
-        if bucket.volume_limit is not None:
-            found.append(
-                Meter(
-                    "volume",
-                    bucket.period.value,
-                    bucket.volume_minor,
-                    bucket.volume_limit,
-                    is_money=True,
-                )
-            )
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderForm:
-    """A gateway of the add modal and the credential inputs its JSON Schema asks for."""
-
-    name: str
-    display_name: str
-    fields: list[forms.FormField]
-
-
-def _provider_forms(errors: Mapping[str, str], chosen: str | None) -> list[ProviderForm]:
-    return [
-        ProviderForm(
-            name,
-            gateway.connector.display_name,
-            forms.schema_fields(
-                gateway.connector.credentials_schema,
-                prefix="credentials",
-                errors=errors if name == chosen else None,
-            ),
-        )
-        for name, gateway in sorted(registry.GATEWAYS.items())
-    ]
-
-
-# --- form parsing ----------------------------------------------------------------------------
-
-
-def _limits(form: forms.FormValues, currency: str) -> dict[str, Any]:
-    """The limits tab: amounts typed in major units become minor units of `currency`."""
-    limits: dict[str, Any] = {}
-    for name in MONEY_LIMITS:
-        amount = forms.minor_units(
-            forms.text(form, f"limits.{name}"), currency, param=f"limits.{name}"
-        )
-        if amount is not None:
-            limits[name] = amount
-    for name in COUNT_LIMITS:
-        raw = str(form.get(f"limits.{name}") or "").strip()
-        if raw:
-            limits[name] = raw
-    return limits
-
-
-def _codes(form: forms.FormValues, name: str) -> list[str]:
-    """A list typed as comma-separated codes (`US, CA`) or picked as checkboxes."""
-    values = [str(v) for v in form.getlist(name)]
-    return [code.strip() for v in values for code in v.split(",") if code.strip()]
-
-
-def _restrictions(form: forms.FormValues) -> dict[str, Any]:
-    return {name: _codes(form, f"restrictions.{name}") for name in RESTRICTION_LISTS}
-
-
-def _fees(form: forms.FormValues, currency: str) -> dict[str, Any]:
-    fees: dict[str, Any] = {
-        name: value
-        for name in ("base_percentage", "international_percentage")
-        if (value := forms.text(form, f"fees.{name}"))
-    }
-    flat = forms.minor_units(
-        forms.text(form, "fees.base_flat_fee"), currency, param="fees.base_flat_fee"
-    )
-    if flat is not None:
-        fees["base_flat_fee"] = flat
-    return fees
-
-
-def _currency(form: forms.FormValues, fallback: str = "USD") -> str:
-    currency = (forms.text(form, "currency") or fallback).upper()
-    try:
-        currency_exponent(currency)
-    except ValueError:
-        raise InvalidRequest(f"{currency!r} is not a currency code.", param="currency") from None
-    return currency
-
-
-def _credentials(form: forms.FormValues, provider: str, *, keep_blank: bool) -> dict[str, Any]:
-    if provider not in registry.GATEWAYS:
-        raise InvalidRequest("Choose a gateway.", param="provider_type")
-    schema = registry.gateway(provider).connector.credentials_schema
-    return forms.parse_schema_form(
-        schema, form, prefix="credentials", keep_blank_secrets=keep_blank
-    )
-
-
-def create_request(form: forms.FormValues) -> MerchantAccountCreate:
-    """The 5-step modal's fields as the API's create request (validated by it)."""
-    provider = str(form.get("provider_type") or "")
-    currency = _currency(form)
-    values: dict[str, Any] = {
-        **forms.nested(form, ("company_id", *GENERAL_FIELDS, "environment", "base_url")),
-        "provider_type": provider,
-        "currency": currency,
-        "credentials": _credentials(form, provider, keep_blank=False),
-        "limits": _limits(form, currency),
-        "fees": _fees(form, currency),
-        "restrictions": _restrictions(form),
-    }
-    return MerchantAccountCreate.model_validate(values)
-
-
-def update_request(
-    tab: str,
-    form: forms.FormValues,
-    account: MerchantAccount,
-    stored_credentials: Mapping[str, str],
-) -> MerchantAccountUpdate:
-    """One edit tab's fields as the API's update request; the other tabs' fields stay. A blank
-    secret keeps the stored one (the API replaces credentials whole, so they are merged here)."""
-    values: dict[str, Any]
-    if tab == "general":
-        values = {name: str(form.get(name) or "").strip() or None for name in GENERAL_FIELDS}
-        values["name"] = str(form.get("name") or "")
-        if status := form.get("status"):
-            values["status"] = status
-    elif tab == "credentials":
-        changes = _credentials(form, account.provider_type, keep_blank=True)
-        values = {"credentials": {**stored_credentials, **changes}}
-    elif tab == "limits":
-        values = {"limits": _limits(form, account.currency)}
-    else:
-        values = {"restrictions": _restrictions(form)}
-    return MerchantAccountUpdate.model_validate(values)
-
 
 # --- list and add ----------------------------------------------------------------------------
 
@@ -407,7 +206,7 @@ async def _list_page(
     table.total, table.has_more = len(accounts), start + table.page_size < len(accounts)
     if is_htmx(request) and request.headers.get("HX-Target") == table.id:
         return render(request, "partials/table.html", {"table": table}, principal=principal)
-    providers = _provider_forms(errors, submitted.get("provider_type"))
+    providers = provider_forms(errors, submitted.get("provider_type"))
     chosen = next((p for p in providers if p.name == submitted.get("provider_type")), None)
     return render(
         request,
@@ -435,18 +234,6 @@ async def list_accounts(request: Request, session: Session, principal: AccountsR
     return await _list_page(request, session, principal)
 
 
-def _echo(form: forms.FormValues) -> dict[str, Any]:
-    """What the re-rendered modal fills in again after a refused save: never a credential."""
-    echo: dict[str, Any] = {
-        str(key): str(value)
-        for key, value in form.multi_items()
-        if not str(key).startswith("credentials.") and key != "csrf_token"
-    }
-    for name in ("allowed_card_brands", "blocked_card_brands"):
-        echo[f"restrictions.{name}"] = [str(v) for v in form.getlist(f"restrictions.{name}")]
-    return echo
-
-
 @router.post(PATH)
 async def add_account(
     request: Request,
@@ -464,64 +251,12 @@ async def add_account(
             data=create_request(form),
         )
     except (AppError, ValidationError) as exc:
-        return await common.refused(_list_page, request, session, principal, exc, _echo(form))
+        return await common.refused(_list_page, request, session, principal, exc, echo(form))
     flash(request, f"Added {account.name}.")
     return RedirectResponse(f"{PATH}/{account.id}", status_code=303)
 
 
 # --- detail, edit, test ----------------------------------------------------------------------
-
-_BOOKKEEPING = frozenset({"updated_at", "updated_by", "status_changed_at"})
-
-
-def activity_summary(entry: AuditLog) -> str:
-    """One line for the activity log: what happened, and which fields a change touched."""
-    details = entry.metadata_ or {}
-    if details.get("operation") == "test":
-        return "Connection test " + ("passed" if details.get("success") else "failed")
-    if entry.action != audit.AuditAction.UPDATE.value:
-        return {"CREATE": "Created", "DELETE": "Closed"}.get(entry.action, entry.action.lower())
-    before, after = entry.previous_value or {}, entry.new_value or {}
-    changed = sorted(
-        name
-        for name in set(before) | set(after)
-        if name not in _BOOKKEEPING and before.get(name) != after.get(name)
-    )
-    return (
-        "Changed " + ", ".join(name.replace("_", " ") for name in changed) if changed else "Saved"
-    )
-
-
-def _major(amount: int, currency: str) -> str:
-    return str(Decimal(amount).scaleb(-currency_exponent(currency)))
-
-
-def form_values(detail: MerchantAccountDetail) -> dict[str, Any]:
-    """The edit tabs' inputs filled from the account (amounts back in major units)."""
-    values: dict[str, Any] = {name: getattr(detail, name) or "" for name in GENERAL_FIELDS}
-    for name, amount in detail.limits.model_dump(exclude_none=True).items():
-        shown = _major(amount, detail.currency) if name in MONEY_LIMITS else str(amount)
-        values[f"limits.{name}"] = shown
-    restrictions = detail.restrictions.model_dump(mode="json")
-    for name in RESTRICTION_LISTS:
-        chosen = restrictions[name]
-        values[f"restrictions.{name}"] = chosen if "brands" in name else ", ".join(chosen)
-    return values
-
-
-def usage_chart(history: Sequence[UsageBucketOut], currency: str) -> dict[str, Any]:
-    """Past days' transactions and volume (major units), oldest first, for app.js's charts."""
-    days = sorted(history, key=lambda bucket: bucket.period_start)
-    return {
-        "labels": [bucket.period_start.isoformat() for bucket in days],
-        "series": [
-            {"label": "Transactions", "data": [b.transaction_count for b in days]},
-            {
-                "label": f"Volume ({currency})",
-                "data": [float(_major(b.volume_minor, currency)) for b in days],
-            },
-        ],
-    }
 
 
 async def _detail_page(

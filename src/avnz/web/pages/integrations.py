@@ -2,10 +2,11 @@
 admins) and `/settings/integrations` (a client's own gateways and services).
 
 Every read and write is the integrations service's, called with the signed-in principal, exactly
-as the API calls it; a refused save re-renders the page with the message at its field.
+as the API calls it; a refused save re-renders the page with the message at its field. The
+wizard's view models are `integration_view`.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,19 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.permissions import Level, Permission
 from avnz.auth.scope import Principal
-from avnz.core.errors import AppError, InvalidRequest
+from avnz.core.errors import AppError
 from avnz.deps import RuntimeDep, Session
-from avnz.integrations import schemas, testing
+from avnz.integrations import connection_tests, gateway_accounts, probes, schemas
 from avnz.integrations import service as integrations
 from avnz.integrations.models import (
     ClientIntegration,
     DefinitionStatus,
-    IntegrationCategory,
     IntegrationDefinition,
     IntegrationMode,
-    IntegrationProvider,
     PlatformIntegration,
 )
+from avnz.integrations.records import Integration
 from avnz.runtime import Runtime
 from avnz.tenancy import service as tenancy
 from avnz.web import forms
@@ -36,6 +36,14 @@ from avnz.web.auth import CsrfChecked, page_requires
 from avnz.web.flash import flash
 from avnz.web.pages import common
 from avnz.web.pages.common import EVERYTHING
+from avnz.web.pages.integration_view import (
+    by_category,
+    chosen_provider,
+    flash_test,
+    provider_choice,
+    submitted_values,
+    wizard,
+)
 from avnz.web.templating import render
 
 router = APIRouter()
@@ -49,119 +57,6 @@ ClientRead = Annotated[Principal, Depends(page_requires(P.SETTINGS_READ, level=L
 ClientWrite = Annotated[Principal, Depends(page_requires(P.SETTINGS_WRITE, level=Level.CLIENT))]
 ADMIN_PATH = "/admin/integrations"
 CLIENT_PATH = "/settings/integrations"
-CATEGORY_LABELS: Mapping[IntegrationCategory, str] = {
-    IntegrationCategory.PAYMENT_GATEWAY: "Payment gateways",
-    IntegrationCategory.AUTHENTICATION: "Authentication",
-    IntegrationCategory.EMAIL_TRANSACTIONAL: "Transactional email",
-    IntegrationCategory.EMAIL_MARKETING: "Marketing email",
-    IntegrationCategory.SMS: "SMS",
-    IntegrationCategory.VOICE: "Voice",
-    IntegrationCategory.PUSH_NOTIFICATION: "Push notifications",
-    IntegrationCategory.AI_ML: "AI",
-    IntegrationCategory.STORAGE: "Storage",
-    IntegrationCategory.MONITORING: "Monitoring",
-    IntegrationCategory.FEATURE_FLAGS: "Feature flags",
-    IntegrationCategory.WEBHOOK: "Webhooks",
-}
-
-
-# --- view models -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderChoice:
-    """One provider of the add modal, with the inputs its JSON Schemas ask for."""
-
-    definition: IntegrationDefinition
-    credential_fields: list[forms.FormField]
-    settings_fields: list[forms.FormField]
-    platform_options: Sequence[PlatformIntegration] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryGroup:
-    category: IntegrationCategory
-    label: str
-    items: list[Any]
-
-
-def _choice(
-    definition: IntegrationDefinition,
-    errors: Mapping[str, str],
-    submitted: Mapping[str, Any],
-    offers: Sequence[PlatformIntegration] = (),
-) -> ProviderChoice:
-    """The provider's inputs; the one just submitted keeps its values and shows its errors."""
-    chosen = submitted.get("provider") == definition.provider.value
-    return ProviderChoice(
-        definition=definition,
-        credential_fields=forms.schema_fields(
-            definition.credential_schema,
-            prefix="credentials",
-            values=submitted.get("credentials") if chosen else None,
-            errors=errors if chosen else None,
-        ),
-        settings_fields=forms.schema_fields(
-            definition.settings_schema,
-            prefix="settings",
-            values=submitted.get("settings") if chosen else None,
-            errors=errors if chosen else None,
-        ),
-        platform_options=offers,
-    )
-
-
-WIZARD_INPUTS = ("name", "environment", "company_id")
-ECHOED = ("provider", "name", "environment", "company_id", "mode", "platform_integration_id")
-
-
-def _wizard(
-    choices: list[ProviderChoice], errors: Mapping[str, str], chosen: str
-) -> dict[str, Any]:
-    """The add modal's context: the catalog by category, and the errors its inputs cannot show."""
-    picked = next((c for c in choices if c.definition.provider.value == chosen), None)
-    fields = [*picked.credential_fields, *picked.settings_fields] if picked else []
-    return {
-        "catalog": _by_category(choices, lambda c: c.definition.category),
-        "stray": forms.stray_errors(errors, fields, WIZARD_INPUTS if picked else ()),
-    }
-
-
-def _by_category(
-    items: Iterable[Any], category_of: Callable[[Any], IntegrationCategory]
-) -> list[CategoryGroup]:
-    """Items grouped by category, in the categories' declared order."""
-    groups: dict[IntegrationCategory, list[Any]] = {}
-    for item in items:
-        groups.setdefault(category_of(item), []).append(item)
-    return [
-        CategoryGroup(category, CATEGORY_LABELS.get(category, category.value), members)
-        for category, members in sorted(groups.items(), key=lambda kv: _category_rank(kv[0]))
-    ]
-
-
-def _category_rank(category: IntegrationCategory) -> int:
-    return list(IntegrationCategory).index(category)
-
-
-def _provider(form: forms.FormValues) -> IntegrationProvider:
-    try:
-        return IntegrationProvider(str(form.get("provider") or ""))
-    except ValueError:
-        raise InvalidRequest("Choose a provider.", param="provider") from None
-
-
-def _submitted(form: forms.FormValues) -> dict[str, Any]:
-    """What the re-rendered modal fills in again after a refused save (schema_fields never
-    fills in a secret)."""
-    echo: dict[str, Any] = {key: str(form.get(key) or "") for key in ECHOED}
-    for root in ("credentials", "settings"):
-        echo[root] = {
-            str(key).removeprefix(f"{root}."): str(value)
-            for key, value in form.multi_items()
-            if str(key).startswith(f"{root}.")
-        }
-    return echo
 
 
 # --- /admin/integrations ---------------------------------------------------------------------
@@ -186,14 +81,14 @@ async def _admin_page(
         for d in await integrations.list_definitions(session=session)
         if d.status is not DefinitionStatus.DEPRECATED
     ]
-    choices = [_choice(d, errors, submitted) for d in definitions]
+    choices = [provider_choice(d, errors, submitted) for d in definitions]
     return render(
         request,
         "integrations/admin.html",
         {
-            "groups": _by_category(page.items, lambda row: row.category),
+            "groups": by_category(page.items, lambda row: row.category),
             "stats": _status_counts(page.items),
-            **_wizard(choices, errors, submitted.get("provider", "")),
+            **wizard(choices, errors, submitted.get("provider", "")),
             "names": {d.provider: d.name for d in definitions},
             "errors": errors,
             "submitted": submitted,
@@ -232,9 +127,11 @@ async def add_platform_integration(
     _csrf: CsrfChecked,
 ) -> Any:
     form = await request.form()
-    submitted = _submitted(form)
+    submitted = submitted_values(form)
     try:
-        definition = await integrations.get_definition(session=session, provider=_provider(form))
+        definition = await integrations.get_definition(
+            session=session, provider=chosen_provider(form)
+        )
         data = schemas.PlatformIntegrationCreate.model_validate(
             {
                 "provider": definition.provider,
@@ -267,14 +164,8 @@ async def probe_platform_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    row, result = await integrations.probe_platform_integration(
-        session=session,
-        principal=principal,
-        keyring=runtime.keyring,
-        http=runtime.http,
-        integration_id=integration_id,
-    )
-    _flash_test(request, row.name, result)
+    row, result = await _test("platform", session, principal, runtime, integration_id)
+    flash_test(request, row.name, result)
     return RedirectResponse(ADMIN_PATH, status_code=303)
 
 
@@ -333,14 +224,6 @@ async def delete_platform_integration(
     return RedirectResponse(ADMIN_PATH, status_code=303)
 
 
-def _flash_test(request: Request, name: str, result: testing.ProbeResult) -> None:
-    """Say how a connection test went (its message is already free of secrets)."""
-    if result.success:
-        flash(request, f"{name}: connection OK ({result.latency_ms:.0f} ms). {result.message}")
-    else:
-        flash(request, f"{name}: connection failed. {result.message}", "bad")
-
-
 # --- /settings/integrations ------------------------------------------------------------------
 
 
@@ -371,14 +254,14 @@ async def _client_page(
         ClientCard(out, names.get(out.provider, out.provider.value))
         for out in await integrations.client_out(session, page.items)
     ]
-    choices = [_choice(d, errors, submitted, offers) for d, offers in catalog]
+    choices = [provider_choice(d, errors, submitted, offers) for d, offers in catalog]
     offers = [(c.definition, o) for c in choices for o in c.platform_options]
     return render(
         request,
         "integrations/client.html",
         {
-            "groups": _by_category(cards, lambda card: card.row.category),
-            **_wizard(choices, errors, submitted.get("provider", "")),
+            "groups": by_category(cards, lambda card: card.row.category),
+            **wizard(choices, errors, submitted.get("provider", "")),
             "platform_offers": offers,
             "companies": await common.visible_companies(session, principal),
             **common.add_form_context(
@@ -401,7 +284,7 @@ async def client_integrations(request: Request, session: Session, principal: Cli
 async def _client_create(
     session: AsyncSession, principal: Principal, form: forms.FormValues
 ) -> schemas.ClientIntegrationCreate:
-    definition = await integrations.get_definition(session=session, provider=_provider(form))
+    definition = await integrations.get_definition(session=session, provider=chosen_provider(form))
     own = (form.get("mode") or "own") == IntegrationMode.OWN.value
     values: dict[str, Any] = {
         "provider": definition.provider,
@@ -438,30 +321,34 @@ async def add_client_integration(
     form = await request.form()
     try:
         data = await _client_create(session, principal, form)
-        row = await integrations.create_client_integration(
+        row = await gateway_accounts.create_client_integration(
             session=session, principal=principal, keyring=runtime.keyring, data=data
         )
     except (AppError, ValidationError) as exc:
         return await common.refused(
-            _client_page, request, session, principal, exc, _submitted(form)
+            _client_page, request, session, principal, exc, submitted_values(form)
         )
-    result = await _test_client(session, principal, runtime, row.id)
+    _, result = await _test("client", session, principal, runtime, row.id)
     flash(request, f"Added {row.name}.")
-    _flash_test(request, row.name, result)
+    flash_test(request, row.name, result)
     return RedirectResponse(CLIENT_PATH, status_code=303)
 
 
-async def _test_client(
-    session: AsyncSession, principal: Principal, runtime: Runtime, integration_id: str
-) -> testing.ProbeResult:
-    _, result = await integrations.probe_client_integration(
+async def _test(
+    kind: connection_tests.Kind,
+    session: AsyncSession,
+    principal: Principal,
+    runtime: Runtime,
+    integration_id: str,
+) -> tuple[Integration, probes.ProbeResult]:
+    return await connection_tests.check_integration(
+        kind=kind,
         session=session,
         principal=principal,
         keyring=runtime.keyring,
         http=runtime.http,
         integration_id=integration_id,
     )
-    return result
 
 
 @router.post(CLIENT_PATH + "/{integration_id}/test")
@@ -473,11 +360,8 @@ async def probe_client_integration(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    row = await integrations.get_client_integration(
-        session=session, principal=principal, integration_id=integration_id
-    )
-    result = await _test_client(session, principal, runtime, row.id)
-    _flash_test(request, row.name, result)
+    row, result = await _test("client", session, principal, runtime, integration_id)
+    flash_test(request, row.name, result)
     return RedirectResponse(CLIENT_PATH, status_code=303)
 
 
@@ -574,7 +458,7 @@ async def save_client_integration(
     definition = await integrations.get_definition(session=session, provider=row.provider)
     form = await request.form()
     try:
-        row = await integrations.update_client_integration(
+        row = await gateway_accounts.update_client_integration(
             session=session,
             principal=principal,
             keyring=runtime.keyring,
@@ -605,7 +489,7 @@ async def delete_client_integration(
     principal: ClientWrite,
     _csrf: CsrfChecked,
 ) -> Any:
-    row = await integrations.delete_client_integration(
+    row = await gateway_accounts.delete_client_integration(
         session=session, principal=principal, integration_id=integration_id
     )
     flash(request, f"Deleted {row.name}.")

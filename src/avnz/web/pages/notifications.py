@@ -5,8 +5,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from avnz.auth.scope import scope_clause
-from avnz.core.events import OutboxEvent
 from avnz.deps import Session
+from avnz.outbox.models import OutboxEvent
 from avnz.web.auth import PagePrincipal
 from avnz.web.templating import render
 

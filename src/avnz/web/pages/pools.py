@@ -3,12 +3,10 @@ with drag-and-drop and weight sliders, settings, failover, statistics, the simul
 
 Every read and write is `routing.pools`, called with the signed-in principal as the API calls it;
 a refused save is rolled back and re-renders the form with the message at the input its `param`
-names.
+names. The view models are `pool_view`, the forms' parsing `pool_forms`.
 """
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -22,7 +20,7 @@ from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.cards import Brand
-from avnz.core.errors import AppError, Conflict, InvalidRequest
+from avnz.core.errors import AppError, InvalidRequest
 from avnz.deps import Session
 from avnz.routing import pools
 from avnz.routing import service as accounts
@@ -30,20 +28,23 @@ from avnz.routing.failover import FailoverConfig
 from avnz.routing.models import AccountPool, MerchantAccount, PoolStrategy
 from avnz.routing.pool_schemas import (
     MembershipCreate,
-    MembershipUpdate,
-    PoolCreate,
-    PoolDetail,
-    PoolStats,
     PoolUpdate,
     SimulateOut,
-    SimulateRequest,
 )
-from avnz.routing.strategies import STRATEGIES
 from avnz.web import forms
 from avnz.web.auth import CsrfChecked, page_requires
 from avnz.web.flash import flash
 from avnz.web.pages import common
 from avnz.web.pages.common import EVERYTHING
+from avnz.web.pages.pool_forms import (
+    SETTINGS_FIELDS,
+    create_request,
+    failover_request,
+    member_changes,
+    simulate_request,
+    update_request,
+)
+from avnz.web.pages.pool_view import STRATEGY_HELP, failover_fields, stats_charts, weight_shares
 from avnz.web.templating import is_htmx, render
 
 router = APIRouter()
@@ -53,7 +54,6 @@ PoolsWrite = Annotated[Principal, Depends(page_requires(P.POOLS_WRITE))]
 PATH = "/pools"
 STATS_RANGES = (7, 30, 90)  # days the statistics card offers
 BRANDS = tuple(brand.value for brand in Brand if brand is not Brand.UNKNOWN)
-SETTINGS_FIELDS = ("name", "description", "strategy")
 # The detail page's inputs; an error naming anything else is shown above the forms.
 DETAIL_INPUTS = (
     *SETTINGS_FIELDS,
@@ -64,171 +64,6 @@ DETAIL_INPUTS = (
     "priority",
     *(f"failover_config.{name}" for name in FailoverConfig.model_fields),
 )
-
-
-# --- view models -----------------------------------------------------------------------------
-
-
-def _explanation(strategy: PoolStrategy) -> str:
-    """What a strategy does, in the words of its own module's docstring (first paragraph)."""
-    module = inspect.getmodule(STRATEGIES[strategy.value])
-    doc = inspect.getdoc(module) or ""
-    first = doc.split("\n\n")[0].replace("\n", " ")
-    return first.partition(": ")[2] or first
-
-
-STRATEGY_HELP: dict[str, str] = {
-    strategy.value: _explanation(strategy) for strategy in PoolStrategy
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigField:
-    """One failover setting as a form input, built from `FailoverConfig`'s own field metadata."""
-
-    name: str
-    label: str
-    is_flag: bool
-    value: Any
-    minimum: Any
-    maximum: Any
-    help: str | None
-
-
-def _bound(metadata: Sequence[Any], attribute: str) -> Any:
-    return next((getattr(m, attribute) for m in metadata if hasattr(m, attribute)), None)
-
-
-def failover_fields(config: FailoverConfig) -> list[ConfigField]:
-    return [
-        ConfigField(
-            name=name,
-            label=name.replace("_", " ").capitalize(),
-            is_flag=info.annotation is bool,
-            value=getattr(config, name),
-            minimum=_bound(info.metadata, "ge"),
-            maximum=_bound(info.metadata, "le"),
-            help=info.description,
-        )
-        for name, info in FailoverConfig.model_fields.items()
-    ]
-
-
-def stats_charts(stats: PoolStats) -> dict[str, Any]:
-    """The statistics card's chart data: payments per account (pie), success rate in %."""
-    names = [a.account_name for a in stats.accounts]
-    rates = [
-        round(a.success_rate * 100, 1) if a.success_rate is not None else 0 for a in stats.accounts
-    ]
-    return {
-        "distribution": {"labels": names, "data": [a.payments for a in stats.accounts]},
-        "success": {"labels": names, "series": [{"label": "Success rate %", "data": rates}]},
-    }
-
-
-def weight_shares(detail: PoolDetail) -> dict[str, float]:
-    """Each active member's part of the weights (what WEIGHTED sends it), 0-1."""
-    active = [m for m in detail.memberships if m.is_active]
-    total = sum(m.weight for m in active)
-    return {m.merchant_account_id: (m.weight / total if total else 0.0) for m in active}
-
-
-# --- form parsing ----------------------------------------------------------------------------
-
-
-def _flag(form: forms.FormValues, name: str) -> bool:
-    return form.get(name) in ("on", "true", "1")
-
-
-def create_request(form: forms.FormValues) -> PoolCreate:
-    """The add modal's fields as the API's create request (validated by it)."""
-    values: dict[str, Any] = forms.nested(form, ("company_id", *SETTINGS_FIELDS))
-    values["is_default"] = _flag(form, "is_default")
-    return PoolCreate.model_validate(values)
-
-
-def update_request(form: forms.FormValues) -> PoolUpdate:
-    values: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in SETTINGS_FIELDS}
-    values["description"] = values["description"] or None
-    values["is_active"] = _flag(form, "is_active")
-    values["is_default"] = _flag(form, "is_default")
-    return PoolUpdate.model_validate(values)
-
-
-def failover_request(form: forms.FormValues) -> PoolUpdate:
-    config: dict[str, Any] = {}
-    for field in failover_fields(FailoverConfig()):
-        key = f"failover_config.{field.name}"
-        config[field.name] = _flag(form, key) if field.is_flag else str(form.get(key) or "")
-    return PoolUpdate.model_validate(
-        {"failover_enabled": _flag(form, "failover_enabled"), "failover_config": config}
-    )
-
-
-def _weights(form: forms.FormValues, name: str) -> dict[str, float]:
-    """Equal weights for the picked values (the simulator's countries or card brands), picked as
-    checkboxes or typed comma-separated."""
-    picked = [part.strip() for value in form.getlist(name) for part in str(value).split(",")]
-    return dict.fromkeys((value for value in picked if value), 1.0)
-
-
-def simulate_request(form: forms.FormValues, currency: str) -> SimulateRequest:
-    """The simulator's form: amounts typed in major units of `currency`."""
-    low = forms.minor_units(forms.text(form, "amount_min"), currency, param="amount_min")
-    high = forms.minor_units(forms.text(form, "amount_max"), currency, param="amount_max")
-    band = {"min": low if low is not None else 100, "max": high if high is not None else 10_000}
-    values: dict[str, Any] = {
-        "transactions": str(form.get("transactions") or "1000"),
-        "currency": currency,
-        "amounts": [band],
-        "countries": _weights(form, "countries") or {"US": 1.0},
-        "card_brands": _weights(form, "card_brands") or {"visa": 1.0},
-    }
-    if seed := str(form.get("seed") or "").strip():
-        values["seed"] = seed
-    return SimulateRequest.model_validate(values)
-
-
-@dataclass(frozen=True, slots=True)
-class MemberChange:
-    account_id: str
-    update: MembershipUpdate
-
-
-def member_changes(form: forms.FormValues, detail: PoolDetail) -> list[MemberChange]:
-    """The members form (account ids in the new order, a weight and an active box each) as the
-    changes to save: priority is the position. The list must hold exactly the pool's accounts,
-    else the page is stale and nothing is saved."""
-    order = [str(value) for value in form.getlist("account_id")]
-    current = {m.merchant_account_id: m for m in detail.memberships}
-    if sorted(order) != sorted(current):
-        raise Conflict(
-            "The pool's accounts changed since this page was loaded; reload it.",
-            code="stale_members",
-            param="account_id",
-        )
-    changes = []
-    for position, account_id in enumerate(order):
-        try:
-            update = MembershipUpdate.model_validate(
-                {
-                    "priority": position,
-                    "weight": str(form.get(f"weight.{account_id}") or "0"),
-                    "is_active": _flag(form, f"active.{account_id}"),
-                }
-            )
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = f"{first['loc'][0]}.{account_id}"
-            raise InvalidRequest(f"{name}: {first['msg']}", param=name) from None
-        member = current[account_id]
-        if (member.priority, member.weight, member.is_active) != (
-            update.priority,
-            update.weight,
-            update.is_active,
-        ):
-            changes.append(MemberChange(account_id, update))
-    return changes
 
 
 # --- list and add ----------------------------------------------------------------------------

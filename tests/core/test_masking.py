@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from avnz.core.logging import mask_processor
-from avnz.security.masking import MASK, mask_text, mask_value
+from avnz.core.masking import MASK, mask_text, mask_value
 
 PAN = "4111111111111111"
 MASKED_PAN = "411111******1111"

@@ -20,6 +20,7 @@ import httpx
 import structlog
 
 from avnz.core import clock
+from avnz.core.masking import MASK, mask_text
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Environment, GatewayResult, Outcome
 from avnz.integrations import sigv4
@@ -34,7 +35,6 @@ from avnz.integrations.definitions import (
     OidcProbe,
     SmtpProbe,
 )
-from avnz.security.masking import MASK, mask_text
 
 log = structlog.get_logger(__name__)
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)

@@ -8,9 +8,11 @@ from sqlalchemy import select
 
 from avnz.auth import tasks as auth_tasks
 from avnz.auth.models import AuthSession, RefreshToken
-from avnz.core import clock, jobs
+from avnz.core import clock
 from avnz.core.ids import new_id
-from avnz.core.jobs import Job, JobStatus, Worker
+from avnz.jobs import service as jobs
+from avnz.jobs.models import Job, JobStatus
+from avnz.jobs.worker import Worker
 
 
 def _worker(runtime, handlers, recurring=()):

@@ -1,0 +1,62 @@
+"""Emit a domain event: an outbox row in the caller's transaction, the bus after the commit.
+
+`emit` adds the event to the caller's session, so it commits or vanishes with the change it
+describes; a worker job (`webhooks.fan_out`) later turns each committed event into deliveries
+to the merchant's webhook endpoints, and the in-process bus (`avnz.core.events.bus`) hears of it
+once the caller commits.
+"""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from avnz.core import clock
+from avnz.core.events import Event, bus, catalogue
+from avnz.core.ids import new_id
+from avnz.db.engine import after_commit
+from avnz.outbox.models import OutboxEvent
+
+
+def emit(
+    session: AsyncSession,
+    name: str,
+    *,
+    organization_id: str,
+    client_id: str | None,
+    company_id: str | None,
+    payload: dict[str, Any],
+    fan_out: bool = True,
+) -> Event:
+    """Add event `name` to the outbox in `session`'s transaction; the bus hears of it after
+    the commit. `payload` must be JSON-ready (dump Pydantic models with mode="json").
+    `fan_out=False`: no endpoint gets it by subscription (the caller makes its own deliveries,
+    as a test event for one endpoint does)."""
+    if name not in catalogue():
+        raise ValueError(f"unknown event {name!r}: declare it in its domain's events.py")
+    row = OutboxEvent(
+        id=new_id("evt"),
+        name=name,
+        organization_id=organization_id,
+        client_id=client_id,
+        company_id=company_id,
+        payload=payload,
+        created_at=clock.now(),
+        dispatched_at=None if fan_out else clock.now(),
+    )
+    session.add(row)
+    event = _to_event(row)
+    after_commit(session, lambda: bus.publish(event))
+    return event
+
+
+def _to_event(row: OutboxEvent) -> Event:
+    """The in-memory event of an outbox row."""
+    return Event(
+        id=row.id,
+        name=row.name,
+        organization_id=row.organization_id,
+        client_id=row.client_id,
+        company_id=row.company_id,
+        payload=row.payload,
+        created_at=row.created_at,
+    )
