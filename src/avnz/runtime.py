@@ -14,7 +14,7 @@ from avnz.core.cache import TtlCache
 from avnz.db.engine import WriteTurns, create_engine, session_factory
 from avnz.routing import selection
 from avnz.routing.strategies.round_robin import RedisCounter
-from avnz.rules.engine import RuleCache
+from avnz.rules.cache import RuleCache
 from avnz.security.keyring import Keyring
 from avnz.security.ratelimit import Limit, RateLimiter, limit
 

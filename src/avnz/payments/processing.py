@@ -81,7 +81,7 @@ from avnz.routing.selection import (
     prefer,
 )
 from avnz.rules import analytics
-from avnz.rules.engine import RuleCache
+from avnz.rules.cache import RuleCache
 from avnz.rules.inputs import CardFacts, Transaction, home_country
 from avnz.rules.models import Arm
 from avnz.security.keyring import Keyring

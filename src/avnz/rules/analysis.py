@@ -17,18 +17,12 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
-from avnz.rules.conditions.amount import tier_bounds
-from avnz.rules.schema import (
-    RISK_LEVELS,
-    WEEKDAYS,
-    AmountCondition,
-    CustomerCondition,
-    Group,
-    Leaf,
-    Node,
-    PaymentMethodCondition,
-    TimeCondition,
-)
+from avnz.rules.conditions import Group, Node
+from avnz.rules.conditions.amount import AmountCondition, tier_bounds
+from avnz.rules.conditions.base import Condition as Leaf
+from avnz.rules.conditions.customer import RISK_LEVELS, CustomerCondition
+from avnz.rules.conditions.payment_method import PaymentMethodCondition
+from avnz.rules.conditions.time import WEEKDAYS, TimeCondition
 
 MAX_BRANCHES = 256  # alternatives expanded before the analysis gives up (answers "don't know")
 MAX_ENUMERATED = 1000  # integer ranges at most this wide are checked value by value

@@ -34,12 +34,13 @@ from avnz.routing.models import (
 )
 from avnz.routing.schemas import AccountLimits
 from avnz.rules import analysis
-from avnz.rules.actions import Action, InvalidActions
+from avnz.rules.actions import InvalidActions
+from avnz.rules.actions.base import Action
 from avnz.rules.actions.route_to_account import RouteToAccount
 from avnz.rules.actions.route_to_pool import RouteToPool
+from avnz.rules.conditions import InvalidConditions
 from avnz.rules.engine import CompiledRule, compile_rule, evaluation_order
 from avnz.rules.models import RoutingRule
-from avnz.rules.schema import InvalidConditions
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import get_visible
 

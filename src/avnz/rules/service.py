@@ -28,9 +28,13 @@ from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.routing.models import AccountPool, AccountStatus, MerchantAccount
 from avnz.rules import analytics, lint
-from avnz.rules.actions import Action, InvalidActions, parse_actions
+from avnz.rules.actions import InvalidActions, parse_actions
+from avnz.rules.actions.base import Action
+from avnz.rules.conditions import InvalidConditions, parse_conditions
+from avnz.rules.errors import error_paths
 from avnz.rules.models import RoutingRule, RuleSetVersion, RuleVersion
-from avnz.rules.rule_schemas import (
+from avnz.rules.schedule import Schedule
+from avnz.rules.schemas import (
     ReorderRequest,
     RuleAnalyticsOut,
     RuleCreate,
@@ -40,8 +44,6 @@ from avnz.rules.rule_schemas import (
     RuleVersionOut,
     RuleWithWarnings,
 )
-from avnz.rules.schedule import Schedule
-from avnz.rules.schema import InvalidConditions, error_paths, parse_conditions
 from avnz.rules.variants import ABTest
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import get_visible, target_company

@@ -18,9 +18,10 @@ from avnz.auth.scope import Principal
 from avnz.commerce.models import Customer, Order
 from avnz.core.errors import InvalidRequest
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.rules.engine import Match, RuleCache, RuleSet, decide
+from avnz.rules.cache import RuleCache
+from avnz.rules.engine import Match, RuleSet, decide
 from avnz.rules.inputs import CardFacts, Transaction, rule_context
-from avnz.rules.tool_schemas import (
+from avnz.rules.schemas import (
     SimulatedPaymentOut,
     SimulatedRuleOut,
     SimulationOut,

@@ -28,12 +28,11 @@ from avnz.core.pagination import PageParams
 from avnz.deps import RuntimeDep, Session
 from avnz.routing import pools
 from avnz.routing.models import AccountPool, MerchantAccount
-from avnz.rules import lint, testing
+from avnz.rules import lint, tester
 from avnz.rules import service as rules
 from avnz.rules.lint import LintWarning
 from avnz.rules.models import RoutingRule
-from avnz.rules.rule_schemas import ReorderRequest, RuleCreate, RuleUpdate
-from avnz.rules.tool_schemas import RuleTestRequest
+from avnz.rules.schemas import ReorderRequest, RuleCreate, RuleTestRequest, RuleUpdate
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import target_company
@@ -458,7 +457,7 @@ async def _tested(
     data = RuleTestRequest.model_validate(
         {"company_id": company.id, "transaction": sample_transaction(form), "rule": draft}
     )
-    result = await testing.test_rules(
+    result = await tester.test_rules(
         session=session, principal=principal, cache=runtime.rule_cache, data=data
     )
     texts: dict[str | None, dict[str, str]] = {}

@@ -284,6 +284,7 @@
         // editing actions
         fieldsOfAction: function (action) { return ref.actions[action.type] || []; },
         actionTypes: function () { return Object.keys(ref.actions); },
+        actionLabel: function (type) { return ref.action_labels[type] || type; },
         addAction: function () { this.actions.push(blankAction(ref, this.newActionType)); },
         addAbAction: function () { this.abActions.push(blankAction(ref, this.newAbActionType)); },
         moveUp: function (list, index) {
