@@ -308,7 +308,8 @@ def from_builder(payload: Mapping[str, Any]) -> dict[str, Any]:
 def action_catalog() -> dict[str, list[dict[str, Any]]]:
     """Per action: the builder's inputs for its parameters."""
     return {
-        name: [asdict(each) for each in action.INPUTS] for name, action in action_types().items()
+        name: [{**asdict(each), "options": list(each.options)} for each in action.INPUTS]
+        for name, action in action_types().items()
     }
 
 
