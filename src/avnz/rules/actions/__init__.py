@@ -18,9 +18,8 @@ To add an action: write one module beside `block.py` with one `Action` subclass 
 it from here.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Annotated, Any
 
 import structlog
@@ -47,7 +46,7 @@ from avnz.rules.actions.send_notification import SendNotification
 from avnz.rules.actions.surcharge import Surcharge
 from avnz.rules.context import RuleContext
 from avnz.rules.errors import InvalidDefinition, error_paths
-from avnz.rules.plugins import list_of, literal_of, tagged_union
+from avnz.rules.plugins import Registry, list_of, literal_of, tagged_union
 
 log = structlog.get_logger(__name__)
 
@@ -70,27 +69,10 @@ class InvalidActions(InvalidDefinition):
     """An action list that does not validate."""
 
 
-_TYPES: dict[str, type[Action]] = {}
-
-
-def register(action: type[Action]) -> type[Action]:
-    """Make `action` available to every rule (its NAME must be new)."""
-    if action.NAME in _TYPES:
-        raise ValueError(f"an action named {action.NAME!r} exists already")
-    _TYPES[action.NAME] = action
-    _action_list.cache_clear()
-    return action
-
-
-def unregister(name: str) -> None:
-    """Remove an action (rules that use it no longer validate)."""
-    del _TYPES[name]
-    _action_list.cache_clear()
-
-
-def action_types() -> Mapping[str, type[Action]]:
-    """The registered actions by NAME, in registration order."""
-    return MappingProxyType(_TYPES)
+REGISTRY: Registry[Action] = Registry("action")
+register = REGISTRY.register
+unregister = REGISTRY.unregister
+action_types = REGISTRY.view
 
 
 def _model(action: type[Action]) -> type[Action]:
@@ -103,9 +85,13 @@ def _model(action: type[Action]) -> type[Action]:
     )
 
 
-@lru_cache(maxsize=1)
 def _action_list() -> TypeAdapter[list[Action]]:
-    one = tagged_union([_model(action) for action in _TYPES.values()])
+    return _action_list_at(REGISTRY.version)
+
+
+@lru_cache(maxsize=1)  # keyed by the registry's version: a change builds anew
+def _action_list_at(version: int) -> TypeAdapter[list[Action]]:
+    one = tagged_union([_model(action) for action in action_types().values()])
     return TypeAdapter(list_of(one, min_length=1, max_length=MAX_ACTIONS))
 
 
@@ -114,7 +100,7 @@ def parse_actions(data: Any, *, path: str = "actions") -> list[Action]:
     try:
         return validate_actions(data)
     except ValidationError as exc:
-        raise InvalidActions(error_paths(exc, tags=frozenset(_TYPES), root=path)) from None
+        raise InvalidActions(error_paths(exc, tags=frozenset(action_types()), root=path)) from None
 
 
 def run_actions(

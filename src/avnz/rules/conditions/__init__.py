@@ -12,10 +12,9 @@ and test it in `tests/rules/test_conditions.py`. Nothing else names it: the rule
 builder, the tester and the simulator take it from here.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import (
@@ -38,7 +37,7 @@ from avnz.rules.conditions.payment_method import PaymentMethodCondition
 from avnz.rules.conditions.product import ProductCondition
 from avnz.rules.conditions.time import TimeCondition
 from avnz.rules.errors import InvalidDefinition, error_paths
-from avnz.rules.plugins import list_of, literal_of, named, tagged_union
+from avnz.rules.plugins import Registry, list_of, literal_of, named, tagged_union
 
 MAX_DEPTH = 5  # groups nested deeper than this are refused
 MAX_NODES = 100  # nodes in one list (the rule's, a group's children)
@@ -69,27 +68,10 @@ class InvalidConditions(InvalidDefinition):
     """A condition tree that does not validate."""
 
 
-_TYPES: dict[str, type[Condition]] = {}
-
-
-def register(condition: type[Condition]) -> type[Condition]:
-    """Make `condition` available to every rule (its NAME must be new)."""
-    if condition.NAME in _TYPES or condition.NAME == "group":
-        raise ValueError(f"a condition type named {condition.NAME!r} exists already")
-    _TYPES[condition.NAME] = condition
-    _tree.cache_clear()
-    return condition
-
-
-def unregister(name: str) -> None:
-    """Remove a condition type (rules that use it no longer validate)."""
-    del _TYPES[name]
-    _tree.cache_clear()
-
-
-def condition_types() -> Mapping[str, type[Condition]]:
-    """The registered condition types by NAME, in registration order."""
-    return MappingProxyType(_TYPES)
+REGISTRY: Registry[Condition] = Registry("condition type", reserved=frozenset({"group"}))
+register = REGISTRY.register
+unregister = REGISTRY.unregister
+condition_types = REGISTRY.view
 
 
 def _leaf_model(condition: type[Condition]) -> type[Condition]:
@@ -112,9 +94,13 @@ class _Tree:
     nodes: TypeAdapter[Any]
 
 
-@lru_cache(maxsize=1)
 def _tree() -> _Tree:
-    leaves = tuple(_leaf_model(condition) for condition in _TYPES.values())
+    return _tree_at(REGISTRY.version)
+
+
+@lru_cache(maxsize=1)  # keyed by the registry's version: a change builds anew
+def _tree_at(version: int) -> _Tree:
+    leaves = tuple(_leaf_model(condition) for condition in condition_types().values())
     tree_group = create_model(
         "Group",
         __base__=Group,
@@ -132,7 +118,7 @@ def _tree() -> _Tree:
 
 
 def _tags() -> frozenset[str]:
-    return frozenset({"group", *_TYPES})
+    return frozenset({"group", *condition_types()})
 
 
 def _too_deep(nodes: Sequence[Node], path: str, depth: int) -> list[tuple[str, str]]:
