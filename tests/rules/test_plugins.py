@@ -118,9 +118,10 @@ def test_the_builder_lists_them_and_the_rule_text_describes_them() -> None:
         "input": "choice",
         "operators": ["equals", "not_equals", "in", "not_in"],
         "options": ["even", "odd"],
+        "params": [],
     }
     assert reference["actions"]["stamp"] == [
-        {"name": "mark", "input": "text", "label": "Mark", "options": []}
+        {"name": "mark", "input": "text", "label": "Mark", "options": [], "default": None}
     ]
     assert reference["action_labels"]["stamp"] == "Stamp"
     assert rule_view.leaf_words({**EVEN, "value": "even"}) == "Amount parity is even"

@@ -41,7 +41,9 @@ class AmountCondition(Condition):
     NAME: ClassVar[str] = "amount"
     LABEL: ClassVar[str] = "Amount"
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
-        FieldSpec("amount", NUM | {"in_tier"}, values.integer(0), input="amount"),
+        FieldSpec(
+            "amount", NUM | {"in_tier"}, values.integer(0), input="amount", params=("currency",)
+        ),
     )
     currency: str = "USD"
 

@@ -73,6 +73,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     label: str | None = None  # default: the name in words
     check_range: Callable[[Any, Any], None] = ascending
+    params: tuple[str, ...] = ()  # the leaf's own parameters it uses (`currency`, `country`)
 
     @property
     def title(self) -> str:
@@ -80,9 +81,11 @@ class FieldSpec:
         return self.label or self.name.replace("_", " ").removeprefix("is ").capitalize()
 
 
-def flag(name: str, read: Getter | None, label: str | None = None) -> FieldSpec:
+def flag(
+    name: str, read: Getter | None, label: str | None = None, params: tuple[str, ...] = ()
+) -> FieldSpec:
     """A yes/no field (`is true|false`)."""
-    return FieldSpec(name, IS, values.boolean, read, input="bool", label=label)
+    return FieldSpec(name, IS, values.boolean, read, input="bool", label=label, params=params)
 
 
 def compile_op(operator: str, value: Any) -> Test:

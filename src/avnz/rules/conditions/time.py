@@ -83,7 +83,7 @@ class TimeCondition(Condition):
         ),
         flag("is_weekend", lambda c: local(c).weekday() >= 5),
         flag("is_business_hours", lambda c: _in_hours(c.business_hours, local(c))),
-        flag("is_holiday", None),  # the calendar depends on the leaf: see `compile`
+        flag("is_holiday", None, params=("country",)),  # the leaf's calendar: see `compile`
         FieldSpec(
             "date_range",
             frozenset({"between"}),

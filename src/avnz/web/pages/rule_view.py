@@ -17,6 +17,7 @@ import pycountry
 from avnz.core.money import currency_exponent
 from avnz.routing.strategies import STRATEGIES
 from avnz.rules.actions import InvalidActions, action_types, parse_actions
+from avnz.rules.actions.base import Action, ActionInput
 from avnz.rules.actions.send_notification import PLACEHOLDERS
 from avnz.rules.conditions import condition_types
 from avnz.rules.conditions.amount import TIERS
@@ -51,6 +52,7 @@ def condition_catalog() -> dict[str, Any]:
                 "input": spec.input,
                 "operators": sorted(spec.operators, key=OPERATOR_ORDER.index),
                 "options": list(spec.choices),
+                "params": list(spec.params),
             }
             for spec in condition.FIELDS
         }
@@ -305,10 +307,16 @@ def from_builder(payload: Mapping[str, Any]) -> dict[str, Any]:
 # --- the builder's reference data ----------------------------------------------------------------
 
 
+def _input(action: type[Action], declared: ActionInput) -> dict[str, Any]:
+    field = action.model_fields[declared.name]
+    default = None if field.is_required() else field.get_default(call_default_factory=True)
+    return {**asdict(declared), "options": list(declared.options), "default": default}
+
+
 def action_catalog() -> dict[str, list[dict[str, Any]]]:
-    """Per action: the builder's inputs for its parameters."""
+    """Per action: the builder's inputs for its parameters, with the parameters' defaults."""
     return {
-        name: [{**asdict(each), "options": list(each.options)} for each in action.INPUTS]
+        name: [_input(action, each) for each in action.INPUTS]
         for name, action in action_types().items()
     }
 
