@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -93,6 +93,15 @@ class Directive:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """A pool or account of the company that an action routes to (`field` holds its id)."""
+
+    kind: Literal["pool", "account"]
+    id: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
 class ActionInput:
     """One input of an action in the rule builder: bool, choice, currency, datetime, decimal,
     list, money, pairs, pool, account, strategy, text or textarea."""
@@ -124,6 +133,11 @@ class Action(BaseModel):
     def describe(self, names: Names) -> str:
         """The action in words; `names` gives pools' and accounts' names by id."""
         raise NotImplementedError
+
+    def targets(self) -> tuple[Target, ...]:
+        """The pools and accounts the action routes to: the service checks they are the
+        company's, rule lint that they can take payments."""
+        return ()
 
 
 def percent_of(amount: int, percent: Decimal | None) -> int:

@@ -4,7 +4,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import StringConstraints
 
-from avnz.rules.actions.base import Action, ActionInput, Directive, Names
+from avnz.rules.actions.base import Action, ActionInput, Directive, Names, Target
 from avnz.rules.context import RuleContext
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^ma_[A-Za-z0-9]+$", max_length=40)]
@@ -24,3 +24,6 @@ class RouteToAccount(Action):
 
     def describe(self, names: Names) -> str:
         return f"Route to account {names.get(self.account_id, self.account_id)}"
+
+    def targets(self) -> tuple[Target, ...]:
+        return (Target("account", self.account_id, "account_id"),)

@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar
 from pydantic import StringConstraints, field_validator
 
 from avnz.routing.strategies import STRATEGIES
-from avnz.rules.actions.base import Action, ActionInput, Directive, Names
+from avnz.rules.actions.base import Action, ActionInput, Directive, Names, Target
 from avnz.rules.context import RuleContext
 
 PoolId = Annotated[str, StringConstraints(pattern=r"^pool_[A-Za-z0-9]+$", max_length=40)]
@@ -37,3 +37,6 @@ class RouteToPool(Action):
     def describe(self, names: Names) -> str:
         text = f"Route to pool {names.get(self.pool_id, self.pool_id)}"
         return text + (f" using {self.strategy}" if self.strategy else "")
+
+    def targets(self) -> tuple[Target, ...]:
+        return (Target("pool", self.pool_id, "pool_id"),)
