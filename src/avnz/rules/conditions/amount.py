@@ -60,6 +60,9 @@ class AmountCondition(Condition):
             raise ValueError(f"{value!r} is not one of {', '.join(TIERS)}")
         return value
 
+    def span(self) -> tuple[int, int | None] | None:
+        return tier_bounds(self.value, self.currency) if self.operator == "in_tier" else None
+
     def compile(self) -> Predicate:
         target = self.currency
 

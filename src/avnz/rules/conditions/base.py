@@ -74,6 +74,13 @@ class FieldSpec:
     label: str | None = None  # default: the name in words
     check_range: Callable[[Any, Any], None] = ascending
     params: tuple[str, ...] = ()  # the leaf's own parameters it uses (`currency`, `country`)
+    domain: frozenset[Any] | None = None  # every value it can take, when they are few
+    many: bool = False  # the transaction has a set of them (segments), not one
+
+    @property
+    def integral(self) -> bool:
+        """Whether its values are whole numbers (`gt 5` is `gte 6`)."""
+        return self.input in ("amount", "int")
 
     @property
     def title(self) -> str:
@@ -189,6 +196,17 @@ class Condition(BaseModel):
         if read is None:
             raise NotImplementedError(f"{self.type}.{self.field} needs its condition's compile")
         return from_getter(read, self.operator, self.value)
+
+    def reads(self) -> tuple[Any, ...]:
+        """Which value the leaf looks at: leaves with the same key read the same value, so rule
+        analysis merges what they ask of it. The field, and the parameters it uses."""
+        params = self.spec(self.field).params
+        return (self.type, self.field, *(getattr(self, name) for name in params))
+
+    def span(self) -> tuple[Any, Any] | None:
+        """[low, high) of the values an operator that names a range admits (amount tiers);
+        high None is unbounded. None for the other operators."""
+        return None
 
     @cached_property
     def predicate(self) -> Predicate:

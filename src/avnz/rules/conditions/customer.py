@@ -40,11 +40,12 @@ class CustomerCondition(Condition):
             _risk,
             input="choice",
             choices=RISK_LEVELS,
+            domain=frozenset(range(len(RISK_LEVELS))),
         ),
         FieldSpec(
             "chargeback_rate", NUM, values.rate, lambda c: c.customer.chargeback_rate, "rate"
         ),
-        FieldSpec("in_segment", LISTS, values.text),
+        FieldSpec("in_segment", LISTS, values.text, many=True),
     )
 
     def compile(self) -> Predicate:

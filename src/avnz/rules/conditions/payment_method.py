@@ -62,6 +62,12 @@ class PaymentMethodCondition(Condition):
         flag("is_digital_wallet", attrgetter("is_digital_wallet")),
     )
 
+    def reads(self) -> tuple[Any, ...]:
+        if self.field != "bin_range":
+            return super().reads()
+        # The leaf compares the first len(low) digits: ranges of one width read one value.
+        return (*super().reads(), len(self.value[0]))
+
     def compile(self) -> Predicate:
         if self.field != "bin_range":
             return super().compile()

@@ -72,6 +72,7 @@ class TimeCondition(Condition):
             input="int",
             label="Hour of day",
             check_range=either_way,
+            domain=frozenset(range(24)),
         ),
         FieldSpec(
             "day_of_week",
@@ -80,6 +81,7 @@ class TimeCondition(Condition):
             lambda c: local(c).weekday(),
             input="choice",
             choices=WEEKDAYS,
+            domain=frozenset(range(len(WEEKDAYS))),
         ),
         flag("is_weekend", lambda c: local(c).weekday() >= 5),
         flag("is_business_hours", lambda c: _in_hours(c.business_hours, local(c))),
