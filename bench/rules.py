@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from avnz.auth.scope import Principal
+from avnz.core.cards import Brand
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
-from avnz.core.cards import Brand
-from avnz.rules import testing
+from avnz.rules import tester
+from avnz.rules.cache import RuleCache
 from avnz.rules.context import Customer, Product, RuleContext
-from avnz.rules.engine import RuleCache, RuleSet, compile_rule, decide, evaluation_order
+from avnz.rules.engine import RuleSet, compile_rule, decide, evaluation_order
 from avnz.rules.models import RoutingRule
 from avnz.rules.schedule import zone_of
-from avnz.rules.tool_schemas import RuleTestRequest
+from avnz.rules.schemas import RuleTestRequest
 from avnz.tenancy.models import Role
 from support import bench_company, percentiles
 
@@ -169,7 +170,7 @@ async def run_tester(count: int, calls: int, seed: int) -> None:
         for index in range(calls + 20):
             async with sessions() as session:
                 begin = time.perf_counter_ns()
-                await testing.test_rules(
+                await tester.test_rules(
                     session=session, principal=principal, cache=cache, data=request
                 )
                 if index >= 20:  # the first calls compile and warm up

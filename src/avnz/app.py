@@ -29,8 +29,6 @@ from avnz.payments import history as payments_history
 from avnz.routing import api as routing_api
 from avnz.routing import pools_api
 from avnz.rules import api as rules_api
-from avnz.rules import lint_api
-from avnz.rules import tools_api as rules_tools_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
 from avnz.tenancy import api as tenancy_api
@@ -56,9 +54,6 @@ def _api_router() -> APIRouter:
     api.include_router(integrations_api.router)
     api.include_router(routing_api.router)
     api.include_router(pools_api.router)
-    # Before any other /routing-rules router: `/routing-rules/lint` is not a rule id.
-    api.include_router(lint_api.router)
-    api.include_router(rules_tools_api.router)
     api.include_router(rules_api.router)
     api.include_router(webhooks_api.router)
     return api

@@ -15,7 +15,7 @@ from avnz.db.engine import WriteTurns, create_engine, session_factory
 from avnz.integrations import identity
 from avnz.routing import selection
 from avnz.routing.strategies.round_robin import RedisCounter
-from avnz.rules.engine import RuleCache
+from avnz.rules.cache import RuleCache
 from avnz.rules.simulation import PaymentHistory
 from avnz.security.keyring import Keyring
 from avnz.security.ratelimit import Limit, RateLimiter, limit

@@ -1,12 +1,12 @@
-"""Builders for rule tests: contexts with defaults, leaves from dicts, both evaluations at once."""
+"""Builders for rule tests: contexts with defaults, leaves from dicts, the compiled result checked
+against the tester's explanation."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from avnz.rules.compiler import compile_conditions
+from avnz.rules.compiler import compile_conditions, explain
+from avnz.rules.conditions import Node, condition_types, parse_conditions
 from avnz.rules.context import RuleContext
-from avnz.rules.interpreter import interpret
-from avnz.rules.schema import Node, parse_conditions
 
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -30,8 +30,18 @@ def nodes(*items: dict[str, Any]) -> list[Node]:
 
 
 def matches(item: dict[str, Any], ctx: RuleContext) -> bool:
-    """The compiled result, after checking the interpreter agrees."""
+    """The compiled result, after checking the tester's explanation (no short circuit) agrees."""
     tree = nodes(item)
     compiled = compile_conditions(tree)(ctx)
-    assert compiled == interpret(tree, ctx)
+    assert compiled == explain(tree, ctx)[0]
     return compiled
+
+
+def fields_of(kind: str) -> list[str]:
+    """The field names a condition type declares."""
+    return [spec.name for spec in condition_types()[kind].FIELDS]
+
+
+def operators_of(kind: str, field: str) -> frozenset[str]:
+    """The operators a condition field takes."""
+    return condition_types()[kind].spec(field).operators

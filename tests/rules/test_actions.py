@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from avnz.rules import reference
-from avnz.rules.actions import ACTIONS, InvalidActions, parse_actions, run_actions
-from avnz.rules.actions.base import BlockDecision, Directive, Notification, Review
+from avnz.rules.actions import InvalidActions, action_types, parse_actions, run_actions
+from avnz.rules.actions.base import Directive, Notification, Refusal, Review
 from avnz.rules.actions.send_notification import PLACEHOLDERS
 from avnz.rules.context import RuleContext
 from tests.rules.factories import NOON, context
@@ -56,7 +56,7 @@ def email(**fields: Any) -> dict[str, Any]:
 
 
 def test_every_action_type_is_registered() -> None:
-    assert set(ACTIONS) == {
+    assert set(action_types()) == {
         "route_to_pool",
         "route_to_account",
         "block",
@@ -149,9 +149,14 @@ def test_the_later_route_wins() -> None:
 # --- block -----------------------------------------------------------------------------------
 
 
+def blocked(reason: str, until: datetime | None = None) -> Refusal:
+    return Refusal("payment_blocked", f"blocked the payment: {reason}", until)
+
+
 def test_block_reason_is_stripped_and_bounded() -> None:
     (action,) = parse_actions([{"type": "block", "reason": "  fraud ring  "}])
-    assert run_actions([action], context(), rule_id="r").block == BlockDecision("fraud ring", None)
+    found = run_actions([action], context(), rule_id="r")
+    assert found.refusals == {"payment_blocked": blocked("fraud ring")}
     assert paths({"type": "block", "reason": "   "}) == ["actions.0.reason"]
     assert paths({"type": "block", "reason": "x" * 201}) == ["actions.0.reason"]
 
@@ -164,15 +169,15 @@ def test_block_refuses_a_naive_until() -> None:
 def test_block_until_a_future_time_blocks_and_a_past_one_does_nothing() -> None:
     later = NOON + timedelta(hours=1)
     future = run({"type": "block", "reason": "cool-off", "until": later.isoformat()})
-    assert future.block == BlockDecision("cool-off", later)
+    assert future.refusals == {"payment_blocked": blocked("cool-off", later)}
     past = run({"type": "block", "reason": "cool-off", "until": NOON.isoformat()})
-    assert past.block is None
+    assert past.refusals == {}
 
 
 def test_block_until_compares_instants_across_offsets() -> None:
     # 13:30 in UTC+2 is 11:30 UTC, half an hour before the payment at noon UTC.
     found = run({"type": "block", "reason": "x", "until": "2026-11-25T13:30:00+02:00"})
-    assert found.block is None
+    assert found.refusals == {}
 
 
 # --- surcharge -------------------------------------------------------------------------------
@@ -309,9 +314,11 @@ def test_final_amount_is_never_below_one() -> None:
 
 
 def test_require_3ds() -> None:
-    assert run({"type": "require_3ds"}).require_3ds is True
-    assert run({"type": "require_3ds", "reason": "high value"}).require_3ds is True
-    assert run({"type": "add_metadata", "metadata": {"a": "b"}}).require_3ds is False
+    assert set(run({"type": "require_3ds"}).refusals) == {"authentication_required"}
+    assert set(run({"type": "require_3ds", "reason": "high value"}).refusals) == {
+        "authentication_required"
+    }
+    assert run({"type": "add_metadata", "metadata": {"a": "b"}}).refusals == {}
     assert paths({"type": "require_3ds", "reason": ""}) == ["actions.0.reason"]
 
 
@@ -453,7 +460,7 @@ def test_a_failing_action_is_logged_and_recorded_and_the_rest_still_apply() -> N
     with capture_logs() as logs:
         found = run_actions(actions, context(amount=2000, bin="411111"), rule_id="rule_7")
     assert found.surcharge == 20
-    assert found.account_id == "ma_01jd" and found.require_3ds is True
+    assert found.account_id == "ma_01jd" and "authentication_required" in found.refusals
     assert found.failures == [
         f"actions.1 (surcharge): no exchange rate for {NO_RATE}",
         f"actions.3 (discount): no exchange rate for {NO_RATE}",
@@ -536,4 +543,4 @@ def test_a_block_applies_exactly_before_its_until(moment: datetime, offset: int)
     found = run(
         {"type": "block", "reason": "x", "until": until.isoformat()}, ctx=context(moment=moment)
     )
-    assert (found.block is not None) == (moment < until)
+    assert ("payment_blocked" in found.refusals) == (moment < until)

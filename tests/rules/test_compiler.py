@@ -1,9 +1,8 @@
 from typing import Any
 
 from avnz.rules.compiler import compile_conditions, explain
-from avnz.rules.conditions import REGISTRY, Evaluator
+from avnz.rules.conditions.amount import AmountCondition
 from avnz.rules.context import RuleContext
-from avnz.rules.interpreter import interpret
 from tests.rules.factories import context, group, leaf, matches, nodes
 
 DE = leaf("geography", "country", "equals", "DE")
@@ -14,7 +13,7 @@ VISA = leaf("payment_method", "card_brand", "equals", "visa")
 
 def test_no_conditions_match_everything() -> None:
     assert compile_conditions([])(context())
-    assert interpret([], context())
+    assert explain([], context())[0]
 
 
 def test_top_level_list_is_and() -> None:
@@ -46,10 +45,10 @@ def test_nested_and_or() -> None:
 
 def test_short_circuit_stops_at_the_deciding_child(monkeypatch: Any) -> None:
     calls: list[str] = []
-    real = REGISTRY["amount"]
+    real = AmountCondition.compile
 
-    def counting(leaf_: Any) -> Any:
-        predicate = real.compile(leaf_)
+    def counting(leaf_: AmountCondition) -> Any:
+        predicate = real(leaf_)
 
         def wrapped(ctx: RuleContext) -> bool:
             calls.append(leaf_.operator)
@@ -57,7 +56,7 @@ def test_short_circuit_stops_at_the_deciding_child(monkeypatch: Any) -> None:
 
         return wrapped
 
-    monkeypatch.setitem(REGISTRY, "amount", Evaluator(counting, real.evaluate))
+    monkeypatch.setattr(AmountCondition, "compile", counting)
     lt = leaf("amount", "amount", "lt", 10)
     gt = leaf("amount", "amount", "gt", 10)
     three = [lt, gt, leaf("amount", "amount", "gte", 0)]

@@ -1,4 +1,5 @@
-"""Every evaluator and operator; each case also checks the interpreter agrees (`matches`)."""
+"""Every condition field and operator; each case also checks the tester's explanation agrees
+(`matches`)."""
 
 from datetime import UTC, datetime, time
 
@@ -6,6 +7,7 @@ import pytest
 
 from avnz.core.cards import Brand
 from avnz.rules import reference
+from avnz.rules.conditions.payment_method import CARD_BRANDS, UNKNOWN_BRAND
 from avnz.rules.context import BusinessHours, Customer, Product
 from tests.rules.factories import context, leaf, matches
 
@@ -372,3 +374,7 @@ def test_card_fields() -> None:
     assert matches(leaf("payment_method", "is_3ds_enrolled", "is", False), ctx)
     assert matches(leaf("payment_method", "is_digital_wallet", "is", True), ctx)
     assert not matches(leaf("payment_method", "card_brand", "equals", "visa"), context())
+
+
+def test_the_brands_a_rule_names_are_the_card_vaults() -> None:
+    assert {*CARD_BRANDS, UNKNOWN_BRAND} == {brand.value for brand in Brand}

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.app import create_app
 from avnz.config import Settings
+from avnz.rules.cache import RuleCache
 from avnz.rules.context import RuleContext
-from avnz.rules.engine import RuleCache, RuleSet, compile_rule, decide, evaluation_order
+from avnz.rules.engine import RuleSet, compile_rule, decide, evaluation_order
 from avnz.rules.models import Arm, RoutingRule
 from avnz.rules.schedule import zone_of
 from avnz.rules.service import bump_rule_set

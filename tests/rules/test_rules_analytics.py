@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select
 
 from avnz.core import clock
-from avnz.rules import analytics, engine
+from avnz.rules import analytics, cache
 from avnz.rules.models import RoutingRule, RuleDailyStats
 from avnz.rules.service import bump_rule_set
 from avnz.runtime import Runtime
@@ -84,7 +84,7 @@ async def test_parallel_rule_set_bumps_are_all_counted(runtime: Runtime, world: 
     results = await asyncio.gather(*(bump() for _ in range(PARALLEL)))
     assert sorted(results) == list(range(1, PARALLEL + 1))
     async with runtime.sessions() as session:
-        assert await engine.rule_set_version(session, company) == PARALLEL
+        assert await cache.rule_set_version(session, company) == PARALLEL
 
 
 async def test_analytics_per_day_and_arm(

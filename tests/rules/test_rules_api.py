@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit.models import AuditLog
-from avnz.rules import engine
+from avnz.rules import cache, engine
 from avnz.rules.models import RoutingRule, RuleVersion
 from avnz.tenancy.models import Role
 from tests.factories import World
@@ -23,7 +23,7 @@ BIG = {"type": "amount", "field": "amount", "operator": "gt", "value": 10_000}
 
 async def rule_set(session: AsyncSession, company_id: str) -> int:
     await session.rollback()  # a fresh snapshot of what the app committed
-    return await engine.rule_set_version(session, company_id)
+    return await cache.rule_set_version(session, company_id)
 
 
 async def rule_count(session: AsyncSession) -> int:

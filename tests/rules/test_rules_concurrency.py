@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.rules import engine
+from avnz.rules import cache
 from avnz.rules.models import RoutingRule, RuleVersion
 from avnz.tenancy.models import Role
 from tests.factories import World
@@ -31,7 +31,7 @@ async def test_parallel_creates_get_distinct_priorities_and_one_default(
     rows = list(await session.scalars(select(RoutingRule)))
     assert sorted(row.priority for row in rows) == [10 * (n + 1) for n in range(PARALLEL)]
     assert sum(row.is_default for row in rows) == 1
-    assert await engine.rule_set_version(session, world.a.company.id) == PARALLEL
+    assert await cache.rule_set_version(session, world.a.company.id) == PARALLEL
 
 
 async def test_parallel_toggles_each_make_a_version(

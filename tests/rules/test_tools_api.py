@@ -84,7 +84,7 @@ async def test_a_draft_rule_is_tested_alone_and_validated_like_a_saved_one(
     draft = {"conditions": [VISA], "actions": [{"type": "require_3ds"}]}
     body = (await tester(client, headers, rule=draft)).json()
     assert body["matched_rule"]["name"] == "Draft rule"
-    assert body["directive"]["require_3ds"] is True
+    assert [r["code"] for r in body["directive"]["refusals"]] == ["authentication_required"]
     assert [rule["name"] for rule in body["rules"]] == ["Draft rule"]
 
     bad = {"conditions": [{**VISA, "value": "tesla"}], "actions": [{"type": "require_3ds"}]}

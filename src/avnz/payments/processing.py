@@ -83,7 +83,7 @@ from avnz.routing.selection import (
     prefer,
 )
 from avnz.routing.snapshot import in_flight
-from avnz.rules.engine import RuleCache
+from avnz.rules.cache import RuleCache
 from avnz.rules.inputs import CardFacts, Transaction, home_country
 from avnz.security.keyring import Keyring
 from avnz.tenancy.models import Company

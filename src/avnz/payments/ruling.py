@@ -18,8 +18,9 @@ from avnz.core.errors import AppError
 from avnz.outbox import service as events
 from avnz.rules import analytics, notify
 from avnz.rules.actions.base import Directive
+from avnz.rules.cache import RuleCache
 from avnz.rules.context import RuleContext
-from avnz.rules.engine import Match, RuleCache, decide
+from avnz.rules.engine import Match, decide
 from avnz.rules.inputs import Transaction, rule_context
 from avnz.tenancy.models import Company
 
@@ -87,29 +88,21 @@ class RuleRefusal(AppError):
 def refusal(
     ruling: Ruling, *, company_id: str, payment_id: str, authenticated: bool
 ) -> RuleRefusal | None:
-    """The refusal the rule's directive calls for, if any: a block, or 3-D Secure required
-    and the payment not authenticated."""
+    """The refusal the rule's directive calls for, if any (one that authentication lifts only
+    when the payment is not authenticated)."""
     if ruling.match is None:
         return None
-    rule, directive = ruling.match.rule, ruling.directive
-    if directive.block is not None:
-        return RuleRefusal(
-            f"Blocked by routing rule {rule.name!r} ({rule.id}): {directive.block.reason}",
-            code="payment_blocked",
-            ruling=ruling,
-            company_id=company_id,
-            payment_id=payment_id,
-        )
-    if directive.require_3ds and not authenticated:
-        return RuleRefusal(
-            f"Routing rule {rule.name!r} ({rule.id}) requires 3-D Secure: authenticate the "
-            "cardholder and send the result as `three_d_secure`.",
-            code="authentication_required",
-            ruling=ruling,
-            company_id=company_id,
-            payment_id=payment_id,
-        )
-    return None
+    found = ruling.directive.refusal(authenticated=authenticated)
+    if found is None:
+        return None
+    rule = ruling.match.rule
+    return RuleRefusal(
+        f"Routing rule {rule.name!r} ({rule.id}) {found.message}",
+        code=found.code,
+        ruling=ruling,
+        company_id=company_id,
+        payment_id=payment_id,
+    )
 
 
 async def queue_notifications(
@@ -130,7 +123,7 @@ async def queue_notifications(
         amount=context.amount,
         currency=context.currency,
         country=context.country,
-        card_brand=context.card_brand.value if context.card_brand else None,
+        card_brand=context.card_brand,
     )
 
 
@@ -159,7 +152,7 @@ async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: dateti
             "message": refused.message,
             "amount": context.amount,
             "currency": context.currency,
-            "card_brand": context.card_brand.value if context.card_brand else None,
+            "card_brand": context.card_brand,
             **ruling.record(),
         },
     )

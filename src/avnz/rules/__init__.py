@@ -1,1 +1,1 @@
-"""Gateway rule engine, pure core: condition schema, evaluators, compiler and interpreter."""
+"""Gateway rule engine (GRE): condition and action plugins, compiler, engine, cache, service."""

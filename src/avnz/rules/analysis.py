@@ -17,29 +17,13 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
-from avnz.rules.conditions.amount import tier_bounds
-from avnz.rules.schema import (
-    RISK_LEVELS,
-    WEEKDAYS,
-    AmountCondition,
-    CustomerCondition,
-    Group,
-    Leaf,
-    Node,
-    PaymentMethodCondition,
-    TimeCondition,
-)
+from avnz.rules.conditions import Group, Node
+from avnz.rules.conditions.base import Condition as Leaf
 
 MAX_BRANCHES = 256  # alternatives expanded before the analysis gives up (answers "don't know")
 MAX_ENUMERATED = 1000  # integer ranges at most this wide are checked value by value
 
-# Values whose every possibility is known: leaves on them become plain sets of values.
-_HOURS = frozenset(range(24))
-_DAYS = frozenset(range(len(WEEKDAYS)))
-_RISKS = frozenset(range(len(RISK_LEVELS)))
 _BOOLEANS = frozenset({True, False})
-# Numeric values that are always whole numbers: `gt 5` is `gte 6`.
-_INTEGRAL = frozenset({"amount", "account_age", "lifetime_value"})
 
 Key = tuple[Any, ...]
 
@@ -148,32 +132,19 @@ def _covers_bound(outer: Bound | None, inner: Bound | None, *, lower: bool) -> b
 # --- one leaf as a constraint ----------------------------------------------------------------
 
 
-def _key(leaf: Leaf) -> Key:
-    if isinstance(leaf, AmountCondition):
-        return ("amount", leaf.currency)
-    if isinstance(leaf, TimeCondition) and leaf.field == "is_holiday":
-        return ("time", "is_holiday", leaf.country)
-    if isinstance(leaf, PaymentMethodCondition) and leaf.field == "bin_range":
-        # The leaf compares the first len(low) digits: ranges of one width read one value.
-        return ("payment_method", "bin_range", len(leaf.value[0]))
-    return (leaf.type, leaf.field)
-
-
 def _domain(leaf: Leaf) -> frozenset[Any] | None:
+    """Every value the leaf's field can take, when the field declares them: leaves on such a
+    field become plain sets of values."""
     if leaf.operator == "is":
         return _BOOLEANS
-    if isinstance(leaf, TimeCondition):
-        return {"hour_of_day": _HOURS, "day_of_week": _DAYS}.get(leaf.field)
-    if isinstance(leaf, CustomerCondition) and leaf.field == "risk_level":
-        return _RISKS
-    return None
+    return leaf.spec(leaf.field).domain
 
 
-def _hours(start: int, end: int) -> frozenset[int]:
-    """The hours of `between [start, end]`, across midnight when end < start (22 to 2)."""
+def _circular(domain: frozenset[Any], start: Any, end: Any) -> frozenset[Any]:
+    """The values of `between [start, end]`, running round when end < start (hours 22 to 2)."""
     if start <= end:
-        return frozenset(range(start, end + 1))
-    return frozenset(range(start, 24)) | frozenset(range(end + 1))
+        return frozenset(value for value in domain if start <= value <= end)
+    return frozenset(value for value in domain if value >= start or value <= end)
 
 
 def _comparison(operator: str, value: Any, integral: bool) -> Constraint:
@@ -203,18 +174,18 @@ def _bound(value: Any, inclusive: bool, integral: bool, *, step: int) -> Bound:
 
 def _constraint(leaf: Leaf) -> Constraint | None:
     """What the leaf asks of its value, or None for a leaf the analysis does not model."""
-    if leaf.operator == "all" or (
-        isinstance(leaf, CustomerCondition) and leaf.field == "in_segment"
-    ):
-        return None  # a set of segments, not one value
-    if isinstance(leaf, AmountCondition) and leaf.operator == "in_tier":
-        low, high = tier_bounds(leaf.value, leaf.currency)
+    spec = leaf.spec(leaf.field)
+    if leaf.operator == "all" or spec.many:
+        return None  # a set of values (segments), not one value
+    span = leaf.span()
+    if span is not None:
+        low, high = span
         top = _bound(high, False, True, step=-1) if high is not None else None
-        return Constraint(low=Bound(low, True), high=top, integral=True)
+        return Constraint(low=Bound(low, True), high=top, integral=spec.integral)
     domain = _domain(leaf)
-    if isinstance(leaf, TimeCondition) and leaf.operator == "between" and domain is not None:
-        return Constraint(members=_hours(*leaf.value))
-    found = _comparison(leaf.operator, leaf.value, integral=leaf.field in _INTEGRAL)
+    if leaf.operator == "between" and domain is not None:
+        return Constraint(members=_circular(domain, *leaf.value))
+    found = _comparison(leaf.operator, leaf.value, integral=spec.integral)
     if domain is None:
         return found
     return Constraint(members=frozenset(value for value in domain if found.admits(value)))
@@ -261,7 +232,7 @@ class _Conjunction:
             if constraint is None:
                 merged.unmodelled.append(leaf)
                 continue
-            key = _key(leaf)
+            key = leaf.reads()
             known = merged.constraints.get(key)
             merged.constraints[key] = constraint if known is None else known.meet(constraint)
             merged.leaves.setdefault(key, []).append(leaf)
@@ -280,22 +251,23 @@ class _Conjunction:
         if node in self.unmodelled:
             return True
         constraint = _constraint(node)
-        known = self.constraints.get(_key(node))
+        known = self.constraints.get(node.reads())
         return constraint is not None and known is not None and known.implies(constraint)
 
 
 def _shown(leaf: Leaf, item: Any) -> str:
-    # Weekdays and risk levels are stored as their index; show them by name.
-    names = {"day_of_week": WEEKDAYS, "risk_level": RISK_LEVELS}.get(leaf.field)
-    return names[item] if names is not None else str(item)
+    # Ordered choices (weekdays, risk levels) are stored as their index; show them by name.
+    spec = leaf.spec(leaf.field)
+    return spec.choices[item] if spec.input == "choice" and isinstance(item, int) else str(item)
 
 
 def describe(leaf: Leaf) -> str:
     """A leaf as a person reads it: `amount (USD) gt 5000`, `country in US, CA`."""
     items = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
     value = ", ".join(_shown(leaf, item) for item in items)
-    name = f"{leaf.field} ({leaf.currency})" if isinstance(leaf, AmountCondition) else leaf.field
-    return f"{name} {leaf.operator} {value}"
+    params = (getattr(leaf, name) for name in leaf.spec(leaf.field).params)
+    shown_params = "".join(f" ({param})" for param in params if param is not None)
+    return f"{leaf.field}{shown_params} {leaf.operator} {value}"
 
 
 def _reason(leaves: Sequence[Leaf]) -> str:

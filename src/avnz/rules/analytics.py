@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core import clock
 from avnz.core.errors import InvalidRequest
 from avnz.rules.models import Arm, RoutingRule, RuleDailyStats
-from avnz.rules.rule_schemas import ArmStats, DayStats, RuleAnalyticsOut
+from avnz.rules.schemas import ArmStats, DayStats, RuleAnalyticsOut
 
 STATS: Table = cast(Table, RuleDailyStats.__table__)
 RULES: Table = cast(Table, RoutingRule.__table__)

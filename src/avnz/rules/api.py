@@ -1,6 +1,8 @@
 """`/routing-rules`: a company's gateway rules, in priority order, with their version history
-and analytics. `/lint`, `/test` and `/simulate` live in other routers, included before this one
-so `/{rule_id}` never captures them."""
+and analytics; rule lint, the tester and the simulator.
+
+The fixed paths (`/lint`, `/test`, `/simulate`, `/reorder`) are declared before `/{rule_id}`
+in this one router, so a rule id never captures them."""
 
 from datetime import date
 from typing import Annotated, Any
@@ -10,17 +12,21 @@ from fastapi import APIRouter, Depends, Query, status
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import Page, PageOut, Paging, page_out
-from avnz.deps import Session, require
-from avnz.rules import service
-from avnz.rules.rule_schemas import (
+from avnz.deps import RuntimeDep, Session, require
+from avnz.rules import lint, service, simulation, tester
+from avnz.rules.schemas import (
     ReorderRequest,
     RuleAnalyticsOut,
     RuleCreate,
     RuleDetail,
     RuleOut,
+    RuleTestOut,
+    RuleTestRequest,
     RuleUpdate,
     RuleVersionOut,
     RuleWithWarnings,
+    SimulationOut,
+    SimulationRequest,
 )
 
 router = APIRouter(prefix="/routing-rules", tags=["routing rules"])
@@ -64,6 +70,45 @@ async def reorder_routing_rules(
     """Priorities 10, 20, 30… in the order given; every live rule of the company, once."""
     rules = await service.reorder_rules(session=session, principal=principal, data=data)
     return page_out(Page(items=rules, has_more=False), RuleOut)
+
+
+@router.get("/lint", response_model=lint.LintOut)
+async def lint_routing_rules(
+    session: Session,
+    principal: RoutingRead,
+    company_id: Annotated[
+        str, Query(max_length=40, description="The company whose rules to lint.")
+    ],
+) -> Any:
+    """Warnings about the company's rules: never matching, shadowed, ended, bad targets."""
+    return await lint.lint_visible_company(
+        session=session, principal=principal, company_id=company_id
+    )
+
+
+@router.post("/test", response_model=RuleTestOut)
+async def test_routing_rules(
+    data: RuleTestRequest, session: Session, principal: RoutingRead, runtime: RuntimeDep
+) -> Any:
+    """One sample transaction through the company's rules (or through `rule`, a draft): the
+    rule that matches, every rule's condition results and the actions that would run. Nothing
+    is counted, queued or reserved."""
+    return await tester.test_rules(
+        session=session, principal=principal, cache=runtime.rule_cache, data=data
+    )
+
+
+@router.post("/simulate", response_model=SimulationOut)
+async def simulate_routing_rules(
+    data: SimulationRequest, session: Session, principal: RoutingRead, runtime: RuntimeDep
+) -> Any:
+    """Replay the payments of a date range (at most 92 days, `limit` payments) through the
+    current rules: what would match versus what actually routed them."""
+    history = runtime.payment_history
+    assert history is not None, "avnz.app wires the payments domain's history into the runtime"
+    return await simulation.simulate(
+        session=session, principal=principal, cache=runtime.rule_cache, history=history, data=data
+    )
 
 
 @router.get("/{rule_id}", response_model=RuleDetail)

@@ -1,18 +1,18 @@
 """Compile a validated condition tree once into a plain `(context) -> bool` callable.
 
 Groups become closures over a tuple of their children's predicates and stop at the first child
-that decides them (AND at a false, OR at a true); leaves come from the evaluators' `compile`,
-which pre-process their constants (sets for `in`, parsed ranges and dates, tier bounds).
+that decides them (AND at a false, OR at a true); leaves are their condition's own compiled
+`predicate` (constants pre-processed: sets for `in`, parsed ranges and dates, tier bounds).
+`explain`, what the tester shows, runs the same leaf predicates without the short circuit.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from avnz.rules.conditions import REGISTRY
+from avnz.rules.conditions import Group, Node
 from avnz.rules.conditions.base import Predicate
 from avnz.rules.context import RuleContext
-from avnz.rules.schema import Group, Node
 
 
 def _always(context: RuleContext) -> bool:
@@ -59,7 +59,7 @@ def compile_node(node: Node) -> Predicate:
     if isinstance(node, Group):
         parts = tuple(compile_node(child) for child in node.children)
         return _all(parts) if node.logic == "AND" else _any(parts)
-    return REGISTRY[node.type].compile(node)
+    return node.predicate
 
 
 def compile_conditions(nodes: Sequence[Node]) -> Predicate:
@@ -89,7 +89,7 @@ def _explain(node: Node, path: str, context: RuleContext) -> NodeResult:
         results = [child.result for child in children]
         result = all(results) if node.logic == "AND" else any(results)
         return NodeResult(path, "group", result, operator=node.logic, children=children)
-    result = REGISTRY[node.type].evaluate(node, context)
+    result = node.predicate(context)
     value = node.model_dump(mode="json")["value"]
     return NodeResult(path, node.type, result, node.field, node.operator, value)
 

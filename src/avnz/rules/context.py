@@ -3,8 +3,6 @@
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from avnz.core.cards import Brand
-
 
 @dataclass(frozen=True, slots=True)
 class BusinessHours:
@@ -44,7 +42,7 @@ class RuleContext:
     moment: datetime
     country: str | None = None  # billing/customer country, ISO alpha-2
     state: str | None = None  # subdivision code without the country, e.g. "CA"
-    card_brand: Brand | None = None
+    card_brand: str | None = None  # lower case, as the card vault names brands
     card_type: str | None = None  # credit / debit / prepaid / unknown
     bin: str | None = None  # first 6 to 8 digits
     issuing_country: str | None = None

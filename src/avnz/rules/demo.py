@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth.scope import Principal
 from avnz.rules import service
 from avnz.rules.models import RoutingRule
-from avnz.rules.rule_schemas import RuleCreate
+from avnz.rules.schemas import RuleCreate
 
 DEMO_RULES: list[dict[str, Any]] = [
     {

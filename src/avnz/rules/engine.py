@@ -1,35 +1,40 @@
 """The rule engine: a company's active rules compiled once into plain callables, first match wins.
 
-`RuleCache.rule_set` is what the payment path calls. It reads the company's rule-set version
-(one primary-key lookup, `routing_rule_sets`) and recompiles only when that number moved, so a
-change made through any process takes effect on the next payment in every process. `decide` then
-walks the compiled rules in priority order (the default rule, if any, last), skips rules out of
-their schedule, stops at the first match, picks the A/B arm and runs that arm's actions.
-
-A stored rule that no longer parses (data written by a newer release, say) is skipped and logged:
-one bad row never stops a company's payments.
+`decide` walks the compiled rules in priority order (the default rule, if any, last), skips
+rules out of their schedule, stops at the first match, picks the A/B arm and runs that arm's
+actions. No database here: `avnz.rules.cache` loads and caches the compiled rule sets.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-import structlog
-from pydantic import ValidationError
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from avnz.rules.actions import Action, InvalidActions, parse_actions, run_actions
-from avnz.rules.actions.base import Directive
+from avnz.rules.actions import parse_actions, run_actions
+from avnz.rules.actions.base import Action, Directive
 from avnz.rules.compiler import NodeResult, compile_conditions, explain
+from avnz.rules.conditions import Node, parse_conditions
 from avnz.rules.conditions.base import Predicate
 from avnz.rules.context import RuleContext
-from avnz.rules.models import Arm, RoutingRule, RuleSetVersion
-from avnz.rules.schedule import Schedule, zone_of
-from avnz.rules.schema import InvalidConditions, Node, parse_conditions
-from avnz.rules.variants import ABTest, choose_arm
+from avnz.rules.schedule import Schedule
+from avnz.rules.variants import ABTest, Arm, choose_arm
 
-log = structlog.get_logger(__name__)
+
+class StoredRule(Protocol):
+    """A rule as stored (the `routing_rules` row, or a draft shaped like one)."""
+
+    id: Any
+    name: str
+    version: int
+    priority: int
+    is_default: bool
+    conditions: Any
+    actions: Any
+    schedule: Any
+    ab_test: Any
+
+
+Stored = TypeVar("Stored", bound=StoredRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ def decide(
     return replace(match, directive=run_actions(match.actions, context, rule_id=rule.id, path=path))
 
 
-def compile_rule(row: RoutingRule) -> CompiledRule:
+def compile_rule(row: StoredRule) -> CompiledRule:
     """A stored rule, parsed and compiled (raises InvalidConditions, InvalidActions or
     ValidationError when its stored JSON does not validate)."""
     nodes = tuple(parse_conditions({"conditions": row.conditions}))
@@ -123,59 +128,6 @@ def compile_rule(row: RoutingRule) -> CompiledRule:
     )
 
 
-def evaluation_order(rows: Sequence[RoutingRule]) -> list[RoutingRule]:
+def evaluation_order(rows: Sequence[Stored]) -> list[Stored]:
     """Priority order (lower first, then id), the default rule last whatever its priority."""
     return sorted(rows, key=lambda row: (row.is_default, row.priority, row.id))
-
-
-# Built once: every payment reads it.
-_VERSION = select(RuleSetVersion.version).where(RuleSetVersion.company_id == bindparam("company"))
-
-
-async def rule_set_version(session: AsyncSession, company_id: str) -> int:
-    version = await session.scalar(_VERSION, {"company": company_id})
-    return version or 0
-
-
-async def active_rules(session: AsyncSession, company_id: str) -> list[RoutingRule]:
-    rows = await session.scalars(
-        select(RoutingRule).where(
-            RoutingRule.company_id == company_id,
-            RoutingRule.is_active.is_(True),
-            RoutingRule.deleted_at.is_(None),
-        )
-    )
-    return evaluation_order(list(rows))
-
-
-async def load_rule_set(
-    session: AsyncSession, company_id: str, timezone: str, version: int
-) -> RuleSet:
-    compiled = []
-    for row in await active_rules(session, company_id):
-        try:
-            compiled.append(compile_rule(row))
-        except (InvalidConditions, InvalidActions, ValidationError) as exc:
-            log.error("rules.rule_skipped", rule_id=row.id, company_id=company_id, error=str(exc))
-    return RuleSet(company_id, version, timezone, zone_of(timezone), tuple(compiled))
-
-
-class RuleCache:
-    """Compiled rule sets of this process, one per company, keyed by the rule-set version."""
-
-    def __init__(self) -> None:
-        self._sets: dict[str, RuleSet] = {}
-
-    async def rule_set(self, session: AsyncSession, company_id: str, timezone: str) -> RuleSet:
-        # The version is read before the rules: a change that lands in between is compiled
-        # under the older number and simply compiled again on the next call.
-        version = await rule_set_version(session, company_id)
-        cached = self._sets.get(company_id)
-        if cached is not None and cached.version == version and cached.timezone == timezone:
-            return cached
-        rule_set = await load_rule_set(session, company_id, timezone, version)
-        self._sets[company_id] = rule_set
-        return rule_set
-
-    def clear(self) -> None:
-        self._sets.clear()

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.commerce.models import Customer as CustomerRow
 from avnz.commerce.models import Order
-from avnz.core.cards import Brand
 from avnz.routing.selection import HOME_COUNTRY
 from avnz.rules.context import BusinessHours, Customer, Product, RuleContext
 from avnz.rules.schedule import WEEKDAYS
@@ -99,13 +98,6 @@ def _product(order: Order | None) -> Product:
     )
 
 
-def _brand(value: str | None) -> Brand | None:
-    try:
-        return Brand(value) if value else None
-    except ValueError:
-        return None
-
-
 async def rule_context(
     session: AsyncSession, company: Company, transaction: Transaction
 ) -> RuleContext:
@@ -116,7 +108,7 @@ async def rule_context(
         moment=transaction.moment,
         country=transaction.country,
         state=transaction.state,
-        card_brand=_brand(card.brand),
+        card_brand=card.brand.lower() if card.brand else None,
         card_type=card.card_type,
         bin=card.bin,
         issuing_country=card.issuing_country,

@@ -34,12 +34,11 @@ from avnz.routing.models import (
 )
 from avnz.routing.schemas import AccountLimits
 from avnz.rules import analysis
-from avnz.rules.actions import Action, InvalidActions
-from avnz.rules.actions.route_to_account import RouteToAccount
-from avnz.rules.actions.route_to_pool import RouteToPool
+from avnz.rules.actions import InvalidActions
+from avnz.rules.actions.base import Action
+from avnz.rules.conditions import InvalidConditions
 from avnz.rules.engine import CompiledRule, compile_rule, evaluation_order
 from avnz.rules.models import RoutingRule
-from avnz.rules.schema import InvalidConditions
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import get_visible
 
@@ -265,15 +264,12 @@ async def _action_warnings(
 ) -> list[LintWarning]:
     found = []
     for index, action in enumerate(actions):
-        warning = None
-        if isinstance(action, RouteToAccount):
-            path = f"{prefix}.{index}.account_id"
-            warning = await _account_warning(targets, rule_id, action.account_id, path)
-        elif isinstance(action, RouteToPool):
-            path = f"{prefix}.{index}.pool_id"
-            warning = await _pool_warning(targets, rule_id, action.pool_id, path)
-        if warning is not None:
-            found.append(warning)
+        for target in action.targets():
+            check = _account_warning if target.kind == "account" else _pool_warning
+            path = f"{prefix}.{index}.{target.field}"
+            warning = await check(targets, rule_id, target.id, path)
+            if warning is not None:
+                found.append(warning)
     return found
 
 

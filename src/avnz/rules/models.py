@@ -1,12 +1,11 @@
 """Routing rules as stored: the rule, its version snapshots, its daily hit and outcome counters
 per A/B arm, and the per-company rule-set version the engine's caches compare against.
 
-`conditions`, `actions`, `schedule` and `ab_test` hold what `rules.schema`, `rules.actions`,
+`conditions`, `actions`, `schedule` and `ab_test` hold what `rules.conditions`, `rules.actions`,
 `rules.schedule` and `rules.variants` validated, dumped as JSON; readers parse them again.
 A deleted rule keeps its row (`deleted_at`): routing decisions name it and its version.
 """
 
-import enum
 from datetime import date, datetime
 from typing import Any
 
@@ -26,13 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from avnz.core import clock
 from avnz.db.base import Base, Timestamped, id_column
-
-
-class Arm(enum.StrEnum):
-    """Which action set a match ran: the rule's own, or its A/B test's alternative."""
-
-    CONTROL = "control"
-    VARIANT = "variant"
+from avnz.rules.variants import Arm as Arm  # the stats' column type, named here too
 
 
 class RoutingRule(Timestamped, Base):

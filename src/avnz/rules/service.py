@@ -28,9 +28,13 @@ from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.routing.models import AccountPool, AccountStatus, MerchantAccount
 from avnz.rules import analytics, lint
-from avnz.rules.actions import Action, InvalidActions, parse_actions
+from avnz.rules.actions import InvalidActions, parse_actions
+from avnz.rules.actions.base import Action, Target
+from avnz.rules.conditions import InvalidConditions, parse_conditions
+from avnz.rules.errors import error_paths
 from avnz.rules.models import RoutingRule, RuleSetVersion, RuleVersion
-from avnz.rules.rule_schemas import (
+from avnz.rules.schedule import Schedule
+from avnz.rules.schemas import (
     ReorderRequest,
     RuleAnalyticsOut,
     RuleCreate,
@@ -40,8 +44,6 @@ from avnz.rules.rule_schemas import (
     RuleVersionOut,
     RuleWithWarnings,
 )
-from avnz.rules.schedule import Schedule
-from avnz.rules.schema import InvalidConditions, error_paths, parse_conditions
 from avnz.rules.variants import ABTest
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import get_visible, target_company
@@ -152,28 +154,28 @@ async def _check_targets(
     """Every pool or account an action names is one of the rule's company (inactive ones are
     allowed: lint warns about them); 404 naming the action's field otherwise."""
     for index, action in enumerate(actions):
-        pool_id = getattr(action, "pool_id", None)
-        if pool_id is not None:
-            found = await session.scalar(
-                select(AccountPool.id).where(
-                    AccountPool.id == pool_id, AccountPool.company_id == company_id
-                )
+        for target in action.targets():
+            if not await _is_company_target(session, company_id, target):
+                thing = "account pool" if target.kind == "pool" else "merchant account"
+                raise NotFound(f"No {thing} {target.id!r}.", param=f"{path}.{index}.{target.field}")
+
+
+async def _is_company_target(session: AsyncSession, company_id: str, target: Target) -> bool:
+    if target.kind == "pool":
+        found = await session.scalar(
+            select(AccountPool.id).where(
+                AccountPool.id == target.id, AccountPool.company_id == company_id
             )
-            if found is None:
-                raise NotFound(f"No account pool {pool_id!r}.", param=f"{path}.{index}.pool_id")
-        account_id = getattr(action, "account_id", None)
-        if account_id is not None:
-            found = await session.scalar(
-                select(MerchantAccount.id).where(
-                    MerchantAccount.id == account_id,
-                    MerchantAccount.company_id == company_id,
-                    MerchantAccount.status != AccountStatus.CLOSED,
-                )
+        )
+    else:
+        found = await session.scalar(
+            select(MerchantAccount.id).where(
+                MerchantAccount.id == target.id,
+                MerchantAccount.company_id == company_id,
+                MerchantAccount.status != AccountStatus.CLOSED,
             )
-            if found is None:
-                raise NotFound(
-                    f"No merchant account {account_id!r}.", param=f"{path}.{index}.account_id"
-                )
+        )
+    return found is not None
 
 
 async def _check_actions(session: AsyncSession, company_id: str, data: Any, path: str) -> None:

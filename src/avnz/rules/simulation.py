@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.scope import Principal
 from avnz.core.errors import InvalidRequest
-from avnz.rules.engine import Match, RuleCache, RuleSet, decide
+from avnz.rules.cache import RuleCache
+from avnz.rules.engine import Match, RuleSet, decide
 from avnz.rules.inputs import Transaction, rule_context
-from avnz.rules.tool_schemas import (
+from avnz.rules.schemas import (
     SimulatedPaymentOut,
     SimulatedRuleOut,
     SimulationOut,

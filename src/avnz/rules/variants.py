@@ -5,20 +5,27 @@ customer always sees the same arm): a hash mapped onto [0, 1). It needs no state
 same answer in every process, and a retried payment stays in its arm.
 """
 
+import enum
 import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from avnz.rules.actions import Action
-from avnz.rules.models import Arm
+from avnz.rules.actions import RegisteredActions
+
+
+class Arm(enum.StrEnum):
+    """Which action set a match ran: the rule's own, or its A/B test's alternative."""
+
+    CONTROL = "control"
+    VARIANT = "variant"
 
 
 class ABTest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     share: float = Field(gt=0, lt=1, description="The fraction of matches that take the variant.")
     split_by: Literal["transaction", "customer"] = "transaction"
-    actions: list[Action] = Field(min_length=1, max_length=20)
+    actions: RegisteredActions
 
 
 def choose_arm(rule_id: str, key: str, share: float) -> Arm:

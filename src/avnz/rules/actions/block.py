@@ -1,21 +1,39 @@
 """Block: decline the payment with a reason, for good or until a time (after it, no effect)."""
 
-from typing import Literal
+from typing import ClassVar
 
 from pydantic import AwareDatetime
 
-from avnz.rules.actions.base import ActionModel, BlockDecision, Directive, Reason
+from avnz.rules.actions.base import (
+    BLOCKED,
+    Action,
+    ActionInput,
+    Directive,
+    Names,
+    Reason,
+    Refusal,
+)
 from avnz.rules.context import RuleContext
 
 
-class Block(ActionModel):
-    type: Literal["block"]
+class Block(Action):
+    NAME: ClassVar[str] = "block"
+    LABEL: ClassVar[str] = "Block"
+    INPUTS: ClassVar[tuple[ActionInput, ...]] = (
+        ActionInput("reason", "text", "Reason"),
+        ActionInput("until", "datetime", "Until (UTC, empty: permanent)"),
+    )
     reason: Reason
     until: AwareDatetime | None = None  # None: permanent
 
+    def apply(self, directive: Directive, context: RuleContext) -> None:
+        """Refuse the payment, unless the block has expired at the payment's moment."""
+        if self.until is not None and context.moment >= self.until:
+            return
+        directive.refusals[BLOCKED] = Refusal(
+            BLOCKED, f"blocked the payment: {self.reason}", until=self.until
+        )
 
-def apply(action: Block, directive: Directive, context: RuleContext) -> None:
-    """Block the payment, unless the block has expired at the payment's moment."""
-    if action.until is not None and context.moment >= action.until:
-        return
-    directive.block = BlockDecision(reason=action.reason, until=action.until)
+    def describe(self, names: Names) -> str:
+        until = f" until {self.until.isoformat()}" if self.until else ""
+        return f"Block: {self.reason}{until}"

@@ -6,11 +6,11 @@ when the rule is saved, so delivery never meets an unknown name. `{{` and `}}` a
 """
 
 from string import Formatter
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 
-from avnz.rules.actions.base import ActionModel, Directive, Notification
+from avnz.rules.actions.base import Action, ActionInput, Directive, Names, Notification
 from avnz.rules.context import RuleContext
 
 PLACEHOLDERS = ("rule_name", "payment_id", "amount", "currency", "country", "card_brand")
@@ -41,8 +41,15 @@ def fill(text: str, values: dict[str, str]) -> str:
     return text.format_map(values)
 
 
-class SendNotification(ActionModel):
-    type: Literal["send_notification"]
+class SendNotification(Action):
+    NAME: ClassVar[str] = "send_notification"
+    LABEL: ClassVar[str] = "Send a notification"
+    INPUTS: ClassVar[tuple[ActionInput, ...]] = (
+        ActionInput("channel", "choice", "Channel", ("webhook", "email")),
+        ActionInput("recipients", "list", "Recipients (emails, comma-separated)"),
+        ActionInput("subject", "text", "Subject"),
+        ActionInput("message", "textarea", "Message"),
+    )
     channel: Literal["webhook", "email"]
     recipients: list[EmailStr] = Field(default_factory=list, max_length=10, validate_default=True)
     subject: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -63,14 +70,18 @@ class SendNotification(ActionModel):
     def _placeholders(cls, text: str | None) -> str | None:
         return None if text is None else check_template(text)
 
-
-def apply(action: SendNotification, directive: Directive, context: RuleContext) -> None:
-    """Queue the notification on the directive; it is delivered after the payment is written."""
-    directive.notifications.append(
-        Notification(
-            channel=action.channel,
-            recipients=tuple(action.recipients),
-            subject=action.subject,
-            message=action.message,
+    def apply(self, directive: Directive, context: RuleContext) -> None:
+        """Queue the notification on the directive; it is delivered after the payment is
+        written."""
+        directive.notifications.append(
+            Notification(
+                channel=self.channel,
+                recipients=tuple(self.recipients),
+                subject=self.subject,
+                message=self.message,
+            )
         )
-    )
+
+    def describe(self, names: Names) -> str:
+        to = ", ".join(self.recipients) or "the company's webhook endpoints"
+        return f"Notify by {self.channel} ({to})"

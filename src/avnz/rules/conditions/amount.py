@@ -5,16 +5,27 @@ without a rate for either currency the condition does not match.
 """
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import field_validator
 
 from avnz.core.money import currency_exponent
 from avnz.rules import reference
-from avnz.rules.conditions.base import Predicate, from_getter, plain
+from avnz.rules.conditions import values
+from avnz.rules.conditions.base import NUM, Condition, FieldSpec, Predicate, from_getter
 from avnz.rules.context import RuleContext
-from avnz.rules.schema import TIERS, AmountCondition
 
 # One transaction meets many amount leaves in a rule walk: convert it once, not per leaf.
 _convert = lru_cache(maxsize=1024)(reference.convert)
+
+# Amount tiers in major units of the leaf's currency, half-open [low, high).
+TIERS: dict[str, tuple[int, int | None]] = {
+    "micro": (0, 5),
+    "small": (5, 50),
+    "medium": (50, 500),
+    "large": (500, 5000),
+    "enterprise": (5000, None),
+}
 
 
 def tier_bounds(tier: str, currency: str) -> tuple[int, int | None]:
@@ -24,37 +35,48 @@ def tier_bounds(tier: str, currency: str) -> tuple[int, int | None]:
     return low * scale, high * scale if high is not None else None
 
 
-def compile(leaf: AmountCondition) -> Predicate:
-    """The leaf as a predicate, built once."""
-    target = leaf.currency
+class AmountCondition(Condition):
+    """Amounts in minor units of `currency`; other currencies convert at the indicative rate."""
 
-    def amount(context: RuleContext) -> int | None:
-        if context.currency == target:
-            return context.amount
-        return _convert(context.amount, context.currency, target)
+    NAME: ClassVar[str] = "amount"
+    LABEL: ClassVar[str] = "Amount"
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec(
+            "amount", NUM | {"in_tier"}, values.integer(0), input="amount", params=("currency",)
+        ),
+    )
+    currency: str = "USD"
 
-    if leaf.operator != "in_tier":
-        return from_getter(amount, leaf.operator, leaf.value)
-    low, high = tier_bounds(leaf.value, target)
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, currency: str) -> str:
+        return values.currency(currency)
 
-    def in_tier(context: RuleContext) -> bool:
-        value = amount(context)
-        return value is not None and low <= value and (high is None or value < high)
+    @classmethod
+    def check_value(cls, spec: FieldSpec, operator: str, value: Any) -> Any:
+        if operator != "in_tier":
+            return super().check_value(spec, operator, value)
+        if value not in TIERS:
+            raise ValueError(f"{value!r} is not one of {', '.join(TIERS)}")
+        return value
 
-    return in_tier
+    def span(self) -> tuple[int, int | None] | None:
+        return tier_bounds(self.value, self.currency) if self.operator == "in_tier" else None
 
+    def compile(self) -> Predicate:
+        target = self.currency
 
-def extract(leaf: AmountCondition, context: RuleContext) -> Any:
-    """The transaction's amount in the leaf's currency, computed from scratch."""
-    return reference.convert(context.amount, context.currency, leaf.currency)
+        def amount(context: RuleContext) -> int | None:
+            if context.currency == target:
+                return context.amount
+            return _convert(context.amount, context.currency, target)
 
+        if self.operator != "in_tier":
+            return from_getter(amount, self.operator, self.value)
+        low, high = tier_bounds(self.value, target)
 
-def evaluate(leaf: AmountCondition, context: RuleContext) -> bool:
-    """The leaf's result for one context, without compiling."""
-    actual = extract(leaf, context)
-    if leaf.operator != "in_tier":
-        return plain(actual, leaf.operator, leaf.value)
-    if actual is None:
-        return False
-    low, high = tier_bounds(leaf.value, leaf.currency)
-    return low <= actual and (high is None or actual < high)
+        def in_tier(context: RuleContext) -> bool:
+            value = amount(context)
+            return value is not None and low <= value and (high is None or value < high)
+
+        return in_tier

@@ -4,73 +4,71 @@
 card's issuing country: either on the list is a match. The others look at the customer's country.
 """
 
+from collections.abc import Callable
 from operator import attrgetter
-from typing import Any
+from typing import ClassVar
 
 from avnz.rules import reference
-from avnz.rules.conditions.base import Getter, Predicate, from_getter, plain
+from avnz.rules.conditions import values
+from avnz.rules.conditions.base import EQ, Condition, FieldSpec, Getter, flag
 from avnz.rules.context import RuleContext
-from avnz.rules.schema import GeographyCondition
+
+REGIONS = ("NA", "EU", "APAC", "LATAM", "MEA")
+CONTINENTS = ("AF", "AN", "AS", "EU", "NA", "OC", "SA")
 
 
-def _listed(members: frozenset[str], context: RuleContext) -> bool | None:
-    codes = [code for code in (context.country, context.issuing_country) if code is not None]
-    if not codes:
-        return None
-    return any(code in members for code in codes)
+def _of_country(lookup: Callable[[str], object]) -> Getter:
+    """What `lookup` says about the customer's country (None without a country)."""
+    return lambda context: lookup(context.country) if context.country else None
 
 
-def _getter(field: str) -> Getter:
-    if field in ("country", "state", "currency"):
-        return attrgetter(field)
-    if field == "region":
-        return lambda c: reference.region(c.country) if c.country else None
-    if field == "continent":
-        return lambda c: reference.continent(c.country) if c.country else None
-    if field == "is_domestic":
-        return lambda c: c.country == c.home_country if c.country else None
-    if field == "is_eu":
-        eu = reference.eu()
-        return lambda c: c.country in eu if c.country else None
-    if field == "is_eea":
-        eea = reference.eea()
-        return lambda c: c.country in eea if c.country else None
-    if field == "is_sanctioned_country":
-        sanctioned = reference.sanctioned()
-        return lambda c: _listed(sanctioned, c)
-    if field == "is_high_risk_country":
-        high_risk = reference.high_risk()
-        return lambda c: _listed(high_risk, c)
-    raise ValueError(f"unknown geography field {field!r}")
+def _in_list(members: Callable[[], frozenset[str]]) -> Getter:
+    return _of_country(lambda country: country in members())
 
 
-def compile(leaf: GeographyCondition) -> Predicate:
-    """The leaf as a predicate, built once."""
-    return from_getter(_getter(leaf.field), leaf.operator, leaf.value)
+def _either_listed(members: Callable[[], frozenset[str]]) -> Getter:
+    """Whether the customer's or the card's country is on the list (None: neither known)."""
+
+    def listed(context: RuleContext) -> bool | None:
+        codes = [code for code in (context.country, context.issuing_country) if code is not None]
+        if not codes:
+            return None
+        listed_codes = members()
+        return any(code in listed_codes for code in codes)
+
+    return listed
 
 
-def extract(leaf: GeographyCondition, context: RuleContext) -> Any:
-    """The value the leaf looks at, computed from scratch."""
-    country = context.country
-    if leaf.field in ("country", "state", "currency"):
-        return getattr(context, leaf.field)
-    if leaf.field == "is_sanctioned_country":
-        return _listed(reference.sanctioned(), context)
-    if leaf.field == "is_high_risk_country":
-        return _listed(reference.high_risk(), context)
-    if country is None:
-        return None
-    if leaf.field == "region":
-        return reference.region(country)
-    if leaf.field == "continent":
-        return reference.continent(country)
-    if leaf.field == "is_domestic":
-        return country == context.home_country
-    if leaf.field == "is_eu":
-        return country in reference.eu()
-    return country in reference.eea()
-
-
-def evaluate(leaf: GeographyCondition, context: RuleContext) -> bool:
-    """The leaf's result for one context, without compiling."""
-    return plain(extract(leaf, context), leaf.operator, leaf.value)
+class GeographyCondition(Condition):
+    NAME: ClassVar[str] = "geography"
+    LABEL: ClassVar[str] = "Geography"
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec("country", EQ, values.country, attrgetter("country"), input="country"),
+        FieldSpec("state", EQ, values.upper, attrgetter("state")),
+        FieldSpec(
+            "region",
+            EQ,
+            values.choice(REGIONS, str.upper),
+            _of_country(reference.region),
+            input="choice",
+            choices=REGIONS,
+        ),
+        FieldSpec(
+            "continent",
+            EQ,
+            values.choice(CONTINENTS, str.upper),
+            _of_country(reference.continent),
+            input="choice",
+            choices=CONTINENTS,
+        ),
+        FieldSpec("currency", EQ, values.currency, attrgetter("currency"), input="currency"),
+        flag(
+            "is_domestic",
+            lambda c: c.country == c.home_country if c.country else None,
+            "Domestic (card country is the company's)",
+        ),
+        flag("is_eu", _in_list(reference.eu), "In the EU"),
+        flag("is_eea", _in_list(reference.eea), "In the EEA"),
+        flag("is_sanctioned_country", _either_listed(reference.sanctioned), "Sanctioned country"),
+        flag("is_high_risk_country", _either_listed(reference.high_risk), "High-risk country"),
+    )

@@ -5,17 +5,73 @@
 """
 
 from operator import attrgetter
-from typing import Any
+from typing import Any, ClassVar
 
-from avnz.rules.conditions.base import Predicate, from_getter, plain
+from avnz.rules.conditions import values
+from avnz.rules.conditions.base import EQ, Condition, FieldSpec, Predicate, ascending, flag
 from avnz.rules.context import RuleContext
-from avnz.rules.schema import PaymentMethodCondition
+
+# The brands a rule can name (the card vault's brands; a test keeps the two lists equal).
+CARD_BRANDS = (
+    *("visa", "mastercard", "amex", "discover", "diners"),
+    *("jcb", "unionpay", "maestro", "mir"),
+)
+UNKNOWN_BRAND = "unknown"
+CARD_TYPES = ("credit", "debit", "prepaid", "unknown")
 
 
-def compile(leaf: PaymentMethodCondition) -> Predicate:
-    """The leaf as a predicate, built once."""
-    if leaf.field == "bin_range":
-        low, high = leaf.value
+def _same_width(low: Any, high: Any) -> None:
+    if len(low) != len(high):
+        raise ValueError("both ends of a BIN range need the same number of digits")
+    ascending(low, high)
+
+
+class PaymentMethodCondition(Condition):
+    NAME: ClassVar[str] = "payment_method"
+    LABEL: ClassVar[str] = "Payment method"
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec(
+            "card_brand",
+            EQ,
+            values.choice((*CARD_BRANDS, UNKNOWN_BRAND), str.lower),
+            attrgetter("card_brand"),
+            input="choice",
+            choices=CARD_BRANDS,
+        ),
+        FieldSpec(
+            "card_type",
+            EQ,
+            values.choice(CARD_TYPES, str.lower),
+            attrgetter("card_type"),
+            input="choice",
+            choices=CARD_TYPES,
+        ),
+        FieldSpec(
+            "bin_range",
+            frozenset({"between"}),
+            values.bin_prefix,
+            input="bin",
+            label="BIN range",
+            check_range=_same_width,
+        ),
+        FieldSpec(
+            "issuing_country", EQ, values.country, attrgetter("issuing_country"), input="country"
+        ),
+        flag("is_tokenized", attrgetter("is_tokenized")),
+        flag("is_3ds_enrolled", attrgetter("is_3ds_enrolled"), "3-D Secure enrolled"),
+        flag("is_digital_wallet", attrgetter("is_digital_wallet")),
+    )
+
+    def reads(self) -> tuple[Any, ...]:
+        if self.field != "bin_range":
+            return super().reads()
+        # The leaf compares the first len(low) digits: ranges of one width read one value.
+        return (*super().reads(), len(self.value[0]))
+
+    def compile(self) -> Predicate:
+        if self.field != "bin_range":
+            return super().compile()
+        low, high = self.value
         width = len(low)
 
         def in_range(context: RuleContext) -> bool:
@@ -23,26 +79,3 @@ def compile(leaf: PaymentMethodCondition) -> Predicate:
             return number is not None and len(number) >= width and low <= number[:width] <= high
 
         return in_range
-    if leaf.field == "card_brand":
-        return from_getter(
-            lambda c: str(c.card_brand) if c.card_brand is not None else None,
-            leaf.operator,
-            leaf.value,
-        )
-    return from_getter(attrgetter(leaf.field), leaf.operator, leaf.value)
-
-
-def extract(leaf: PaymentMethodCondition, context: RuleContext) -> Any:
-    """The value the leaf looks at, computed from scratch."""
-    if leaf.field == "bin_range":
-        width = len(leaf.value[0])
-        number = context.bin
-        return number[:width] if number is not None and len(number) >= width else None
-    if leaf.field == "card_brand":
-        return str(context.card_brand) if context.card_brand is not None else None
-    return getattr(context, leaf.field)
-
-
-def evaluate(leaf: PaymentMethodCondition, context: RuleContext) -> bool:
-    """The leaf's result for one context, without compiling."""
-    return plain(extract(leaf, context), leaf.operator, leaf.value)

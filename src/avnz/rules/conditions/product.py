@@ -1,43 +1,39 @@
 """Product conditions: SKU, category, subscription flags and interval."""
 
-from operator import attrgetter
-from typing import Any
+from typing import ClassVar
 
-from avnz.rules.conditions.base import Predicate, from_getter, plain
+from avnz.rules.conditions import values
+from avnz.rules.conditions.base import EQ, Condition, FieldSpec, flag
 from avnz.rules.context import RuleContext
-from avnz.rules.schema import ProductCondition
 
-_ATTRIBUTES = {
-    "sku": "sku",
-    "category": "category",
-    "is_subscription": "is_subscription",
-    "subscription_interval": "interval",
-    "is_renewal": "is_renewal",
-    "is_trial": "is_trial",
-}
-_FOLDED = frozenset({"category", "subscription_interval"})  # compared in lower case
+INTERVALS = ("day", "week", "month", "year")
 
 
-def compile(leaf: ProductCondition) -> Predicate:
-    """The leaf as a predicate, built once."""
-    read = attrgetter(_ATTRIBUTES[leaf.field])
-    if leaf.field in _FOLDED:
-        return from_getter(
-            lambda c: v.lower() if (v := read(c.product)) is not None else None,
-            leaf.operator,
-            leaf.value,
-        )
-    return from_getter(lambda c: read(c.product), leaf.operator, leaf.value)
+def _category(context: RuleContext) -> str | None:
+    category = context.product.category
+    return category.lower() if category is not None else None
 
 
-def extract(leaf: ProductCondition, context: RuleContext) -> Any:
-    """The value the leaf looks at, computed from scratch."""
-    actual = getattr(context.product, _ATTRIBUTES[leaf.field])
-    if leaf.field in _FOLDED and actual is not None:
-        return str(actual).lower()
-    return actual
+def _interval(context: RuleContext) -> str | None:
+    interval = context.product.interval
+    return interval.lower() if interval is not None else None
 
 
-def evaluate(leaf: ProductCondition, context: RuleContext) -> bool:
-    """The leaf's result for one context, without compiling."""
-    return plain(extract(leaf, context), leaf.operator, leaf.value)
+class ProductCondition(Condition):
+    NAME: ClassVar[str] = "product"
+    LABEL: ClassVar[str] = "Product"
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec("sku", EQ, values.text, lambda c: c.product.sku),
+        FieldSpec("category", EQ, values.lower, _category),
+        flag("is_subscription", lambda c: c.product.is_subscription),
+        FieldSpec(
+            "subscription_interval",
+            EQ,
+            values.choice(INTERVALS, str.lower),
+            _interval,
+            input="choice",
+            choices=INTERVALS,
+        ),
+        flag("is_renewal", lambda c: c.product.is_renewal),
+        flag("is_trial", lambda c: c.product.is_trial),
+    )

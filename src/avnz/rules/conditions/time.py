@@ -8,14 +8,17 @@ calendar never matches.
 
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import holidays
+from pydantic import field_validator
 
-from avnz.rules.conditions.base import Predicate, from_getter, plain
+from avnz.rules.conditions import values
+from avnz.rules.conditions.base import EQ, Condition, FieldSpec, Predicate, either_way, flag
 from avnz.rules.context import BusinessHours, RuleContext
-from avnz.rules.schema import TimeCondition
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @lru_cache(maxsize=256)
@@ -55,58 +58,68 @@ def _is_holiday(country: str, day: date) -> bool | None:
     return None if calendar is None else day in calendar
 
 
-def compile(leaf: TimeCondition) -> Predicate:
-    """The leaf as a predicate, built once."""
-    field, operator, value = leaf.field, leaf.operator, leaf.value
-    if field == "hour_of_day" and operator == "between" and value[0] > value[1]:
-        start, end = value
-        return lambda c: (hour := local(c).hour) >= start or hour <= end
-    if field == "hour_of_day":
-        return from_getter(lambda c: local(c).hour, operator, value)
-    if field == "day_of_week":
-        return from_getter(lambda c: local(c).weekday(), operator, value)
-    if field == "is_weekend":
-        return lambda c: (local(c).weekday() >= 5) == value
-    if field == "is_business_hours":
-        return lambda c: _in_hours(c.business_hours, local(c)) == value
-    if field == "date_range":
-        low, high = value
-        return lambda c: low <= local(c).date() <= high
-    country = leaf.country
+class TimeCondition(Condition):
+    """Evaluated in the company's timezone; `country` picks the holiday calendar (default: home)."""
 
-    def holiday(context: RuleContext) -> bool:
-        found = _is_holiday(country or context.home_country, local(context).date())
-        return found is not None and found == value
+    NAME: ClassVar[str] = "time"
+    LABEL: ClassVar[str] = "Time"
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec(
+            "hour_of_day",
+            EQ | {"between"},
+            values.integer(0, 23),
+            lambda c: local(c).hour,
+            input="int",
+            label="Hour of day",
+            check_range=either_way,
+            domain=frozenset(range(24)),
+        ),
+        FieldSpec(
+            "day_of_week",
+            EQ,
+            values.index_of(WEEKDAYS),
+            lambda c: local(c).weekday(),
+            input="choice",
+            choices=WEEKDAYS,
+            domain=frozenset(range(len(WEEKDAYS))),
+        ),
+        flag("is_weekend", lambda c: local(c).weekday() >= 5),
+        flag("is_business_hours", lambda c: _in_hours(c.business_hours, local(c))),
+        flag("is_holiday", None, params=("country",)),  # the leaf's calendar: see `compile`
+        FieldSpec(
+            "date_range",
+            frozenset({"between"}),
+            values.iso_date,
+            lambda c: local(c).date(),
+            input="date",
+        ),
+    )
+    country: str | None = None
 
-    return holiday
+    @field_validator("country")
+    @classmethod
+    def _holiday_country(cls, country: str | None) -> str | None:
+        if country is None:
+            return None
+        code = values.country(country)
+        if code not in holidays.list_supported_countries():
+            raise ValueError(f"no holiday calendar for {code}")
+        return code
 
+    def compile(self) -> Predicate:
+        if self.field == "is_holiday":
+            return self._holiday()
+        if self.field == "hour_of_day" and self.operator == "between":
+            start, end = self.value
+            if start > end:  # across midnight
+                return lambda c: (hour := local(c).hour) >= start or hour <= end
+        return super().compile()
 
-def extract(leaf: TimeCondition, context: RuleContext) -> Any:
-    """The value the leaf looks at, computed from scratch."""
-    moment = context.moment.astimezone(ZoneInfo(context.timezone))
-    if leaf.field == "hour_of_day":
-        return moment.hour
-    if leaf.field == "day_of_week":
-        return moment.weekday()
-    if leaf.field == "is_weekend":
-        return moment.weekday() in (5, 6)
-    if leaf.field == "is_business_hours":
-        return _in_hours(context.business_hours, moment)
-    if leaf.field == "date_range":
-        return moment.date()
-    country = leaf.country or context.home_country
-    try:
-        calendar = holidays.country_holidays(country, years=moment.year)
-    except NotImplementedError:
-        return None
-    return moment.date() in calendar
+    def _holiday(self) -> Predicate:
+        country, wanted = self.country, self.value
 
+        def holiday(context: RuleContext) -> bool:
+            found = _is_holiday(country or context.home_country, local(context).date())
+            return found is not None and found == wanted
 
-def evaluate(leaf: TimeCondition, context: RuleContext) -> bool:
-    """The leaf's result for one context, without compiling."""
-    actual = extract(leaf, context)
-    if leaf.field == "hour_of_day" and leaf.operator == "between":
-        start, end = leaf.value
-        if start > end:
-            return bool(actual >= start or actual <= end)
-    return plain(actual, leaf.operator, leaf.value)
+        return holiday

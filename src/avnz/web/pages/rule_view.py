@@ -2,24 +2,28 @@
 builder's reference data, and the builder's amounts (typed in major units) converted both ways.
 
 Nothing here decides whether a rule is valid or matches: the rules service and the tester do.
-The field lists come from the rule engine's own tables (`SPECS`, the action registry), so a new
-field appears here or a test fails.
+The field and action lists, labels and inputs come from the condition and action registries, so
+a new condition or action appears here with nothing to add.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pycountry
 
-from avnz.core.cards import Brand
 from avnz.core.money import currency_exponent
-from avnz.routing.models import PoolStrategy
-from avnz.rules import schema
-from avnz.rules.actions import ACTIONS
+from avnz.routing.strategies import STRATEGIES
+from avnz.rules.actions import InvalidActions, action_types, parse_actions
+from avnz.rules.actions.base import Action, ActionInput
 from avnz.rules.actions.send_notification import PLACEHOLDERS
+from avnz.rules.conditions import condition_types
+from avnz.rules.conditions.amount import TIERS
+from avnz.rules.conditions.base import FieldSpec
+from avnz.rules.conditions.payment_method import CARD_BRANDS
+from avnz.rules.conditions.time import WEEKDAYS
 from avnz.rules.models import RoutingRule
 from avnz.rules.schedule import Schedule
 from avnz.web import forms
@@ -28,72 +32,31 @@ from avnz.web import forms
 
 COUNTRIES = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
 CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)
-BRANDS = tuple(brand.value for brand in Brand if brand is not Brand.UNKNOWN)
-_NAMED = {
-    "region": schema.REGIONS,
-    "continent": schema.CONTINENTS,
-    "card_brand": BRANDS,
-    "card_type": schema.CARD_TYPES,
-    "subscription_interval": schema.INTERVALS,
-    "day_of_week": schema.WEEKDAYS,
-    "risk_level": schema.RISK_LEVELS,
-}
-_KINDS = {
-    "country": "country",
-    "issuing_country": "country",
-    "currency": "currency",
-    "amount": "amount",
-    "hour_of_day": "int",
-    "account_age": "int",
-    "lifetime_value": "int",
-    "chargeback_rate": "rate",
-    "date_range": "date",
-    "bin_range": "bin",
-}
+BRANDS = CARD_BRANDS
 
 
-def input_kind(kind: str, field: str) -> str:
-    """The builder's input for a leaf field: bool, choice, country, currency, amount, int, rate,
-    date, bin or text."""
-    operators = schema.SPECS[kind][field][0]
-    if operators == schema.IS:
-        return "bool"
-    if field in _NAMED:
-        return "choice"
-    return _KINDS.get(field, "text")
-
-
-# Where the field's name does not read well on its own.
-LABELS = {
-    "is_domestic": "Domestic (card country is the company's)",
-    "is_eu": "In the EU",
-    "is_eea": "In the EEA",
-    "is_sanctioned_country": "Sanctioned country",
-    "is_high_risk_country": "High-risk country",
-    "is_3ds_enrolled": "3-D Secure enrolled",
-    "bin_range": "BIN range",
-    "hour_of_day": "Hour of day",
-    "type": "Customer type",
-}
-
-
-def _label(name: str) -> str:
-    return LABELS.get(name) or name.replace("_", " ").removeprefix("is ").capitalize()
+def field_spec(leaf: Mapping[str, Any]) -> FieldSpec | None:
+    """The declaration of a stored leaf's field (None for a type or field no longer known)."""
+    condition = condition_types().get(str(leaf.get("type")))
+    if condition is None:
+        return None
+    return next((spec for spec in condition.FIELDS if spec.name == leaf.get("field")), None)
 
 
 def condition_catalog() -> dict[str, Any]:
     """Per leaf type, per field: its label, input and operators (the order the builder offers)."""
     return {
-        kind: {
-            field: {
-                "label": _label(field),
-                "input": input_kind(kind, field),
-                "operators": sorted(spec[0], key=OPERATOR_ORDER.index),
-                "options": list(_NAMED.get(field, ())),
+        name: {
+            spec.name: {
+                "label": spec.title,
+                "input": spec.input,
+                "operators": sorted(spec.operators, key=OPERATOR_ORDER.index),
+                "options": list(spec.choices),
+                "params": list(spec.params),
             }
-            for field, spec in fields.items()
+            for spec in condition.FIELDS
         }
-        for kind, fields in schema.SPECS.items()
+        for name, condition in condition_types().items()
     }
 
 
@@ -112,15 +75,6 @@ OPERATOR_WORDS = {
     "is": "is",
 }
 OPERATOR_ORDER = list(OPERATOR_WORDS)
-TYPE_LABELS = {
-    "geography": "Geography",
-    "amount": "Amount",
-    "time": "Time",
-    "customer": "Customer",
-    "product": "Product",
-    "payment_method": "Payment method",
-}
-
 
 # --- conditions in words -----------------------------------------------------------------------
 
@@ -134,16 +88,14 @@ def _major(amount: int, currency: str) -> str:
     return f"{Decimal(amount).scaleb(-currency_exponent(currency))} {currency}"
 
 
-def _one(leaf: Mapping[str, Any], value: Any) -> str:
-    field = leaf["field"]
-    if field in ("country", "issuing_country"):
+def _one(leaf: Mapping[str, Any], spec: FieldSpec | None, value: Any) -> str:
+    kind = spec.input if spec else "text"
+    if kind == "country":
         return _country_name(value)
-    if field == "amount" and isinstance(value, int):
+    if kind == "amount" and isinstance(value, int):
         return _major(value, leaf.get("currency") or "USD")
-    if field == "day_of_week" and isinstance(value, int):
-        return schema.WEEKDAYS[value]
-    if field == "risk_level" and isinstance(value, int):
-        return schema.RISK_LEVELS[value]
+    if kind == "choice" and isinstance(value, int) and spec is not None:
+        return spec.choices[value]  # ordered choices are stored as their index
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -151,16 +103,17 @@ def _one(leaf: Mapping[str, Any], value: Any) -> str:
 
 def leaf_words(leaf: Mapping[str, Any]) -> str:
     """One condition as a sentence: "Card brand is visa", "Amount is between 10.00 USD and …"."""
-    operator, value = leaf["operator"], leaf["value"]
+    operator, value, spec = leaf["operator"], leaf["value"], field_spec(leaf)
+    label = spec.title if spec else str(leaf["field"])
     if operator == "is":
-        return f"{_label(leaf['field'])}: {'yes' if value else 'no'}"
+        return f"{label}: {'yes' if value else 'no'}"
     if operator == "between":
-        shown = f"{_one(leaf, value[0])} and {_one(leaf, value[1])}"
+        shown = f"{_one(leaf, spec, value[0])} and {_one(leaf, spec, value[1])}"
     elif isinstance(value, list | tuple):
-        shown = ", ".join(_one(leaf, item) for item in value)
+        shown = ", ".join(_one(leaf, spec, item) for item in value)
     else:
-        shown = _one(leaf, value)
-    return f"{_label(leaf['field'])} {OPERATOR_WORDS[operator]} {shown}"
+        shown = _one(leaf, spec, value)
+    return f"{label} {OPERATOR_WORDS[operator]} {shown}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,62 +149,14 @@ def condition_texts(nodes: list[dict[str, Any]]) -> dict[str, str]:
 # --- actions in words ----------------------------------------------------------------------------
 
 
-def _money_text(action: Mapping[str, Any], name: str) -> str | None:
-    amount = action.get(name)
-    if amount is None:
-        return None
-    currency = action.get("currency")
-    return _major(amount, currency) if currency else f"{amount} minor units"
-
-
-def _adjustment(action: Mapping[str, Any]) -> str:
-    parts = [
-        f"{action['percent']}%" if action.get("percent") else None,
-        _money_text(action, "flat"),
-    ]
-    text = " + ".join(part for part in parts if part)
-    cap = _money_text(action, "cap")
-    return f"{action['type'].capitalize()} {text}" + (f" (at most {cap})" if cap else "")
-
-
 def action_words(action: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    """One action as a sentence; `names` gives the pools' and accounts' names by id."""
-    kind = action["type"]
-    describe = _ACTION_TEXTS.get(kind)
-    return describe(action, names) if describe else kind.replace("_", " ").capitalize()
-
-
-def _route_pool(action: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    text = f"Route to pool {names.get(action['pool_id'], action['pool_id'])}"
-    return text + (f" using {action['strategy']}" if action.get("strategy") else "")
-
-
-def _route_account(action: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    return f"Route to account {names.get(action['account_id'], action['account_id'])}"
-
-
-def _notify(action: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    to = ", ".join(action.get("recipients") or []) or "the company's webhook endpoints"
-    return f"Notify by {action['channel']} ({to})"
-
-
-_ACTION_TEXTS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], str]] = {
-    "route_to_pool": _route_pool,
-    "route_to_account": _route_account,
-    "block": lambda a, _: (
-        f"Block: {a['reason']}" + (f" until {a['until']}" if a.get("until") else "")
-    ),
-    "surcharge": lambda a, _: _adjustment(a),
-    "discount": lambda a, _: _adjustment(a),
-    "require_3ds": lambda a, _: "Require 3-D Secure",
-    "flag_for_review": lambda a, _: (
-        f"Flag for review ({a.get('severity', 'medium')}): {a['reason']}"
-    ),
-    "add_metadata": lambda a, _: (
-        "Add metadata " + ", ".join(f"{k}={v}" for k, v in a["metadata"].items())
-    ),
-    "send_notification": _notify,
-}
+    """One stored action as a sentence (the action's own `describe`); `names` gives the pools'
+    and accounts' names by id."""
+    try:
+        [parsed] = parse_actions([action])
+    except InvalidActions:
+        return str(action.get("type", "")).replace("_", " ").capitalize()
+    return parsed.describe(dict(names))
 
 
 # --- statuses ------------------------------------------------------------------------------------
@@ -274,8 +179,6 @@ def statuses(rule: RoutingRule, now: datetime) -> list[str]:
 
 
 # --- the builder's amounts: major units on screen, minor units stored --------------------------
-
-MONEY_ACTION_FIELDS = ("flat", "cap")
 
 
 def _to_major(amount: Any, currency: str) -> Any:
@@ -301,14 +204,20 @@ def _walk_amounts(
         if isinstance(node, dict) and node.get("type") == "group":
             children = _walk_amounts(node.get("children") or [], convert, f"{here}.children")
             node = {**node, "children": children}
-        elif (
-            isinstance(node, dict)
-            and node.get("type") == "amount"
-            and node.get("operator") != "in_tier"
-        ):
+        elif isinstance(node, dict) and _is_amount(node) and node.get("operator") != "in_tier":
             node = {**node, "value": _amount_value(node, convert, f"{here}.value")}
         result.append(node)
     return result
+
+
+def _is_amount(leaf: Mapping[str, Any]) -> bool:
+    spec = field_spec(leaf)
+    return spec is not None and spec.input == "amount"
+
+
+def _money_fields(action: Mapping[str, Any]) -> tuple[str, ...]:
+    declared = action_types().get(str(action.get("type")))
+    return declared.MONEY if declared else ()
 
 
 def _amount_value(node: dict[str, Any], convert: Callable[[Any, str, str], Any], param: str) -> Any:
@@ -330,7 +239,7 @@ def _actions_amounts(
                 **action,
                 **{
                     name: convert(action[name], currency, f"{path}.{index}.{name}")
-                    for name in MONEY_ACTION_FIELDS
+                    for name in _money_fields(action)
                     if action.get(name) not in (None, "")
                 },
             }
@@ -343,14 +252,15 @@ def _name_of(names: Sequence[str], value: Any) -> Any:
 
 
 def _named(nodes: list[Any]) -> list[Any]:
-    """Weekdays and risk levels stored as indexes (the engine's normal form) shown and sent as
-    the names the schema accepts; names stay names."""
+    """Ordered choices (weekdays, risk levels) stored as indexes (the engine's normal form) shown
+    and sent as the names the schema accepts; names stay names."""
     result = []
     for node in nodes:
+        spec = field_spec(node)
         if node.get("type") == "group":
             node = {**node, "children": _named(node["children"])}
-        elif node.get("field") in ("day_of_week", "risk_level"):
-            names, value = _NAMED[node["field"]], node["value"]
+        elif spec is not None and spec.input == "choice":
+            names, value = spec.choices, node["value"]
             shown = [_name_of(names, v) for v in value] if isinstance(value, list) else None
             node = {**node, "value": shown if shown is not None else _name_of(names, value)}
         result.append(node)
@@ -396,48 +306,19 @@ def from_builder(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- the builder's reference data ----------------------------------------------------------------
 
-ACTION_FIELDS: dict[str, list[dict[str, Any]]] = {
-    "route_to_pool": [
-        {"name": "pool_id", "input": "pool", "label": "Pool"},
-        {"name": "strategy", "input": "strategy", "label": "Strategy (default: the pool's)"},
-    ],
-    "route_to_account": [{"name": "account_id", "input": "account", "label": "Account"}],
-    "block": [
-        {"name": "reason", "input": "text", "label": "Reason"},
-        {"name": "until", "input": "datetime", "label": "Until (UTC, empty: permanent)"},
-    ],
-    "surcharge": [
-        {"name": "percent", "input": "decimal", "label": "Percent"},
-        {"name": "flat", "input": "money", "label": "Flat amount"},
-        {"name": "cap", "input": "money", "label": "At most"},
-        {"name": "currency", "input": "currency", "label": "Currency of the amounts"},
-    ],
-    "discount": [
-        {"name": "percent", "input": "decimal", "label": "Percent"},
-        {"name": "flat", "input": "money", "label": "Flat amount"},
-        {"name": "currency", "input": "currency", "label": "Currency of the amount"},
-    ],
-    "require_3ds": [{"name": "reason", "input": "text", "label": "Note (optional)"}],
-    "flag_for_review": [
-        {"name": "reason", "input": "text", "label": "Reason"},
-        {
-            "name": "severity",
-            "input": "choice",
-            "label": "Severity",
-            "options": list(schema.RISK_LEVELS),
-        },
-        {"name": "hold_funds", "input": "bool", "label": "Hold funds (authorize only)"},
-    ],
-    "add_metadata": [
-        {"name": "metadata", "input": "pairs", "label": "Metadata (key=value, one a line)"}
-    ],
-    "send_notification": [
-        {"name": "channel", "input": "choice", "label": "Channel", "options": ["webhook", "email"]},
-        {"name": "recipients", "input": "list", "label": "Recipients (emails, comma-separated)"},
-        {"name": "subject", "input": "text", "label": "Subject"},
-        {"name": "message", "input": "textarea", "label": "Message"},
-    ],
-}
+
+def _input(action: type[Action], declared: ActionInput) -> dict[str, Any]:
+    field = action.model_fields[declared.name]
+    default = None if field.is_required() else field.get_default(call_default_factory=True)
+    return {**asdict(declared), "options": list(declared.options), "default": default}
+
+
+def action_catalog() -> dict[str, list[dict[str, Any]]]:
+    """Per action: the builder's inputs for its parameters, with the parameters' defaults."""
+    return {
+        name: [_input(action, each) for each in action.INPUTS]
+        for name, action in action_types().items()
+    }
 
 
 def builder_reference(
@@ -445,16 +326,17 @@ def builder_reference(
 ) -> dict[str, Any]:
     """Everything the builder's pickers offer, as JSON for the page."""
     return {
-        "types": TYPE_LABELS,
+        "types": {name: condition.LABEL for name, condition in condition_types().items()},
         "catalog": condition_catalog(),
         "operators": OPERATOR_WORDS,
         "countries": COUNTRIES,
         "currencies": CURRENCIES,
-        "tiers": list(schema.TIERS),
-        "actions": {kind: ACTION_FIELDS[kind] for kind in ACTIONS},
+        "tiers": list(TIERS),
+        "actions": action_catalog(),
+        "action_labels": {name: action.LABEL for name, action in action_types().items()},
         "pools": pools,
         "accounts": accounts,
-        "strategies": [strategy.value for strategy in PoolStrategy],
-        "weekdays": list(schema.WEEKDAYS),
+        "strategies": list(STRATEGIES),
+        "weekdays": list(WEEKDAYS),
         "placeholders": list(PLACEHOLDERS),
     }

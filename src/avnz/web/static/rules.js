@@ -28,6 +28,8 @@
 
   function spec(ref, node) { return ((ref.catalog[node.type] || {})[node.field]) || null; }
 
+  function hasParam(ref, node, name) { return ((spec(ref, node) || {}).params || []).indexOf(name) >= 0; }
+
   function blankLeaf(ref, type) {
     var fields = Object.keys(ref.catalog[type]);
     var leaf = { uid: nextUid(), type: type, field: fields[0], operator: "", value: "", values: [],
@@ -88,8 +90,9 @@
         children: node.children.map(function (c) { return nodeToJson(ref, c); }) };
     }
     var out = { type: node.type, field: node.field, operator: node.operator, value: leafValue(ref, node) };
-    if (node.type === "amount") { out.currency = node.currency || "USD"; }
-    if (node.type === "time" && node.country) { out.country = node.country; }
+    ((spec(ref, node) || {}).params || []).forEach(function (name) {
+      if (node[name]) { out[name] = node[name]; }
+    });
     return out;
   }
 
@@ -98,9 +101,10 @@
   function blankAction(ref, type) {
     var values = {};
     (ref.actions[type] || []).forEach(function (f) {
-      values[f.name] = f.input === "bool" ? false : (f.options ? f.options[0] : "");
+      var fallback = f.input === "bool" ? false : (f.options.length ? f.options[0] : "");
+      var given = typeof f.default === "string" || typeof f.default === "boolean";
+      values[f.name] = given ? f.default : fallback;
     });
-    if (type === "flag_for_review") { values.severity = "medium"; }
     return { uid: nextUid(), type: type, values: values };
   }
 
@@ -154,7 +158,7 @@
     var value = leafValue(ref, leaf);
     if (leaf.operator === "is") { return s.label + ": " + (value ? "yes" : "no"); }
     var shown = Array.isArray(value) ? value.join(leaf.operator === "between" ? " and " : ", ") : String(value);
-    if (leaf.type === "amount" && leaf.operator !== "in_tier") { shown += " " + leaf.currency; }
+    if (hasParam(ref, leaf, "currency") && leaf.operator !== "in_tier") { shown += " " + leaf.currency; }
     return s.label + " " + (ref.operators[leaf.operator] || leaf.operator) + " " + shown;
   }
 
@@ -177,6 +181,7 @@
       var d = boot.definition;
       var schedule = d.schedule || {};
       var ab = d.ab_test || {};
+      var firstType = Object.keys(ref.types)[0];
       return {
         ref: ref,
         step: 1,
@@ -199,8 +204,8 @@
         abShare: ab.share ? String(Math.round(ab.share * 1000) / 10) : "10",
         abSplitBy: ab.split_by || "transaction",
         abActions: (ab.actions || []).map(function (a) { return actionFromStored(ref, a); }),
-        newActionType: "route_to_pool",
-        newAbActionType: "route_to_pool",
+        newActionType: Object.keys(ref.actions)[0],
+        newAbActionType: Object.keys(ref.actions)[0],
         errors: {},
         message: "",
         saving: false,
@@ -253,15 +258,14 @@
           if (input === "date") { return "date"; }
           return "text";
         },
-        isAmount: function (node) { return node.type === "amount" && node.operator !== "in_tier"; },
-        isHolidayField: function (node) { return node.type === "time" && node.field === "is_holiday"; },
+        hasParam: function (node, name) { return hasParam(ref, node, name); },
         isOn: function (node, value) { return node.values.indexOf(value) >= 0; },
         canNest: function (depth) { return depth < 4; },
 
         // editing conditions
-        addLeaf: function (list) { list.push(blankLeaf(ref, "geography")); },
+        addLeaf: function (list) { list.push(blankLeaf(ref, firstType)); },
         addGroup: function (list) {
-          list.push({ uid: nextUid(), type: "group", logic: "OR", children: [blankLeaf(ref, "geography")] });
+          list.push({ uid: nextUid(), type: "group", logic: "OR", children: [blankLeaf(ref, firstType)] });
         },
         removeAt: function (list, index) { list.splice(index, 1); },
         setLogic: function (group, logic) { group.logic = logic; },
@@ -284,6 +288,7 @@
         // editing actions
         fieldsOfAction: function (action) { return ref.actions[action.type] || []; },
         actionTypes: function () { return Object.keys(ref.actions); },
+        actionLabel: function (type) { return ref.action_labels[type] || type; },
         addAction: function () { this.actions.push(blankAction(ref, this.newActionType)); },
         addAbAction: function () { this.abActions.push(blankAction(ref, this.newAbActionType)); },
         moveUp: function (list, index) {

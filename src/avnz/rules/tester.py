@@ -13,14 +13,14 @@ from avnz.commerce.models import Customer as CustomerRow
 from avnz.core import clock
 from avnz.core.errors import AppError, NotFound
 from avnz.rules.actions.base import Directive
+from avnz.rules.cache import RuleCache
 from avnz.rules.compiler import NodeResult, explain
 from avnz.rules.context import Customer, Product, RuleContext
-from avnz.rules.engine import CompiledRule, Match, RuleCache, RuleSet, compile_rule, decide
+from avnz.rules.engine import CompiledRule, Match, RuleSet, compile_rule, decide
 from avnz.rules.inputs import CardFacts, Transaction, rule_context
 from avnz.rules.models import RoutingRule
 from avnz.rules.schedule import zone_of
-from avnz.rules.service import validate_definition
-from avnz.rules.tool_schemas import (
+from avnz.rules.schemas import (
     DirectiveOut,
     DraftRule,
     MatchedRuleOut,
@@ -30,6 +30,7 @@ from avnz.rules.tool_schemas import (
     RuleTestRequest,
     SampleTransaction,
 )
+from avnz.rules.service import validate_definition
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import target_company
 
@@ -76,7 +77,7 @@ async def _transaction(
         currency=sample.currency,
         moment=sample.at or clock.now(),
         card=CardFacts(
-            brand=sample.card_brand.value if sample.card_brand else None,
+            brand=sample.card_brand,
             card_type=sample.card_type,
             bin=sample.bin,
             issuing_country=sample.issuing_country,
@@ -161,11 +162,10 @@ def _directive(directive: Directive, context: RuleContext) -> DirectiveOut:
         pool_id=directive.pool_id,
         strategy=directive.strategy,
         account_id=directive.account_id,
-        block=asdict(directive.block) if directive.block else None,
+        refusals=[asdict(refusal) for refusal in directive.refusals.values()],
         surcharge=directive.surcharge,
         discount=directive.discount,
         final_amount=directive.final_amount(context.amount),
-        require_3ds=directive.require_3ds,
         review=asdict(directive.review) if directive.review else None,
         metadata=directive.metadata,
         notifications=[asdict(notification) for notification in directive.notifications],
