@@ -2,7 +2,8 @@
 
 Every call is one POST of a JSON document. The gateway converts it to XML and validates it against
 its XSD, so keys must follow the XSD sequence (an out-of-order key is a parse error, E00003): the
-payload builders below write keys in that order on purpose. Answers are HTTP 200 with a UTF-8 BOM.
+payload builders (payloads.py) write keys in that order on purpose. Answers are HTTP 200 with a
+UTF-8 BOM.
 A transaction is decided by `transactionResponse.responseCode` ("1" approved, "2" declined,
 "3" error, "4" held for review) and its reason code; request-level failures (credentials, schema)
 carry only `messages`.

@@ -11,8 +11,8 @@ Cards: a gateway token is a PaymentMethod id (`pm_…`) sent as `payment_method`
 go out as `payment_method_data[card][…]` and only work on accounts for which Stripe has enabled
 raw card data APIs (PCI SAQ D); any other account refuses them, which we report as CONFIG_ERROR.
 
-The wire mapping lives in the pure functions `to_*_payload` / `to_*_params` and `from_*_response`
-below; the connector class only sends and logs.
+The wire mapping lives in the pure functions `to_*_payload` / `to_*_params` (payloads.py) and
+`from_*_response` (responses.py); the connector class only sends and logs.
 """
 
 from collections.abc import Callable, Mapping
