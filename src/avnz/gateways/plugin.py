@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from avnz.gateways.base import Connector
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one object per gateway: compared by identity
 class GatewayPlugin:
     """One gateway: how to talk to it, how to show it, and its local emulator."""
 
