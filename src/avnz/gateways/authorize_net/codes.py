@@ -9,8 +9,6 @@ from avnz.gateways.base import (
     GatewayState,
 )
 
-# --- gateway codes -> our vocabulary ---------------------------------------------------------
-
 AVS_RESULTS: dict[str, AvsResult] = {
     "A": AvsResult.ADDRESS_ONLY,  # street matches, ZIP does not
     "B": AvsResult.UNAVAILABLE,  # no address submitted

@@ -62,8 +62,6 @@ from avnz.gateways.base import (
     transport_failure_result,
 )
 
-# --- the connector ---------------------------------------------------------------------------
-
 
 class AuthorizeNetConnector(Connector):
     name: ClassVar[str] = "authorize_net"

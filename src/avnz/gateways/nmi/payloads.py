@@ -128,6 +128,3 @@ def to_inquire_payload(request: InquireRequest) -> dict[str, str]:
     if request.transaction_id:
         return {"transaction_id": request.transaction_id}
     return {"order_id": request.order_id or ""}
-
-
-# --- answers -------------------------------------------------------------------------------------

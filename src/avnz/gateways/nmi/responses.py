@@ -106,7 +106,7 @@ class QueryAnswer(BaseModel):
     transactions: tuple[QueryTransaction, ...] = ()
 
 
-# --- requests ------------------------------------------------------------------------------------
+# --- answers -------------------------------------------------------------------------------------
 
 
 def parse_transact_body(body: bytes) -> TransactReply:
@@ -294,6 +294,3 @@ def from_query_response(answer: QueryAnswer, *, request: InquireRequest) -> Gate
         raw_message=gateway_text(last.response_text) if last else None,
         state=transaction_state(txn),
     )
-
-
-# --- the connector -------------------------------------------------------------------------------

@@ -61,8 +61,6 @@ PILOT_URL = "https://pilot-payflowpro.paypal.com"
 LIVE_URL = "https://payflowpro.paypal.com"
 
 
-# --- the connector ---------------------------------------------------------------------------
-
 Interpret = Callable[[PayflowReply], GatewayResult]
 
 

@@ -9,8 +9,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# --- the NVP codec ---------------------------------------------------------------------------
-
 _KEY = re.compile(r"([A-Za-z][A-Za-z0-9_]*)(?:\[(\d+)\])?=")
 
 

@@ -16,8 +16,6 @@ from avnz.gateways.base import (
     VoidRequest,
 )
 
-# --- requests --------------------------------------------------------------------------------
-
 
 class MissingCredentials(ValueError):
     """The account's credentials lack a required field."""

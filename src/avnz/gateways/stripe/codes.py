@@ -142,5 +142,3 @@ REFUND_FAILURES: Final[Mapping[str, DeclineReason]] = {
     "lost_or_stolen_card": DeclineReason.STOLEN_OR_LOST,
     "expired_or_canceled_card": DeclineReason.EXPIRED_CARD,
 }
-
-# --- amounts ----------------------------------------------------------------------------------

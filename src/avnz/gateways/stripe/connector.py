@@ -73,8 +73,6 @@ def key_problem(environment: Environment, key: str) -> str | None:
     return f"a {environment.value} Stripe account needs a key starting {expected}"
 
 
-# --- the connector ----------------------------------------------------------------------------
-
 Parser = Callable[[HttpReply], GatewayResult]
 
 

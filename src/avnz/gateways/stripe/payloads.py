@@ -170,6 +170,3 @@ def to_recent_params(now_ts: int) -> list[tuple[str, str]]:
 
 def _optional(**fields: str | None) -> dict[str, str]:
     return {key: value for key, value in fields.items() if value}
-
-
-# --- responses: shapes ------------------------------------------------------------------------

@@ -103,8 +103,6 @@ from avnz.gateways.sandbox.common import (
     sandbox_app,
 )
 
-# --- the gateway -----------------------------------------------------------------------------
-
 
 class AuthorizeNetSandbox:
     def __init__(self, state: SandboxState, credentials: Mapping[str, str]) -> None:

@@ -76,8 +76,6 @@ from avnz.gateways.sandbox.common import (
     sandbox_app,
 )
 
-# --- the gateway -----------------------------------------------------------------------------
-
 
 class PayflowPilot:
     """Payflow's transaction rules over the sandbox ledger; one per app."""

@@ -89,8 +89,6 @@ from avnz.gateways.stripe.sandbox.intents import (
 from avnz.gateways.stripe.sandbox.refunds import balance, create_refund, retrieve_refund
 from avnz.gateways.stripe.sandbox.tables import SANDBOX_CREDENTIALS
 
-# --- the app ----------------------------------------------------------------------------------
-
 
 def _routes(sandbox: StripeSandbox) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [

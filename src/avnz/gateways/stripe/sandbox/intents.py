@@ -41,8 +41,6 @@ from avnz.gateways.stripe.sandbox.tables import (
     method_ids,
 )
 
-# --- PaymentIntents ---------------------------------------------------------------------------
-
 
 def create_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
     params = call.params

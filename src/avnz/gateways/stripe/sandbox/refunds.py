@@ -20,8 +20,6 @@ from avnz.gateways.stripe.sandbox.calls import (
 from avnz.gateways.stripe.sandbox.intents import find_intent, invalid_state
 from avnz.gateways.stripe.sandbox.tables import REFUND_REASONS, refund_ids
 
-# --- Refunds and balance ----------------------------------------------------------------------
-
 
 def create_refund(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
     params = call.params
