@@ -2,12 +2,7 @@
 transaction statuses. Anything not listed maps to an unknown/pending value, never to approved.
 """
 
-from avnz.gateways.base import (
-    AvsResult,
-    CvvResult,
-    DeclineReason,
-    GatewayState,
-)
+from avnz.gateways.base import AvsResult, CvvResult, DeclineReason, GatewayState
 
 AVS_RESULTS: dict[str, AvsResult] = {
     "A": AvsResult.ADDRESS_ONLY,  # street matches, ZIP does not

@@ -5,13 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from avnz.core.money import Money
-from avnz.gateways.base import (
-    Address,
-    CaptureRequest,
-    PaymentRequest,
-    RefundRequest,
-    VoidRequest,
-)
+from avnz.gateways.base import Address, CaptureRequest, PaymentRequest, RefundRequest, VoidRequest
 
 API_PATH = "/xml/v1/request.api"
 INVOICE_MAX = 20

@@ -2,12 +2,7 @@
 conditions. Anything not listed maps to an unknown/pending value, never to approved.
 """
 
-from avnz.gateways.base import (
-    AvsResult,
-    CvvResult,
-    DeclineReason,
-    GatewayState,
-)
+from avnz.gateways.base import AvsResult, CvvResult, DeclineReason, GatewayState
 
 APPROVED, DECLINED, ERROR = "1", "2", "3"
 

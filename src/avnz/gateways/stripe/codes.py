@@ -5,13 +5,7 @@ statuses. Anything not listed maps to an unknown/pending value, never to approve
 from collections.abc import Mapping
 from typing import Any, Final
 
-from avnz.gateways.base import (
-    AvsResult,
-    CvvResult,
-    DeclineReason,
-    GatewayState,
-    Operation,
-)
+from avnz.gateways.base import AvsResult, CvvResult, DeclineReason, GatewayState, Operation
 
 # Stripe's error `code`, or `decline_code` when code is card_declined (payments-data.md section 6).
 DECLINE_CODES: Final[Mapping[str, DeclineReason]] = {

@@ -24,10 +24,7 @@ from avnz.gateways.authorize_net.sandbox.tables import (
     SEQUENCES,
     SETTLED_KEY,
 )
-from avnz.gateways.sandbox.common import (
-    SandboxTxn,
-    TxnState,
-)
+from avnz.gateways.sandbox.common import SandboxTxn, TxnState
 
 
 class RequestError(Exception):

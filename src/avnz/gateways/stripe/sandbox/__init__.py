@@ -71,12 +71,7 @@ from collections.abc import Mapping
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from avnz.gateways.sandbox.common import (
-    Ledger,
-    SandboxState,
-    alnum_ids,
-    sandbox_app,
-)
+from avnz.gateways.sandbox.common import Ledger, SandboxState, alnum_ids, sandbox_app
 from avnz.gateways.stripe.sandbox.calls import Handler, StripeSandbox, route
 from avnz.gateways.stripe.sandbox.intents import (
     cancel_intent,

@@ -20,11 +20,7 @@ from starlette.routing import Route
 from stdnum import luhn
 
 from avnz.core import clock
-from avnz.gateways.sandbox.common import (
-    FaultMode,
-    SandboxState,
-    gateway_endpoint,
-)
+from avnz.gateways.sandbox.common import FaultMode, SandboxState, gateway_endpoint
 from avnz.gateways.stripe.payloads import API_VERSION, stripe_exponent
 from avnz.gateways.stripe.sandbox.tables import (
     BRANDS,

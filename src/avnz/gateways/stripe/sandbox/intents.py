@@ -8,10 +8,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from avnz.core import clock
-from avnz.gateways.sandbox.common import (
-    SandboxTxn,
-    auth_code,
-)
+from avnz.gateways.sandbox.common import SandboxTxn, auth_code
 from avnz.gateways.stripe.sandbox.calls import (
     Call,
     CardInput,

@@ -3,10 +3,7 @@
 from typing import Any
 
 from avnz.core import clock
-from avnz.gateways.sandbox.common import (
-    SandboxTxn,
-    TxnState,
-)
+from avnz.gateways.sandbox.common import SandboxTxn, TxnState
 from avnz.gateways.stripe.sandbox.calls import (
     Call,
     Params,

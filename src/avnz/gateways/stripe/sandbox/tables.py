@@ -8,11 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from avnz.gateways.sandbox.common import (
-    SandboxTxn,
-    TxnState,
-    alnum_ids,
-)
+from avnz.gateways.sandbox.common import SandboxTxn, TxnState, alnum_ids
 
 SANDBOX_CREDENTIALS: dict[str, str] = {"secret_key": "sk_test_avnzSandboxStripe000000000000000000"}
 
