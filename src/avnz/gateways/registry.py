@@ -5,8 +5,9 @@ Adding a gateway is one package plus its tests: create `avnz/gateways/<name>/` w
 provider code, catalogue text, icon, documentation URL, sandbox app and its credentials), and add
 `tests/gateways/test_<name>.py`. The registry imports every package under `avnz.gateways` that
 declares a `GATEWAY`; the integration definition, the sandbox mounted at /sandbox/<name>, the
-CLI's choices and the merchant accounts' provider types all follow from it. No other module names
-a gateway.
+CLI's choices and the merchant accounts' provider types all follow from it. Product code outside
+the package does not name a gateway (the one exception left: the demo's NMI decline amount in
+payments/demo.py).
 
 Invariants: registry names and provider codes are unique; `GATEWAYS` is read-only and sorted by
 name; only `register` and `unregister` change it (tests and extensions, never a request).
@@ -29,6 +30,7 @@ SANDBOX_MOUNT = "/sandbox"
 
 
 def _declared_gateways() -> list[GatewayPlugin]:
+    """Every `GATEWAY` exported by a package directly under `avnz.gateways`."""
     found = []
     for package in pkgutil.iter_modules(avnz.gateways.__path__):
         if package.ispkg:
