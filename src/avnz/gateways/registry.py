@@ -46,6 +46,8 @@ GATEWAYS: Mapping[str, GatewayPlugin] = MappingProxyType(_registered)
 
 
 class UnknownGatewayError(KeyError):
+    """No gateway is registered under this name; the message lists the ones that are."""
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name

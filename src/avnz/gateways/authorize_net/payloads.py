@@ -59,6 +59,7 @@ def wire_amount(amount: int, currency: str) -> str:
 
 
 def merchant_authentication(credentials: Mapping[str, str]) -> Payload:
+    """The `merchantAuthentication` element from the account's credentials."""
     return {"name": credentials["api_login_id"], "transactionKey": credentials["transaction_key"]}
 
 
@@ -133,12 +134,14 @@ def _transaction_envelope(credentials: Mapping[str, str], transaction: Payload) 
 
 
 def to_sale_payload(request: PaymentRequest, credentials: Mapping[str, str]) -> Payload:
+    """A createTransactionRequest that authorizes and captures (authCaptureTransaction)."""
     return _transaction_envelope(
         credentials, _payment_transaction("authCaptureTransaction", request)
     )
 
 
 def to_authorize_payload(request: PaymentRequest, credentials: Mapping[str, str]) -> Payload:
+    """A createTransactionRequest that only authorizes (authOnlyTransaction)."""
     return _transaction_envelope(credentials, _payment_transaction("authOnlyTransaction", request))
 
 
@@ -154,6 +157,7 @@ def to_capture_payload(request: CaptureRequest, credentials: Mapping[str, str]) 
 
 
 def to_void_payload(request: VoidRequest, credentials: Mapping[str, str]) -> Payload:
+    """A createTransactionRequest that voids `request.transaction_id`."""
     transaction = _compact(transactionType="voidTransaction", refTransId=request.transaction_id)
     return _transaction_envelope(credentials, transaction)
 
@@ -176,12 +180,14 @@ def to_refund_payload(
 
 
 def to_authenticate_payload(credentials: Mapping[str, str]) -> Payload:
+    """An authenticateTestRequest: checks the credentials, moves no money."""
     return {
         "authenticateTestRequest": {"merchantAuthentication": merchant_authentication(credentials)}
     }
 
 
 def to_details_payload(transaction_id: str, credentials: Mapping[str, str]) -> Payload:
+    """A getTransactionDetailsRequest for one transaction id."""
     return {
         "getTransactionDetailsRequest": {
             "merchantAuthentication": merchant_authentication(credentials),

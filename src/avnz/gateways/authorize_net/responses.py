@@ -153,6 +153,7 @@ def _read(model: type[_Model], reply: HttpReply) -> _Model | str:
 
 
 def minor_units(value: Decimal | None) -> int | None:
+    """An amount of a report (always USD here) in minor units; None stays None."""
     return None if value is None else Money.from_decimal(value, REPORT_CURRENCY).amount
 
 
@@ -243,6 +244,7 @@ def from_payment_response(
 
 
 def from_authenticate_response(reply: HttpReply) -> GatewayResult:
+    """The verify result of an authenticateTestRequest reply."""
     parsed = _read(_Envelope, reply)
     if isinstance(parsed, str):
         return unreadable_reply_result(Operation.VERIFY, reply, parsed)
@@ -273,6 +275,7 @@ def _found(
 
 
 def read_details(reply: HttpReply) -> _Transaction | GatewayResult:
+    """The transaction of a getTransactionDetails reply, or the result that explains why not."""
     parsed = _read(_DetailsEnvelope, reply)
     if isinstance(parsed, str):
         return unreadable_reply_result(Operation.INQUIRE, reply, parsed)
@@ -298,6 +301,7 @@ def from_details_response(reply: HttpReply) -> GatewayResult:
 
 
 def not_found_result(latency_ms: float) -> GatewayResult:
+    """The inquiry result "no unsettled transaction has this invoice number"."""
     return declined(
         Operation.INQUIRE,
         DeclineReason.TRANSACTION_NOT_FOUND,

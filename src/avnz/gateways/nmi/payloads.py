@@ -85,10 +85,12 @@ def to_payment_payload(request: PaymentRequest, kind: Literal["sale", "auth"]) -
 
 
 def to_sale_payload(request: PaymentRequest) -> dict[str, str]:
+    """The Direct Post fields of a sale (authorize and capture)."""
     return to_payment_payload(request, "sale")
 
 
 def to_authorize_payload(request: PaymentRequest) -> dict[str, str]:
+    """The Direct Post fields of an authorization only."""
     return to_payment_payload(request, "auth")
 
 
@@ -106,6 +108,7 @@ def to_capture_payload(request: CaptureRequest) -> dict[str, str]:
 
 
 def to_void_payload(request: VoidRequest) -> dict[str, str]:
+    """The Direct Post fields that void `request.transaction_id`."""
     return {"type": "void", "transactionid": request.transaction_id}
 
 

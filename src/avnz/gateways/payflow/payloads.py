@@ -48,6 +48,7 @@ def request_id(idempotency_key: str | None) -> str:
 
 
 def request_headers(idempotency_key: str | None, timeouts: Timeouts) -> dict[str, str]:
+    """The headers of every Payflow POST: NVP body, request id (replay key), timeout."""
     return {
         "Content-Type": "text/namevalue",
         "X-VPS-REQUEST-ID": request_id(idempotency_key),
@@ -123,6 +124,7 @@ def _payment_payload(
 
 
 def to_sale_payload(request: PaymentRequest, credentials: Mapping[str, str]) -> dict[str, str]:
+    """The NVP fields of a sale (TRXTYPE S)."""
     return _payment_payload("S", request, credentials)
 
 
@@ -158,6 +160,7 @@ def to_capture_payload(request: CaptureRequest, credentials: Mapping[str, str]) 
 
 
 def to_void_payload(request: VoidRequest, credentials: Mapping[str, str]) -> dict[str, str]:
+    """The NVP fields that void a transaction by its PNREF (TRXTYPE V)."""
     return _reference_payload("V", request.transaction_id, credentials)
 
 
@@ -170,6 +173,7 @@ def to_refund_payload(request: RefundRequest, credentials: Mapping[str, str]) ->
 
 
 def to_verify_payload(credentials: Mapping[str, str]) -> dict[str, str]:
+    """A void of an ORIGID that cannot exist: checks the credentials, moves no money."""
     return {**auth_fields(credentials), "TRXTYPE": "V", "TENDER": "C", "ORIGID": "0"}
 
 

@@ -123,10 +123,12 @@ def _minor_units(reply: PayflowReply, currency: str | None, fallback: int | None
 
 
 def avs_result(reply: PayflowReply) -> AvsResult:
+    """Our AVS result from AVSADDR and AVSZIP; unknown pairs are UNAVAILABLE."""
     return AVS_RESULTS.get((reply.avsaddr, reply.avszip), AvsResult.UNAVAILABLE)
 
 
 def cvv_result(reply: PayflowReply, *, cvv_sent: bool) -> CvvResult:
+    """Our CVV result from CVV2MATCH; its absence says whether a CVV was sent."""
     if reply.cvv2match is None:
         return CvvResult.NOT_PROCESSED if cvv_sent else CvvResult.NOT_PROVIDED
     return CVV_RESULTS.get(reply.cvv2match, CvvResult.UNAVAILABLE)
@@ -188,6 +190,7 @@ def from_reference_response(
 
 
 def from_verify_response(reply: PayflowReply) -> GatewayResult:
+    """The verify result: "not found" or a format error means the credentials worked."""
     if reply.result in VERIFY_ACCEPTED:
         return GatewayResult(
             Operation.VERIFY,
@@ -199,6 +202,7 @@ def from_verify_response(reply: PayflowReply) -> GatewayResult:
 
 
 def inquiry_state(reply: PayflowReply) -> GatewayState:
+    """What exists at Payflow per an inquiry reply (TRANSSTATE, voids, ORIGRESULT)."""
     if reply.origresult not in (None, 0):
         return GatewayState.DECLINED
     if reply.transstate is None:

@@ -32,6 +32,7 @@ REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_cust
 
 
 def stripe_exponent(currency: str) -> int:
+    """The decimal places Stripe uses for `currency` (ISO's, except where Stripe differs)."""
     code = currency.upper()
     return STRIPE_EXPONENT.get(code, currency_exponent(code))
 
@@ -52,10 +53,12 @@ def from_stripe_amount(amount: int, currency: str) -> int:
 
 
 def to_sale_payload(request: PaymentRequest) -> dict[str, str]:
+    """A confirmed PaymentIntent captured at once (capture_method=automatic)."""
     return _payment_payload(request, capture_method="automatic")
 
 
 def to_authorize_payload(request: PaymentRequest) -> dict[str, str]:
+    """A confirmed PaymentIntent left to capture later (capture_method=manual)."""
     return _payment_payload(request, capture_method="manual")
 
 
@@ -125,6 +128,7 @@ def _billing_details(card: Card, billing: Address | None, email: str | None) -> 
 
 
 def to_capture_payload(request: CaptureRequest) -> dict[str, str]:
+    """The capture form: the whole authorization, or `request.amount` of it."""
     payload = {"expand[]": "latest_charge"}
     if request.amount is not None:
         payload["amount_to_capture"] = str(to_stripe_amount(request.amount, request.currency))
@@ -132,11 +136,13 @@ def to_capture_payload(request: CaptureRequest) -> dict[str, str]:
 
 
 def to_void_payload(_request: VoidRequest) -> dict[str, str]:
+    """The cancel form of a PaymentIntent."""
     return {"expand[]": "latest_charge"}
 
 
 def to_refund_payload(request: RefundRequest) -> dict[str, str]:
     # Stripe refunds by PaymentIntent; a charge id (ch_…) from an older integration also works.
+    """The refund form: target, optional partial amount and reason."""
     target = "charge" if request.transaction_id.startswith("ch_") else "payment_intent"
     payload = {target: request.transaction_id}
     if request.amount is not None:
@@ -148,10 +154,12 @@ def to_refund_payload(request: RefundRequest) -> dict[str, str]:
 
 
 def to_lookup_params() -> list[tuple[str, str]]:
+    """The query of a PaymentIntent retrieval (with its latest charge)."""
     return [("expand[]", "latest_charge")]
 
 
 def to_search_params(order_id: str) -> list[tuple[str, str]]:
+    """The search query that finds PaymentIntents by our order id."""
     escaped = order_id.replace("\\", "\\\\").replace("'", "\\'")
     return [
         ("query", f"metadata['order_id']:'{escaped}'"),
@@ -161,6 +169,7 @@ def to_search_params(order_id: str) -> list[tuple[str, str]]:
 
 
 def to_recent_params(now_ts: int) -> list[tuple[str, str]]:
+    """The list query of PaymentIntents created in the recent window."""
     return [
         ("created[gte]", str(now_ts - RECENT_WINDOW_SECONDS)),
         ("limit", str(RECENT_LIMIT)),

@@ -129,6 +129,7 @@ def from_payment_response(operation: Operation, reply: HttpReply) -> GatewayResu
 
 
 def from_refund_response(reply: HttpReply) -> GatewayResult:
+    """The refund result of a Refund object or a Stripe error."""
     return _parse(Operation.REFUND, reply, Refund, _refund_result)
 
 
@@ -151,6 +152,7 @@ def from_inquire_response(reply: HttpReply) -> GatewayResult:
 
 
 def from_search_response(reply: HttpReply, *, order_id: str) -> GatewayResult:
+    """The inquiry result of a search page: the order's PaymentIntent, or not found."""
     return _parse(
         Operation.INQUIRE, reply, IntentPage, partial(_page_result, order_id, complete=True)
     )
@@ -271,6 +273,7 @@ def _inquiry_rank(intent: PaymentIntent) -> tuple[int, int]:
 
 
 def not_found_result(message: str) -> GatewayResult:
+    """The inquiry result "Stripe has no such PaymentIntent"."""
     return declined(
         Operation.INQUIRE,
         DeclineReason.TRANSACTION_NOT_FOUND,
@@ -281,6 +284,7 @@ def not_found_result(message: str) -> GatewayResult:
 
 
 def intent_state(intent: PaymentIntent) -> GatewayState:
+    """What exists at Stripe per a PaymentIntent, refunds of its charge included."""
     if intent.status == "requires_payment_method":
         # With an error it was tried and declined; without, it was never confirmed.
         return GatewayState.DECLINED if intent.last_payment_error else GatewayState.UNKNOWN
@@ -358,6 +362,7 @@ def _raw_cards_refused(error: ErrorDetail) -> bool:
 
 
 def avs_result(charge: Charge | None) -> AvsResult:
+    """Our AVS result from the charge's address checks."""
     checks = _checks(charge)
     if checks is None:
         return AvsResult.UNAVAILABLE
@@ -366,6 +371,7 @@ def avs_result(charge: Charge | None) -> AvsResult:
 
 
 def cvv_result(charge: Charge | None) -> CvvResult:
+    """Our CVV result from the charge's cvc_check."""
     checks = _checks(charge)
     if checks is None:
         return CvvResult.UNAVAILABLE

@@ -149,6 +149,7 @@ def expiry_valid(expdate: str) -> bool:
 
 
 def currency_of(fields: Mapping[str, str]) -> str:
+    """The request's ISO currency (USD when absent); RESULT 6 when it is unknown."""
     code = fields.get("CURRENCY", "USD").upper()
     try:
         currency_exponent(code)
@@ -158,6 +159,7 @@ def currency_of(fields: Mapping[str, str]) -> str:
 
 
 def money_of(raw: str | None, currency: str) -> Money:
+    """The request's amount as Money; RESULT 4 when it is missing, negative or not a number."""
     try:
         value = Decimal(raw or "")
         if value.is_finite() and value >= 0:
@@ -168,4 +170,5 @@ def money_of(raw: str | None, currency: str) -> Money:
 
 
 def same_value(given: str | None, expected: str) -> bool:
+    """Whether a credential matches, in constant time; a missing one never does."""
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())

@@ -67,6 +67,7 @@ class StripeApiError(Exception):
 def invalid_request(
     message: str, *, code: str | None = None, param: str | None = None
 ) -> StripeApiError:
+    """A 400 invalid_request_error as Stripe words it."""
     return StripeApiError(400, "invalid_request_error", message, code=code, param=param)
 
 
@@ -143,6 +144,8 @@ Handler = Callable[[StripeSandbox, Call], dict[str, Any]]
 
 
 def route(sandbox: StripeSandbox, path: str, method: str, handler: Handler) -> Route:
+    """The route of one API endpoint, served through the sandbox's fault injection."""
+
     async def endpoint(request: Request) -> Response:
         return await _answer(sandbox, request, handler)
 
@@ -251,6 +254,7 @@ def _masked(key: str) -> str:
 
 
 def int_param(params: Params, name: str, *, required: bool = False) -> int | None:
+    """An integer form parameter; None when absent and optional, a Stripe error otherwise."""
     raw = params.get(name)
     if not raw:
         if required:
@@ -266,6 +270,7 @@ def int_param(params: Params, name: str, *, required: bool = False) -> int | Non
 
 
 def positive(amount: int, name: str) -> int:
+    """`amount` when it is at least 1; Stripe's error naming the parameter otherwise."""
     if amount < 1:
         raise invalid_request(
             "This value must be greater than or equal to 1.",
@@ -276,6 +281,7 @@ def positive(amount: int, name: str) -> int:
 
 
 def currency_param(params: Params) -> str:
+    """The lower-case `currency` parameter, refused when missing or unknown."""
     raw = params.get("currency")
     if not raw:
         raise invalid_request(
@@ -289,6 +295,7 @@ def currency_param(params: Params) -> str:
 
 
 def check_amount(amount: int, currency: str) -> None:
+    """Refuse an amount below the currency's minimum or above Stripe's maximum."""
     minimum = MINIMUM_AMOUNT.get(currency, 1)
     if amount < minimum:
         raise invalid_request(
@@ -305,12 +312,14 @@ def check_amount(amount: int, currency: str) -> None:
 
 
 def display_amount(amount: int, currency: str) -> str:
+    """An amount as Stripe's messages print it, e.g. `$0.50`."""
     major = Decimal(amount).scaleb(-stripe_exponent(currency))
     symbol = SYMBOLS.get(currency, f"{currency.upper()} ")
     return f"{symbol}{major:,}"
 
 
 def card_param(sandbox: StripeSandbox, params: Params) -> CardInput | None:
+    """The card of a request (test PaymentMethod or raw card data), None when it has none."""
     token = params.get("payment_method")
     has_data = params.has_prefix("payment_method_data[")
     if token and has_data:

@@ -292,6 +292,7 @@ def _intents_newest_first(sandbox: StripeSandbox) -> list[SandboxTxn]:
 
 
 def find_intent(sandbox: StripeSandbox, intent_id: str) -> SandboxTxn:
+    """The PaymentIntent `intent_id`, or Stripe's 404 resource_missing."""
     txn = sandbox.state.ledger.get(intent_id)
     if txn is None or txn.kind != "payment_intent":
         raise StripeApiError(
@@ -316,6 +317,7 @@ def _require_status(txn: SandboxTxn, allowed: tuple[str, ...], done: str) -> Non
 
 
 def invalid_state(message: str, txn: SandboxTxn) -> StripeApiError:
+    """The error for an operation this PaymentIntent's status does not allow."""
     return StripeApiError(
         400,
         "invalid_request_error",
