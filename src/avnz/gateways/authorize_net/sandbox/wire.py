@@ -54,6 +54,7 @@ class Answer:
 
 
 def refusal(reason: str, ref_id: str = "") -> Answer:
+    """A refused transaction with Authorize.Net's reason code `reason`."""
     return Answer(reason, ref_id=ref_id)
 
 
@@ -61,24 +62,29 @@ def refusal(reason: str, ref_id: str = "") -> Answer:
 
 
 def ok_messages() -> dict[str, Any]:
+    """The `messages` element of a successful request."""
     return {"resultCode": "Ok", "message": [{"code": "I00001", "text": "Successful."}]}
 
 
 def error_messages(code: str, text: str) -> dict[str, Any]:
+    """The `messages` element of a failed request with one error."""
     return {"resultCode": "Error", "message": [{"code": code, "text": text}]}
 
 
 def answer(document: Mapping[str, Any]) -> Response:
     # The real gateway prefixes every JSON answer with a byte order mark.
+    """A JSON answer as the gateway sends it (UTF-8 with a byte order mark)."""
     return Response(BOM + json.dumps(document), media_type="application/json; charset=utf-8")
 
 
 def json_amount(minor: int, currency: str) -> float:
     # Reports carry amounts as JSON numbers; a two-decimal value survives float repr exactly.
+    """An amount in minor units as the JSON number the reports carry."""
     return float(Money(minor, currency).to_decimal())
 
 
 def masked(last4: str | None) -> str:
+    """A card or account number as the gateway echoes it: `XXXX` and the last four."""
     return f"XXXX{last4}" if last4 else ""
 
 
@@ -120,6 +126,7 @@ def parse_amount(value: Any, currency: str) -> int | None:
 
 
 def parse_expiry(text: str) -> tuple[int, int] | None:
+    """(year, month) of an expiry in one of the accepted formats; None otherwise."""
     for pattern in EXPIRY_FORMATS:
         if match := pattern.match(text):
             year, month = int(match["year"]), int(match["month"])
@@ -129,6 +136,7 @@ def parse_expiry(text: str) -> tuple[int, int] | None:
 
 
 def brand(number: str) -> str | None:
+    """The card brand of `number` by its BIN range; None when no range matches."""
     for low, high, name in BRANDS:
         prefix = number[: len(low)]
         if low <= prefix <= high:
@@ -137,6 +145,7 @@ def brand(number: str) -> str | None:
 
 
 def aba_valid(routing: str) -> bool:
+    """Whether `routing` is a nine-digit ABA routing number with a valid checksum."""
     if not (routing.isdigit() and len(routing) == 9):
         return False
     digits = [int(c) for c in routing]
@@ -145,12 +154,14 @@ def aba_valid(routing: str) -> bool:
 
 
 def settings_of(request: Mapping[str, Any]) -> dict[str, str]:
+    """The request's transactionSettings as a name to value mapping."""
     raw = (request.get("transactionSettings") or {}).get("setting") or []
     items = raw if isinstance(raw, list) else [raw]
     return {str(s.get("settingName")): str(s.get("settingValue")) for s in items}
 
 
 def is_settled(txn: SandboxTxn) -> bool:
+    """Whether the settlement batch has settled this ledger entry."""
     return bool(txn.extra.get(SETTLED_KEY))
 
 
@@ -168,6 +179,7 @@ def status_of(txn: SandboxTxn) -> str:
 
 
 def settle_amount(txn: SandboxTxn) -> int:
+    """What a settlement reports for the entry: the captured amount, else the amount."""
     return txn.captured or txn.amount
 
 
@@ -200,6 +212,7 @@ def read_instrument(payment: Mapping[str, Any]) -> Instrument | str:
 
 
 def read_card(card: Mapping[str, Any]) -> Instrument | str:
+    """The card of a request, or the response reason code that refuses it."""
     number = str(card.get("cardNumber", ""))
     if not (number.isdigit() and 13 <= len(number) <= 16 and luhn.is_valid(number)):
         return "6"
@@ -283,6 +296,7 @@ def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
 
 
 def payment_detail(txn: SandboxTxn) -> dict[str, Any]:
+    """The masked `payment` element of a transaction's details."""
     if txn.extra.get("echeck"):
         return {"bankAccount": {"accountNumber": masked(txn.card_last4)}}
     return {

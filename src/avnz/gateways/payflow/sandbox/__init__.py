@@ -368,6 +368,7 @@ class PayflowPilot:
 
 
 def transstate(txn: SandboxTxn) -> int:
+    """The TRANSSTATE an inquiry reports for a ledger entry (voids add 1000)."""
     if txn.state is TxnState.DECLINED:
         return 1
     if txn.kind == "A":
@@ -382,6 +383,7 @@ def transstate(txn: SandboxTxn) -> int:
 
 
 def encode_reply(reply: Mapping[str, str], tagged: bool) -> str:
+    """A reply in NVP; length-tagged when the request asked with PAYPAL-NVP: Y."""
     if tagged:
         return "&".join(f"{name}[{len(value)}]={value}" for name, value in reply.items())
     return encode_nvp(reply)

@@ -117,6 +117,7 @@ def amount_result(value: Decimal) -> int:
 
 
 def avs_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """The AVSADDR / AVSZIP a reply carries, decided by the street number and ZIP bands."""
     street = _LEADING_DIGITS.match(fields.get("BILLTOSTREET") or fields.get("STREET") or "")
     address = _band(int(street.group()), STREET_BANDS, "X") if street else "X"
     zip_match = _ZIP.match(fields.get("BILLTOZIP") or fields.get("ZIP") or "")
@@ -130,6 +131,7 @@ def avs_fields(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def cvv_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """The CVV2MATCH a reply carries, decided by the CVV2 band; none without a CVV2."""
     cvv = fields.get("CVV2")
     if cvv is None:
         return {}
@@ -138,6 +140,7 @@ def cvv_fields(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def expiry_valid(expdate: str) -> bool:
+    """Whether EXPDATE (MMYY) is a real month that has not passed."""
     match = _EXPDATE.fullmatch(expdate)
     if match is None or not 1 <= int(match.group(1)) <= 12:
         return False

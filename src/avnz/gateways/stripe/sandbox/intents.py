@@ -40,6 +40,7 @@ from avnz.gateways.stripe.sandbox.tables import (
 
 
 def create_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """POST /v1/payment_intents: create, and with confirm=true charge the card."""
     params = call.params
     amount = int_param(params, "amount", required=True) or 0
     currency = currency_param(params)
@@ -195,6 +196,7 @@ def _set_status(txn: SandboxTxn, status: str) -> None:
 
 
 def capture_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """POST /v1/payment_intents/{intent}/capture: all or part of the capturable."""
     txn = find_intent(sandbox, call.path["intent"])
     _require_status(txn, ("requires_capture",), "captured")
     capturable = int(txn.extra["amount_capturable"])
@@ -214,6 +216,7 @@ def capture_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
 
 
 def cancel_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """POST /v1/payment_intents/{intent}/cancel: release an uncaptured intent."""
     txn = find_intent(sandbox, call.path["intent"])
     _require_status(txn, CANCELABLE, "canceled")
     reason = call.params.get("cancellation_reason")
@@ -231,10 +234,12 @@ def cancel_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
 
 
 def retrieve_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """GET /v1/payment_intents/{intent}."""
     return _intent_json(find_intent(sandbox, call.path["intent"]), call.params.expand())
 
 
 def list_intents(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """GET /v1/payment_intents, newest first, filtered by `created`."""
     bounds = [(op, int_param(call.params, key)) for key, op in CREATED_FILTERS.items()]
     matches = [
         txn
@@ -245,6 +250,7 @@ def list_intents(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
 
 
 def search_intents(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """GET /v1/payment_intents/search with Stripe's query language (AND clauses)."""
     query = call.params.get("query")
     if not query:
         raise invalid_request(

@@ -19,6 +19,7 @@ from avnz.gateways.stripe.sandbox.tables import REFUND_REASONS, refund_ids
 
 
 def create_refund(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """POST /v1/refunds: refund all or part of what the PaymentIntent captured."""
     params = call.params
     txn = _refund_target(sandbox, params)
     if txn.extra["status"] != "succeeded":
@@ -96,6 +97,7 @@ def _new_refund(txn: SandboxTxn, amount: int, reason: str | None, params: Params
 
 
 def retrieve_refund(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """GET /v1/refunds/{refund}."""
     refund = sandbox.state.ledger.get(call.path["refund"])
     if refund is None or refund.kind != "refund":
         raise StripeApiError(
@@ -124,6 +126,7 @@ def _refund_json(refund: SandboxTxn) -> dict[str, Any]:
 
 
 def balance(sandbox: StripeSandbox, _call: Call) -> dict[str, Any]:
+    """GET /v1/balance: what the captured, unrefunded payments add up to per currency."""
     totals: dict[str, int] = {}
     for txn in sandbox.state.ledger.transactions.values():
         if txn.kind == "payment_intent":
