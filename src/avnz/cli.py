@@ -14,6 +14,7 @@ from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
+from avnz.integrations import definitions
 from avnz.jobs.worker import Worker
 from avnz.payments import demo as demo_payments
 from avnz.rules import demo as demo_rules
@@ -136,13 +137,16 @@ def worker() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema to the newest migration."""
+    """Create or upgrade the database schema to the newest migration, then write the
+    integration definitions from code (a new gateway's row included)."""
     settings = _settings()
 
     async def run() -> None:
         engine = create_engine(settings.resolved_database_url)
         try:
             await upgrade(engine)
+            async with engine.begin() as connection:
+                await definitions.sync_reference_rows(connection)
         finally:
             await engine.dispose()
 

@@ -6,7 +6,7 @@ import re
 
 from playwright.async_api import Page, expect
 
-from avnz.gateways.sandbox.nmi import SANDBOX_CREDENTIALS
+from avnz.gateways.nmi.sandbox import SANDBOX_CREDENTIALS
 from avnz.tenancy.models import Role
 from tests.e2e.conftest import Login, screenshot
 

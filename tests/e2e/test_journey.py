@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Locator, Page, expect
 
-from avnz.gateways.sandbox.nmi import SANDBOX_CREDENTIALS
+from avnz.gateways.nmi.sandbox import SANDBOX_CREDENTIALS
 from avnz.tenancy.models import Role
 from tests.e2e.conftest import Login, screenshot
 from tests.factories import PASSWORD, World

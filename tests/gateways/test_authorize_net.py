@@ -15,13 +15,9 @@ import pytest
 import structlog
 
 from avnz.core.logging import configure_logging
-from avnz.gateways import authorize_net as an
-from avnz.gateways.authorize_net import (
-    AuthorizeNetConnector,
-    from_authenticate_response,
-    from_details_response,
-    from_payment_response,
-    from_unsettled_list_response,
+from avnz.gateways.authorize_net import payloads as an
+from avnz.gateways.authorize_net.connector import AuthorizeNetConnector
+from avnz.gateways.authorize_net.payloads import (
     invoice_number,
     to_authenticate_payload,
     to_authorize_payload,
@@ -33,6 +29,15 @@ from avnz.gateways.authorize_net import (
     to_void_payload,
     wire_amount,
 )
+from avnz.gateways.authorize_net.responses import (
+    from_authenticate_response,
+    from_details_response,
+    from_payment_response,
+    from_unsettled_list_response,
+)
+from avnz.gateways.authorize_net.sandbox import create_app
+from avnz.gateways.authorize_net.sandbox.tables import SANDBOX_CREDENTIALS, SEQUENCES
+from avnz.gateways.authorize_net.sandbox.wire import sequence_problem
 from avnz.gateways.base import (
     Address,
     AvsResult,
@@ -54,12 +59,6 @@ from avnz.gateways.base import (
     VoidRequest,
 )
 from avnz.gateways.sandbox import common
-from avnz.gateways.sandbox.authorize_net import (
-    SANDBOX_CREDENTIALS,
-    SEQUENCES,
-    create_app,
-    sequence_problem,
-)
 from tests.support.live_server import free_port, live_server
 
 SAMPLES = Path(__file__).parent / "samples"

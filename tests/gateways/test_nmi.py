@@ -34,22 +34,24 @@ from avnz.gateways.base import (
     Timeouts,
     VoidRequest,
 )
-from avnz.gateways.nmi import (
-    NmiConnector,
-    UnreadableReplyError,
+from avnz.gateways.nmi.connector import NmiConnector
+from avnz.gateways.nmi.payloads import (
     amount_text,
-    from_payment_response,
-    from_query_response,
-    from_verify_response,
-    parse_query_body,
-    parse_transact_body,
     to_capture_payload,
     to_inquire_payload,
     to_refund_payload,
     to_sale_payload,
     to_verify_payload,
 )
-from avnz.gateways.sandbox.nmi import SANDBOX_CREDENTIALS, create_app
+from avnz.gateways.nmi.responses import (
+    UnreadableReplyError,
+    from_payment_response,
+    from_query_response,
+    from_verify_response,
+    parse_query_body,
+    parse_transact_body,
+)
+from avnz.gateways.nmi.sandbox import SANDBOX_CREDENTIALS, create_app
 from tests.support.live_server import free_port, live_server
 
 SAMPLES = Path(__file__).parent / "samples"

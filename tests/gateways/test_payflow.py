@@ -35,18 +35,12 @@ from avnz.gateways.base import (
     Timeouts,
     VoidRequest,
 )
-from avnz.gateways.payflow import (
+from avnz.gateways.payflow.connector import PayflowConnector
+from avnz.gateways.payflow.nvp import encode_nvp, parse_nvp, parse_reply
+from avnz.gateways.payflow.payloads import (
     MissingCredentials,
-    PayflowConnector,
     auth_fields,
-    encode_nvp,
     format_amount,
-    from_inquire_response,
-    from_payment_response,
-    from_reference_response,
-    from_verify_response,
-    parse_nvp,
-    parse_reply,
     request_id,
     to_capture_payload,
     to_inquire_payload,
@@ -54,7 +48,14 @@ from avnz.gateways.payflow import (
     to_sale_payload,
     to_verify_payload,
 )
-from avnz.gateways.sandbox.payflow import SANDBOX_CREDENTIALS, TEST_CARDS, create_app
+from avnz.gateways.payflow.responses import (
+    from_inquire_response,
+    from_payment_response,
+    from_reference_response,
+    from_verify_response,
+)
+from avnz.gateways.payflow.sandbox import create_app
+from avnz.gateways.payflow.sandbox.triggers import SANDBOX_CREDENTIALS, TEST_CARDS
 from tests.support.live_server import free_port, live_server
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -879,13 +880,13 @@ async def test_logs_never_hold_card_data_or_credentials(payflow: PayflowConnecto
 
 
 def test_sandbox_credentials_are_documented() -> None:
-    import avnz.gateways.sandbox.payflow as module
+    import avnz.gateways.payflow.sandbox as module
 
     assert all(value in (module.__doc__ or "") for value in SANDBOX_CREDENTIALS.values())
 
 
 def test_amount_trigger_boundaries() -> None:
-    from avnz.gateways.sandbox.payflow import amount_result
+    from avnz.gateways.payflow.sandbox.triggers import amount_result
 
     assert [amount_result(Decimal(v)) for v in ("1000", "1000.01", "1012", "2000", "2000.01")] == [
         0,

@@ -37,17 +37,9 @@ from avnz.gateways.base import (
     Timeouts,
     VoidRequest,
 )
-from avnz.gateways.sandbox.stripe import SANDBOX_CREDENTIALS, create_app
-from avnz.gateways.stripe import (
-    StripeConnector,
-    clean_message,
-    from_inquire_response,
-    from_payment_response,
-    from_recent_response,
-    from_refund_response,
-    from_search_response,
+from avnz.gateways.stripe.connector import StripeConnector
+from avnz.gateways.stripe.payloads import (
     from_stripe_amount,
-    from_verify_response,
     to_authorize_payload,
     to_capture_payload,
     to_refund_payload,
@@ -55,6 +47,17 @@ from avnz.gateways.stripe import (
     to_search_params,
     to_stripe_amount,
 )
+from avnz.gateways.stripe.responses import (
+    clean_message,
+    from_inquire_response,
+    from_payment_response,
+    from_recent_response,
+    from_refund_response,
+    from_search_response,
+    from_verify_response,
+)
+from avnz.gateways.stripe.sandbox import create_app
+from avnz.gateways.stripe.sandbox.tables import SANDBOX_CREDENTIALS
 from tests.support.live_server import free_port, live_server
 
 SAMPLES = Path(__file__).parent / "samples"

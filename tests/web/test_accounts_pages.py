@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from avnz.gateways.sandbox.nmi import SANDBOX_CREDENTIALS
+from avnz.gateways.nmi.sandbox import SANDBOX_CREDENTIALS
 from avnz.tenancy.models import Role
 from tests.factories import World
 from tests.support.payments import API, pay

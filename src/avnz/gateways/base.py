@@ -89,6 +89,7 @@ SOFT_REASONS = frozenset(reason for reason, retry in RETRYABLE.items() if retry)
 
 
 def decline_outcome(reason: DeclineReason) -> Outcome:
+    """SOFT_DECLINE for a reason worth retrying, HARD_DECLINE otherwise."""
     return Outcome.SOFT_DECLINE if reason in SOFT_REASONS else Outcome.HARD_DECLINE
 
 
@@ -378,6 +379,7 @@ def _ms(started: float) -> float:
 
 
 def transport_failure_result(operation: Operation, failure: TransportFailure) -> GatewayResult:
+    """The result of a call that failed in transport, retryable only before sending."""
     return GatewayResult(
         operation=operation,
         outcome=failure.outcome,

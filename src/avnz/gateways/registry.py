@@ -1,60 +1,53 @@
-"""The gateways avnz speaks, one line each.
+"""The gateways avnz speaks, found from their declarations.
 
-A fifth gateway is a connector file, a sandbox file and one line in GATEWAYS; nothing else in
-the product names a gateway.
+Adding a gateway is one package plus its tests: create `avnz/gateways/<name>/` whose
+`__init__.py` declares `GATEWAY = GatewayPlugin(...)` (see `plugin.py`: connector class, integration
+provider code, catalogue text, icon, documentation URL, sandbox app and its credentials), and add
+`tests/gateways/test_<name>.py`. The registry imports every package under `avnz.gateways` that
+declares a `GATEWAY`; the integration definition, the sandbox mounted at /sandbox/<name>, the
+CLI's choices and the merchant accounts' provider types all follow from it. Product code outside
+the package does not name a gateway (the one exception left: the demo's NMI decline amount in
+payments/demo.py).
+
+Invariants: registry names and provider codes are unique; `GATEWAYS` is read-only and sorted by
+name; only `register` and `unregister` change it (tests and extensions, never a request).
 """
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+import importlib
+import pkgutil
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import httpx
-from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from avnz.gateways import authorize_net, nmi, payflow, stripe
+import avnz.gateways
 from avnz.gateways.base import Connector, ConnectorConfig
-from avnz.gateways.sandbox import authorize_net as authorize_net_sandbox
-from avnz.gateways.sandbox import nmi as nmi_sandbox
-from avnz.gateways.sandbox import payflow as payflow_sandbox
-from avnz.gateways.sandbox import stripe as stripe_sandbox
+from avnz.gateways.plugin import GatewayPlugin
 
 # Where `avnz serve` mounts the built-in sandboxes on its own port: /sandbox/{gateway}.
 SANDBOX_MOUNT = "/sandbox"
 
 
-@dataclass(frozen=True, slots=True)
-class Gateway:
-    connector: type[Connector]
-    create_sandbox: Callable[[], Starlette]  # a fresh local emulator with an empty ledger
-    sandbox_credentials: Mapping[str, str]  # what that emulator accepts
+def _declared_gateways() -> list[GatewayPlugin]:
+    """Every `GATEWAY` exported by a package directly under `avnz.gateways`."""
+    found = []
+    for package in pkgutil.iter_modules(avnz.gateways.__path__):
+        if package.ispkg:
+            module = importlib.import_module(f"{avnz.gateways.__name__}.{package.name}")
+            declared = getattr(module, "GATEWAY", None)
+            if isinstance(declared, GatewayPlugin):
+                found.append(declared)
+    return found
 
-    @property
-    def name(self) -> str:
-        return self.connector.name
 
-
-GATEWAYS: Mapping[str, Gateway] = {
-    gateway.name: gateway
-    for gateway in (
-        Gateway(nmi.NmiConnector, nmi_sandbox.create_app, nmi_sandbox.SANDBOX_CREDENTIALS),
-        Gateway(
-            authorize_net.AuthorizeNetConnector,
-            authorize_net_sandbox.create_app,
-            authorize_net_sandbox.SANDBOX_CREDENTIALS,
-        ),
-        Gateway(
-            payflow.PayflowConnector,
-            payflow_sandbox.create_app,
-            payflow_sandbox.SANDBOX_CREDENTIALS,
-        ),
-        Gateway(
-            stripe.StripeConnector, stripe_sandbox.create_app, stripe_sandbox.SANDBOX_CREDENTIALS
-        ),
-    )
-}
+_registered: dict[str, GatewayPlugin] = {}
+GATEWAYS: Mapping[str, GatewayPlugin] = MappingProxyType(_registered)
 
 
 class UnknownGatewayError(KeyError):
+    """No gateway is registered under this name; the message lists the ones that are."""
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
@@ -63,7 +56,24 @@ class UnknownGatewayError(KeyError):
         return f"unknown gateway {self.name!r}; known: {', '.join(sorted(GATEWAYS))}"
 
 
-def gateway(name: str) -> Gateway:
+def register(plugin: GatewayPlugin) -> None:
+    """Add a gateway; its name and provider code must be new."""
+    providers = {g.provider for g in _registered.values()}
+    if plugin.name in _registered or plugin.provider in providers:
+        raise ValueError(f"gateway {plugin.name!r} ({plugin.provider}) is already registered")
+    entries = sorted([*_registered.values(), plugin], key=lambda g: g.name)
+    _registered.clear()
+    _registered.update((g.name, g) for g in entries)
+
+
+def unregister(name: str) -> None:
+    """Remove gateway `name` (a test's throwaway gateway); the others stay as they were."""
+    if _registered.pop(name, None) is None:
+        raise UnknownGatewayError(name)
+
+
+def gateway(name: str) -> GatewayPlugin:
+    """The declaration of gateway `name`, or UnknownGatewayError naming the known ones."""
     try:
         return GATEWAYS[name]
     except KeyError:
@@ -84,3 +94,7 @@ def sandbox_mounts(names: Iterable[str] | None = None) -> list[Mount]:
 def sandbox_url(base_url: str, name: str) -> str:
     """The URL of gateway `name`'s sandbox mounted by `avnz serve` at `base_url`."""
     return f"{base_url.rstrip('/')}{SANDBOX_MOUNT}/{gateway(name).name}"
+
+
+for _declared in _declared_gateways():
+    register(_declared)

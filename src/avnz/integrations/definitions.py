@@ -1,25 +1,33 @@
 """Every provider avnz integrates with: who may configure it, the JSON Schemas of its credentials
 and settings, and how a connection test reaches it.
 
-This module is where a provider is described. The `integration_definitions` table holds the same
-data as reference rows, written by migrations from a snapshot of this module (a migration must
-not change when this module does); a test keeps the two equal, so changing a definition here
-means shipping a migration that updates its row. A payment gateway's credential schema is its
-connector's `credentials_schema`, never a copy.
+This module is where a provider is described; a payment gateway is described by its own
+declaration (`avnz.gateways.<name>.GATEWAY`) and its definition here is built from it, so its
+credential schema is its connector's `credentials_schema`, never a copy. `DEFINITIONS` is read
+live: a gateway registered later appears in it. The `integration_definitions` table holds the
+same data as reference rows: migration 0003 wrote a snapshot of this module, and
+`sync_reference_rows` (run by `avnz migrate`) upserts every definition from code, so a new gateway
+or a changed definition needs no migration row. A test keeps the migrated rows equal to the code.
 """
 
 import copy
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from avnz.auth.oidc import SUPPORTED_ALGORITHMS
 from avnz.gateways import registry
 from avnz.gateways.base import Environment
+from avnz.gateways.plugin import GatewayPlugin
 from avnz.integrations.models import (
     DefinitionStatus,
     IntegrationCategory,
+    IntegrationDefinition,
     IntegrationProvider,
 )
 
@@ -208,6 +216,7 @@ class Definition:
     required_compliance: tuple[str, ...] = ()
     status: DefinitionStatus = DefinitionStatus.AVAILABLE
     gateway: str | None = None  # the gateway registry name of a payment provider
+    icon: str | None = None  # under /static/integrations/; by default `<provider>.svg`
 
     def __post_init__(self) -> None:
         if self.platform_offered and not self.client_allowed:
@@ -215,7 +224,7 @@ class Definition:
 
     @property
     def logo_url(self) -> str:
-        return f"/static/integrations/{self.provider.value.lower()}.svg"
+        return f"/static/integrations/{self.icon or f'{self.provider.value.lower()}.svg'}"
 
     def row(self) -> dict[str, Any]:
         """The reference row of this definition, as `integration_definitions` stores it."""
@@ -237,23 +246,30 @@ class Definition:
         }
 
 
-def _gateway(provider: IntegrationProvider, gateway_name: str, docs: str) -> Definition:
-    connector = registry.gateway(gateway_name).connector
+@functools.cache
+def _gateway(plugin: GatewayPlugin) -> Definition:
+    try:
+        provider = IntegrationProvider(plugin.provider)
+    except ValueError:
+        raise ValueError(
+            f"gateway {plugin.name!r} declares provider {plugin.provider!r}, "
+            "which IntegrationProvider does not list"
+        ) from None
     return Definition(
         provider=provider,
         category=C.PAYMENT_GATEWAY,
-        name=connector.display_name,
-        description=f"Card payments through {connector.display_name}; each integration feeds "
-        "a merchant account of one brand.",
-        documentation_url=docs,
-        credential_schema=copy.deepcopy(dict(connector.credentials_schema)),
+        name=plugin.label,
+        description=plugin.description,
+        documentation_url=plugin.documentation_url,
+        credential_schema=copy.deepcopy(dict(plugin.credentials_schema)),
         settings_schema=GATEWAY_SETTINGS,
         probe=GatewayProbe(),
         client_allowed=True,
         platform_offered=True,
-        api_base_url=connector.base_urls[Environment.PRODUCTION],
+        api_base_url=plugin.connector.base_urls[Environment.PRODUCTION],
         required_compliance=("PCI_DSS",),
-        gateway=gateway_name,
+        gateway=plugin.name,
+        icon=plugin.icon,
     )
 
 
@@ -295,7 +311,8 @@ def _aws(
     )
 
 
-_DEFINITIONS: tuple[Definition, ...] = (
+# The providers that are not gateways; each gateway brings its own (see `_gateway`).
+_NON_GATEWAYS: tuple[Definition, ...] = (
     _identity(P.AUTH0, "Auth0", "https://auth0.com/docs/secure/tokens/access-tokens"),
     _identity(P.OKTA, "Okta", "https://developer.okta.com/docs/guides/validate-access-tokens/"),
     _identity(
@@ -304,14 +321,6 @@ _DEFINITIONS: tuple[Definition, ...] = (
         "https://docs.aws.amazon.com/cognito/latest/developerguide/"
         "amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html",
     ),
-    _gateway(
-        P.PAYPAL_PAYFLOW,
-        "payflow",
-        "https://developer.paypal.com/api/nvp-soap/payflow/payflow-gateway-overview/",
-    ),
-    _gateway(P.NMI, "nmi", "https://docs.nmi.com/reference/getting-started"),
-    _gateway(P.AUTHORIZE_NET, "authorize_net", "https://developer.authorize.net/api/reference/"),
-    _gateway(P.STRIPE, "stripe", "https://docs.stripe.com/api"),
     _aws(
         P.AWS_SES,
         C.EMAIL_TRANSACTIONAL,
@@ -575,13 +584,42 @@ _DEFINITIONS: tuple[Definition, ...] = (
     ),
 )
 
-DEFINITIONS: Mapping[IntegrationProvider, Definition] = {d.provider: d for d in _DEFINITIONS}
+
+class _Catalogue(Mapping[IntegrationProvider, Definition]):
+    """The definitions by provider: the fixed ones, then one per registered gateway, read live."""
+
+    def _current(self) -> dict[IntegrationProvider, Definition]:
+        every = (*_NON_GATEWAYS, *map(_gateway, registry.GATEWAYS.values()))
+        return {d.provider: d for d in every}
+
+    def __getitem__(self, provider: IntegrationProvider) -> Definition:
+        return self._current()[provider]
+
+    def __iter__(self) -> Iterator[IntegrationProvider]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+DEFINITIONS: Mapping[IntegrationProvider, Definition] = _Catalogue()
 
 
 def definition(provider: IntegrationProvider) -> Definition:
+    """The definition of `provider`; KeyError when no provider or gateway declares it."""
     return DEFINITIONS[provider]
 
 
 def reference_rows() -> list[dict[str, Any]]:
-    """Every definition as an `integration_definitions` row (what a migration snapshots)."""
-    return [d.row() for d in _DEFINITIONS]
+    """Every definition as an `integration_definitions` row (what `sync_reference_rows` writes)."""
+    return [d.row() for d in DEFINITIONS.values()]
+
+
+async def sync_reference_rows(connection: AsyncConnection) -> None:
+    """Upsert every definition's row; a row the code no longer defines stays (integrations may
+    still name its provider)."""
+    for row in reference_rows():
+        by_provider = IntegrationDefinition.provider == row["provider"]
+        stmt = update(IntegrationDefinition).where(by_provider).values(**row)
+        if (await connection.execute(stmt)).rowcount == 0:
+            await connection.execute(insert(IntegrationDefinition).values(**row))

@@ -1,1 +1,2 @@
-"""Local emulators of each gateway's wire protocol, for tests, the demo and load tests."""
+"""What the gateways' local emulators share (`common.py`); each gateway's own sandbox lives in its
+package (`avnz.gateways.<name>.sandbox`) and is named by its declaration."""

@@ -130,16 +130,19 @@ class Ledger:
 
 
 def numeric_ids(start: int = 2_000_000_000) -> Callable[[], str]:
+    """A source of increasing numeric transaction ids from a random start."""
     counter = itertools.count(start + secrets.randbelow(1_000_000) * 1000)
     return lambda: str(next(counter))
 
 
 def alnum_ids(prefix: str = "", length: int = 12) -> Callable[[], str]:
+    """A source of random upper-case alphanumeric ids with `prefix`."""
     alphabet = string.ascii_uppercase + string.digits
     return lambda: prefix + "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def auth_code() -> str:
+    """A random six-character authorization code."""
     return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(6))
 
 
@@ -150,6 +153,8 @@ class SandboxState:
 
 
 def control_routes(state: SandboxState) -> list[BaseRoute]:
+    """The `/_sandbox/` routes every sandbox has: set faults, reset, list transactions."""
+
     async def set_faults(request: Request) -> Response:
         try:
             body = await request.json()

@@ -39,10 +39,7 @@ PayPal charged the card and the answer got lost on the way back; an inquiry then
 `error` and `malformed` answer before anything is processed.
 """
 
-import re
-import secrets
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,8 +47,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from avnz.core import clock
-from avnz.core.money import Money, currency_exponent
-from avnz.gateways.payflow import encode_nvp, format_amount, parse_nvp
+from avnz.core.money import Money
+from avnz.gateways.payflow.nvp import encode_nvp, parse_nvp
+from avnz.gateways.payflow.payloads import format_amount
+from avnz.gateways.payflow.sandbox.triggers import (
+    BASE_TRANSSTATE,
+    RESPMSG,
+    SANDBOX_CREDENTIALS,
+    TEST_CARDS,
+    VOIDED_INCREMENT,
+    Refused,
+    amount_result,
+    avs_fields,
+    currency_of,
+    cvv_fields,
+    expiry_valid,
+    money_of,
+    same_value,
+)
 from avnz.gateways.sandbox.common import (
     Ledger,
     SandboxState,
@@ -62,169 +75,6 @@ from avnz.gateways.sandbox.common import (
     gateway_endpoint,
     sandbox_app,
 )
-
-SANDBOX_CREDENTIALS: dict[str, str] = {
-    "partner": "PayPal",
-    "vendor": "avnzpilot",
-    "user": "avnzpilot",
-    "password": "pilot-pass-42",
-}
-
-TEST_CARDS: frozenset[str] = frozenset(
-    {
-        "378282246310005",  # Amex
-        "371449635398431",
-        "378734493671000",
-        "30569309025904",  # Diners
-        "6011111111111117",  # Discover
-        "6011000990139424",
-        "3530111333300000",  # JCB
-        "3566002020360505",
-        "2221000000000009",  # Mastercard
-        "2223000048400011",
-        "2223016768739313",
-        "5555555555554444",
-        "5105105105105100",
-        "4111111111111111",  # Visa
-        "4012888888881881",
-        "4222222222222",
-    }
-)
-
-# RESULT codes an amount of 1000 + code produces; other amounts in 1001-2000 decline with 12.
-AMOUNT_RESULTS: frozenset[int] = frozenset(
-    {4, 5, 12, 13, 23, 24, 30, 103, 104, 111, 112, 114, 1000}
-)
-
-RESPMSG: dict[int, str] = {
-    0: "Approved",
-    1: "User authentication failed",
-    2: "Invalid tender",
-    3: "Invalid transaction type",
-    4: "Invalid amount",
-    5: "Invalid merchant information",
-    6: "Invalid or unsupported currency code",
-    7: "Field format error",
-    12: "Declined",
-    13: "Referral",
-    19: "Original transaction ID not found",
-    20: "Cannot find the customer reference number",
-    23: "Invalid account number",
-    24: "Invalid expiration date",
-    26: "Invalid vendor account",
-    30: "Duplicate transaction",
-    103: "Error reading response from host",
-    104: "Timeout waiting for processor response",
-    105: "Credit error",
-    108: "Void error",
-    111: "Capture error",
-    112: "Failed AVS check",
-    114: "Card Security Code (CSC) Mismatch",
-    120: "Attempt to reference a failed transaction",
-    1000: "Generic host error",
-}
-
-# (ceiling, code) bands of the AVS and CVV triggers; a value above the last band gets `above`.
-Bands = tuple[tuple[int, str], ...]
-STREET_BANDS: Bands = ((333, "Y"), (666, "N"))
-ZIP_BANDS: Bands = ((50000, "Y"),)
-CVV_BANDS: Bands = ((0, ""), (300, "Y"), (600, "N"))
-
-# TRANSSTATE an inquiry reports: settlement never runs here, so sales stay "settlement pending".
-BASE_TRANSSTATE: dict[str, int] = {"S": 6, "D": 6, "C": 6, "V": 0}
-VOIDED_INCREMENT = 1000
-
-_LEADING_DIGITS = re.compile(r"\d{1,3}")
-_ZIP = re.compile(r"\d{5}")
-_EXPDATE = re.compile(r"(\d\d)(\d\d)")
-
-
-class Refused(Exception):
-    """Any answer but approval, raised from where the problem is found."""
-
-    def __init__(self, result: int, detail: str | None = None) -> None:
-        super().__init__(result)
-        self.result = result
-        self.message = f"{RESPMSG[result]}: {detail}" if detail else RESPMSG[result]
-
-    def reply(self, pnref: str) -> dict[str, str]:
-        return {"RESULT": str(self.result), "PNREF": pnref, "RESPMSG": self.message}
-
-
-# --- triggers --------------------------------------------------------------------------------
-
-
-def _band(value: int, bands: Bands, above: str) -> str:
-    return next((code for ceiling, code in bands if value <= ceiling), above)
-
-
-def amount_result(value: Decimal) -> int:
-    """The pilot's amount trigger: up to 1000 approves, 1000 + a supported code answers that code,
-    anything else above 1000 declines with 12."""
-    if value <= 1000:
-        return 0
-    code = value - 1000
-    if code == code.to_integral_value() and int(code) in AMOUNT_RESULTS:
-        return int(code)
-    return 12
-
-
-def avs_fields(fields: Mapping[str, str]) -> dict[str, str]:
-    street = _LEADING_DIGITS.match(fields.get("BILLTOSTREET") or fields.get("STREET") or "")
-    address = _band(int(street.group()), STREET_BANDS, "X") if street else "X"
-    zip_match = _ZIP.match(fields.get("BILLTOZIP") or fields.get("ZIP") or "")
-    postal = _band(int(zip_match.group()), ZIP_BANDS, "N") if zip_match else "X"
-    country = (fields.get("BILLTOCOUNTRY") or fields.get("COUNTRY") or "US").upper()
-    return {
-        "AVSADDR": address,
-        "AVSZIP": "X" if address == "X" else postal,
-        "IAVS": "N" if country in ("US", "840") else "Y",
-    }
-
-
-def cvv_fields(fields: Mapping[str, str]) -> dict[str, str]:
-    cvv = fields.get("CVV2")
-    if cvv is None:
-        return {}
-    match = _band(int(cvv), CVV_BANDS, "X") if cvv.isdigit() else "X"
-    return {"CVV2MATCH": match} if match else {}
-
-
-def expiry_valid(expdate: str) -> bool:
-    match = _EXPDATE.fullmatch(expdate)
-    if match is None or not 1 <= int(match.group(1)) <= 12:
-        return False
-    today = clock.now()
-    year = 2000 + int(match.group(2))
-    if year > today.year + 50:  # two-digit years: 0298 is February 1998, long expired
-        year -= 100
-    return (year, int(match.group(1))) >= (today.year, today.month)
-
-
-def _currency(fields: Mapping[str, str]) -> str:
-    code = fields.get("CURRENCY", "USD").upper()
-    try:
-        currency_exponent(code)
-    except ValueError:
-        raise Refused(6) from None
-    return code
-
-
-def _money(raw: str | None, currency: str) -> Money:
-    try:
-        value = Decimal(raw or "")
-        if value.is_finite() and value >= 0:
-            return Money.from_decimal(value, currency)
-    except (InvalidOperation, ValueError):
-        pass
-    raise Refused(4)
-
-
-def _same(given: str | None, expected: str) -> bool:
-    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
-
-
-# --- the gateway -----------------------------------------------------------------------------
 
 
 class PayflowPilot:
@@ -270,13 +120,16 @@ class PayflowPilot:
 
     def _authenticate(self, fields: Mapping[str, str]) -> None:
         expected = self.credentials
-        vendor_ok = _same(fields.get("PARTNER"), expected["partner"]) and _same(
+        vendor_ok = same_value(fields.get("PARTNER"), expected["partner"]) and same_value(
             fields.get("VENDOR"), expected["vendor"]
         )
         if not vendor_ok:
             raise Refused(26)
         user = expected.get("user") or expected["vendor"]
-        if not (_same(fields.get("USER"), user) and _same(fields.get("PWD"), expected["password"])):
+        if not (
+            same_value(fields.get("USER"), user)
+            and same_value(fields.get("PWD"), expected["password"])
+        ):
             raise Refused(1)
 
     def _trxtype(self, fields: Mapping[str, str]) -> str:
@@ -319,7 +172,7 @@ class PayflowPilot:
     # --- transactions ---
 
     def _payment(self, kind: str, fields: dict[str, str]) -> SandboxTxn:
-        money = _money(fields.get("AMT"), _currency(fields))
+        money = money_of(fields.get("AMT"), currency_of(fields))
         verification = kind == "A" and money.amount == 0
         if kind == "S" and money.amount == 0:
             raise Refused(4, "a sale needs an amount")
@@ -357,7 +210,7 @@ class PayflowPilot:
         if auth.state is not TxnState.AUTHORIZED:
             raise Refused(111, f"the authorization is already {auth.state.value}")
         money = (
-            _money(fields["AMT"], auth.currency)
+            money_of(fields["AMT"], auth.currency)
             if "AMT" in fields
             else Money(auth.amount, auth.currency)
         )
@@ -399,7 +252,7 @@ class PayflowPilot:
         ):
             raise Refused(105, "the transaction cannot be credited")
         money = (
-            _money(fields["AMT"], original.currency)
+            money_of(fields["AMT"], original.currency)
             if "AMT" in fields
             else Money(original.refundable, original.currency)
         )
@@ -415,7 +268,7 @@ class PayflowPilot:
 
     def _unreferenced_credit(self, fields: dict[str, str]) -> SandboxTxn:
         # The pilot approves every credit to a card, whatever the amount.
-        money = _money(fields.get("AMT"), _currency(fields))
+        money = money_of(fields.get("AMT"), currency_of(fields))
         last4, _ = self._card(fields)
         txn = SandboxTxn(
             id=self.ledger.new_id(),
@@ -464,7 +317,7 @@ class PayflowPilot:
     def _record_failure(self, kind: str, fields: Mapping[str, str], refusal: Refused) -> SandboxTxn:
         # Payflow gives failed transactions a PNREF too, and an inquiry finds them.
         try:
-            money = _money(fields.get("AMT"), _currency(fields))
+            money = money_of(fields.get("AMT"), currency_of(fields))
         except Refused:
             money = Money(0, "USD")
         txn = SandboxTxn(
@@ -515,6 +368,7 @@ class PayflowPilot:
 
 
 def transstate(txn: SandboxTxn) -> int:
+    """The TRANSSTATE an inquiry reports for a ledger entry (voids add 1000)."""
     if txn.state is TxnState.DECLINED:
         return 1
     if txn.kind == "A":
@@ -529,6 +383,7 @@ def transstate(txn: SandboxTxn) -> int:
 
 
 def encode_reply(reply: Mapping[str, str], tagged: bool) -> str:
+    """A reply in NVP; length-tagged when the request asked with PAYPAL-NVP: Y."""
     if tagged:
         return "&".join(f"{name}[{len(value)}]={value}" for name, value in reply.items())
     return encode_nvp(reply)

@@ -43,22 +43,55 @@ is ambiguous, so an inquiry by order id then finds it. "error" and "malformed" a
 """
 
 import json
-import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from stdnum import luhn
 
 from avnz.core import clock
 from avnz.core.money import Money
+from avnz.gateways.authorize_net.sandbox.tables import (
+    API_PATH,
+    AUTH_ONLY,
+    AVS_BY_ZIP,
+    CURRENCIES,
+    CVV_BY_CODE,
+    DECLINE_ZIP,
+    DUPLICATE_WINDOW_SECONDS,
+    ECHECK_LIMIT,
+    ECHECK_MONTHLY_LIMIT,
+    ERROR_GENERATION_CARD,
+    NAMESPACE,
+    PARTIAL_AUTH_PERCENT,
+    REASONS,
+    REFUND,
+    SALE,
+    SANDBOX_CREDENTIALS,
+    SETTLED_KEY,
+)
+from avnz.gateways.authorize_net.sandbox.wire import (
+    Answer,
+    Instrument,
+    RequestError,
+    answer,
+    error_messages,
+    is_settled,
+    listed_transaction,
+    masked,
+    ok_messages,
+    parse_amount,
+    read_instrument,
+    refusal,
+    sequence_problem,
+    settings_of,
+    transaction_detail,
+    transaction_document,
+)
 from avnz.gateways.sandbox.common import (
     Ledger,
     SandboxState,
@@ -69,419 +102,6 @@ from avnz.gateways.sandbox.common import (
     numeric_ids,
     sandbox_app,
 )
-
-SANDBOX_CREDENTIALS: dict[str, str] = {
-    "api_login_id": "avnzSandbox",
-    "transaction_key": "SandboxKey000001",
-}
-
-API_PATH = "/xml/v1/request.api"
-BOM = "\ufeff"
-NAMESPACE = "AnetApi/xml/v1/schema/AnetApiSchema.xsd"
-
-SALE, AUTH_ONLY, REFUND = "authCaptureTransaction", "authOnlyTransaction", "refundTransaction"
-CURRENCIES = frozenset({"USD", "CAD", "EUR", "GBP", "AUD", "NZD"})
-
-DECLINE_ZIP = "46282"
-AVS_BY_ZIP = {
-    "46201": "A",
-    "46203": "E",
-    "46204": "G",
-    "46205": "N",
-    "46206": "P",
-    "46207": "R",
-    "46208": "S",
-    "46209": "U",
-    "46211": "W",
-    "46214": "X",
-    "46217": "Z",
-}
-CVV_BY_CODE = {"900": "M", "901": "N", "902": "S", "903": "U", "904": "P"}
-PARTIAL_AUTH_PERCENT = {"46225": 20, "46226": 40, "46227": 60, "46228": 80}
-ERROR_GENERATION_CARD = "4222222222222"
-ECHECK_LIMIT = 10_000  # cents, per transaction
-ECHECK_MONTHLY_LIMIT = 500_000
-DUPLICATE_WINDOW_SECONDS = 120
-
-# Reason code -> (responseCode, text), as responseCodes.json words them.
-REASONS: dict[str, tuple[str, str]] = {
-    "1": ("1", "This transaction has been approved."),
-    "2": ("2", "This transaction has been declined."),
-    "3": ("2", "This transaction has been declined."),
-    "4": ("2", "This transaction has been declined."),
-    "5": ("3", "A valid amount is required."),
-    "6": ("3", "The credit card number is invalid."),
-    "7": ("3", "Credit card expiration date is invalid."),
-    "8": ("3", "The credit card has expired."),
-    "9": ("3", "The ABA code is invalid"),
-    "10": ("3", "The account number is invalid"),
-    "11": ("3", "A duplicate transaction has been submitted."),
-    "16": ("3", "The transaction cannot be found."),
-    "17": ("3", "The merchant does not accept this type of credit card."),
-    "19": ("3", "An error occurred during processing.  Please try again."),
-    "27": ("2", "The transaction has been declined because of an AVS mismatch."),
-    "28": ("3", "The merchant does not accept this type of credit card."),
-    "33": ("3", "Credit card number cannot be left blank."),
-    "35": ("3", "An error occurred during processing. Call Merchant Service Provider."),
-    "37": ("3", "The credit card number is invalid."),
-    "39": (
-        "3",
-        "The supplied currency code is either invalid, not supported, not allowed for "
-        "this merchant or doesnt have an exchange rate.",
-    ),
-    "41": ("2", "This transaction has been declined."),
-    "44": ("2", "This transaction has been declined."),
-    "45": ("2", "This transaction has been declined."),
-    "47": (
-        "3",
-        "The amount requested for settlement cannot be greater than the original amount "
-        "authorized.",
-    ),
-    "54": ("3", "The referenced transaction does not meet the criteria for issuing a credit."),
-    "55": (
-        "3",
-        "The sum of credits against the referenced transaction would exceed original debit amount.",
-    ),
-    "57": ("3", "An error occurred in processing. Please try again in 5 minutes."),
-    "65": ("2", "This transaction has been declined."),
-    "78": ("3", "The Card Code (CVV2/CVC2/CID) is invalid."),
-    "127": (
-        "2",
-        "The transaction resulted in an AVS mismatch. The address provided does not "
-        "match billing address of cardholder.",
-    ),
-    "250": ("2", "This transaction has been declined."),
-    "251": ("2", "This transaction has been declined."),
-    "295": (
-        "4",
-        "The amount of this request was only partially approved on the given prepaid "
-        "card. An additional payment is required to fulfill the balance of this "
-        "transaction.",
-    ),
-    "310": ("1", "This transaction has already been voided."),
-    "311": ("1", "This transaction has already been captured."),
-}
-
-# XSD sequences of the elements whose order we check (the gateway validates them all).
-SEQUENCES: dict[str, tuple[str, ...]] = {
-    "createTransactionRequest": (
-        "merchantAuthentication",
-        "clientId",
-        "refId",
-        "transactionRequest",
-    ),
-    "authenticateTestRequest": ("merchantAuthentication", "clientId", "refId"),
-    "getTransactionDetailsRequest": ("merchantAuthentication", "clientId", "refId", "transId"),
-    "getUnsettledTransactionListRequest": (
-        "merchantAuthentication",
-        "clientId",
-        "refId",
-        "status",
-        "sorting",
-        "paging",
-    ),
-    "merchantAuthentication": (
-        "name",
-        "transactionKey",
-        "sessionToken",
-        "password",
-        "impersonationAuthentication",
-        "fingerPrint",
-        "clientKey",
-        "accessToken",
-        "mobileDeviceId",
-    ),
-    "transactionRequest": (
-        "transactionType",
-        "amount",
-        "currencyCode",
-        "payment",
-        "profile",
-        "solution",
-        "callId",
-        "terminalNumber",
-        "authCode",
-        "refTransId",
-        "splitTenderId",
-        "order",
-        "lineItems",
-        "tax",
-        "duty",
-        "shipping",
-        "taxExempt",
-        "poNumber",
-        "customer",
-        "billTo",
-        "shipTo",
-        "customerIP",
-        "cardholderAuthentication",
-        "retail",
-        "employeeId",
-        "transactionSettings",
-        "userFields",
-        "surcharge",
-        "merchantDescriptor",
-        "subMerchant",
-        "tip",
-        "processingOptions",
-        "subsequentAuthInformation",
-        "otherTax",
-        "shipFrom",
-        "authorizationIndicatorType",
-    ),
-    "payment": (
-        "creditCard",
-        "bankAccount",
-        "trackData",
-        "encryptedTrackData",
-        "payPal",
-        "opaqueData",
-        "emv",
-        "dataSource",
-    ),
-    "creditCard": (
-        "cardNumber",
-        "expirationDate",
-        "cardCode",
-        "isPaymentToken",
-        "cryptogram",
-        "tokenRequestorName",
-        "tokenRequestorId",
-        "tokenRequestorEci",
-    ),
-    "bankAccount": (
-        "accountType",
-        "routingNumber",
-        "accountNumber",
-        "nameOnAccount",
-        "echeckType",
-        "bankName",
-        "checkNumber",
-    ),
-    "opaqueData": ("dataDescriptor", "dataValue", "dataKey", "expirationTimeStamp"),
-    "order": (
-        "invoiceNumber",
-        "description",
-        "discountAmount",
-        "taxIsAfterDiscount",
-        "totalTaxTypeCode",
-        "purchaserVATRegistrationNumber",
-        "merchantVATRegistrationNumber",
-        "vatInvoiceReferenceNumber",
-        "purchaserCode",
-        "summaryCommodityCode",
-        "purchaseOrderDateUTC",
-        "supplierOrderReference",
-        "authorizedContactName",
-        "cardAcceptorRefNumber",
-        "amexDataTAA1",
-        "amexDataTAA2",
-        "amexDataTAA3",
-        "amexDataTAA4",
-    ),
-    "customer": ("type", "id", "email"),
-    "billTo": (
-        "firstName",
-        "lastName",
-        "company",
-        "address",
-        "city",
-        "state",
-        "zip",
-        "country",
-        "phoneNumber",
-        "faxNumber",
-    ),
-    "transactionSettings": ("setting",),
-    "setting": ("settingName", "settingValue"),
-    "userFields": ("userField",),
-    "userField": ("name", "value"),
-    "sorting": ("orderBy", "orderDescending"),
-    "paging": ("limit", "offset"),
-}
-MAX_LENGTHS = {"invoiceNumber": 20, "refId": 20, "description": 255, "id": 20, "email": 255}
-
-# Card brands by IIN prefix range (inclusive), as the gateway names them in accountType.
-BRANDS: tuple[tuple[str, str, str], ...] = (
-    ("4", "4", "Visa"),
-    ("51", "55", "MasterCard"),
-    ("2221", "2720", "MasterCard"),
-    ("34", "34", "AmericanExpress"),
-    ("37", "37", "AmericanExpress"),
-    ("6011", "6011", "Discover"),
-    ("644", "649", "Discover"),
-    ("65", "65", "Discover"),
-    ("3528", "3589", "JCB"),
-    ("3088", "3088", "JCB"),
-    ("300", "305", "DinersClub"),
-    ("36", "36", "DinersClub"),
-    ("38", "39", "DinersClub"),
-)
-
-EXPIRY_FORMATS = (
-    re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$"),
-    re.compile(r"^(?P<month>\d{2})[/-]?(?P<year>\d{2}|\d{4})$"),
-)
-
-_SETTLED = "settled"  # key in SandboxTxn.extra
-
-
-class RequestError(Exception):
-    """A request-level failure: only `messages`, no transaction."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code, self.text = code, text
-
-
-@dataclass
-class Answer:
-    """What a createTransactionRequest decided, before it is put on the wire."""
-
-    reason: str
-    txn: SandboxTxn | None = None
-    ref_id: str = ""
-    avs: str = "P"
-    cvv: str = ""
-    account_number: str = ""
-    account_type: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def response_code(self) -> str:
-        return REASONS[self.reason][0]
-
-
-def refusal(reason: str, ref_id: str = "") -> Answer:
-    return Answer(reason, ref_id=ref_id)
-
-
-# --- wire helpers ----------------------------------------------------------------------------
-
-
-def ok_messages() -> dict[str, Any]:
-    return {"resultCode": "Ok", "message": [{"code": "I00001", "text": "Successful."}]}
-
-
-def error_messages(code: str, text: str) -> dict[str, Any]:
-    return {"resultCode": "Error", "message": [{"code": code, "text": text}]}
-
-
-def answer(document: Mapping[str, Any]) -> Response:
-    # The real gateway prefixes every JSON answer with a byte order mark.
-    return Response(BOM + json.dumps(document), media_type="application/json; charset=utf-8")
-
-
-def json_amount(minor: int, currency: str) -> float:
-    # Reports carry amounts as JSON numbers; a two-decimal value survives float repr exactly.
-    return float(Money(minor, currency).to_decimal())
-
-
-def masked(last4: str | None) -> str:
-    return f"XXXX{last4}" if last4 else ""
-
-
-def sequence_problem(name: str, value: Any) -> str | None:
-    """The first XSD violation (unknown or out-of-order child, over-long text) under `name`."""
-    if isinstance(value, list):
-        return next((p for item in value if (p := sequence_problem(name, item))), None)
-    if not isinstance(value, dict):
-        limit = MAX_LENGTHS.get(name)
-        if limit is not None and len(str(value)) > limit:
-            return (
-                f"The '{NAMESPACE}:{name}' element is invalid - The value is invalid according "
-                "to its datatype 'String' - The actual length is greater than the MaxLength value."
-            )
-        return None
-    order = SEQUENCES.get(name)
-    position = -1
-    for key, child in value.items():
-        if order is not None:
-            index = order.index(key) if key in order else -1
-            if index <= position:
-                return (
-                    f"The element '{name}' in namespace '{NAMESPACE}' has invalid child element "
-                    f"'{key}' in namespace '{NAMESPACE}'."
-                )
-            position = index
-        if problem := sequence_problem(key, child):
-            return problem
-    return None
-
-
-def parse_amount(value: Any, currency: str) -> int | None:
-    """Minor units of a positive wire amount, or None when the gateway would answer reason 5."""
-    try:
-        minor = Money.from_decimal(Decimal(str(value)), currency).amount
-    except (InvalidOperation, ValueError):
-        return None
-    return minor if minor > 0 else None
-
-
-def parse_expiry(text: str) -> tuple[int, int] | None:
-    for pattern in EXPIRY_FORMATS:
-        if match := pattern.match(text):
-            year, month = int(match["year"]), int(match["month"])
-            year += 2000 if year < 100 else 0
-            return (year, month) if 1 <= month <= 12 else None
-    return None
-
-
-def brand(number: str) -> str | None:
-    for low, high, name in BRANDS:
-        prefix = number[: len(low)]
-        if low <= prefix <= high:
-            return name
-    return None
-
-
-def aba_valid(routing: str) -> bool:
-    if not (routing.isdigit() and len(routing) == 9):
-        return False
-    digits = [int(c) for c in routing]
-    weights = (3, 7, 1) * 3
-    return sum(d * w for d, w in zip(digits, weights, strict=True)) % 10 == 0
-
-
-def settings_of(request: Mapping[str, Any]) -> dict[str, str]:
-    raw = (request.get("transactionSettings") or {}).get("setting") or []
-    items = raw if isinstance(raw, list) else [raw]
-    return {str(s.get("settingName")): str(s.get("settingValue")) for s in items}
-
-
-def is_settled(txn: SandboxTxn) -> bool:
-    return bool(txn.extra.get(_SETTLED))
-
-
-def status_of(txn: SandboxTxn) -> str:
-    """The gateway's transactionStatus for a ledger entry."""
-    if txn.state is TxnState.VOIDED:
-        return "voided"
-    if txn.state is TxnState.DECLINED:
-        return "declined"
-    if txn.kind == REFUND:
-        return "refundSettledSuccessfully" if is_settled(txn) else "refundPendingSettlement"
-    if txn.state is TxnState.AUTHORIZED:
-        return "authorizedPendingCapture"
-    return "settledSuccessfully" if is_settled(txn) else "capturedPendingSettlement"
-
-
-def settle_amount(txn: SandboxTxn) -> int:
-    return txn.captured or txn.amount
-
-
-@dataclass
-class Instrument:
-    """The payment method of a request, reduced to what the gateway keeps."""
-
-    last4: str
-    account_type: str
-    card_code: str | None = None
-    number: str = ""
-    echeck: bool = False
-
-
-# --- the gateway -----------------------------------------------------------------------------
 
 
 class AuthorizeNetSandbox:
@@ -529,7 +149,7 @@ class AuthorizeNetSandbox:
             if not is_settled(t) and t.state is not TxnState.AUTHORIZED
         ]
         for txn in batch:
-            txn.extra[_SETTLED] = True
+            txn.extra[SETTLED_KEY] = True
         return len(batch)
 
     def method_of(self, body: bytes) -> tuple[str, dict[str, Any]]:
@@ -756,7 +376,12 @@ class AuthorizeNetSandbox:
                 card_last4=original.card_last4,
                 captured=amount,
                 parent_id=original.id,
-                extra={**original.extra, "submitted": clock.now(), _SETTLED: False, "reason": "1"},
+                extra={
+                    **original.extra,
+                    "submitted": clock.now(),
+                    SETTLED_KEY: False,
+                    "reason": "1",
+                },
             )
         )
         original.refunded += amount
@@ -808,137 +433,6 @@ class AuthorizeNetSandbox:
             "totalNumInResultSet": len(unsettled),
             "messages": ok_messages(),
         }
-
-
-def read_instrument(payment: Mapping[str, Any]) -> Instrument | str:
-    """The card, bank account or Accept.js nonce of a payment, or the reason code refusing it."""
-    if card := payment.get("creditCard"):
-        return read_card(card)
-    if bank := payment.get("bankAccount"):
-        routing, account = str(bank.get("routingNumber", "")), str(bank.get("accountNumber", ""))
-        if not aba_valid(routing):
-            return "9"
-        if not (account.isdigit() and 5 <= len(account) <= 17):
-            return "10"
-        return Instrument(last4=account[-4:], account_type="eCheck", echeck=True)
-    if (payment.get("opaqueData") or {}).get("dataValue"):
-        # An Accept.js nonce cannot be opened here: it stands for the guide's Visa test card.
-        return Instrument(last4="1111", account_type="Visa")
-    return "33"
-
-
-def read_card(card: Mapping[str, Any]) -> Instrument | str:
-    number = str(card.get("cardNumber", ""))
-    if not (number.isdigit() and 13 <= len(number) <= 16 and luhn.is_valid(number)):
-        return "6"
-    expiry = parse_expiry(str(card.get("expirationDate", "")))
-    if expiry is None:
-        return "7"
-    today = clock.now()
-    if expiry < (today.year, today.month):
-        return "8"
-    code = card.get("cardCode")
-    if code is not None and not (str(code).isdigit() and 3 <= len(str(code)) <= 4):
-        return "78"
-    account_type = brand(number)
-    if account_type is None:
-        return "17"
-    return Instrument(
-        last4=number[-4:],
-        account_type=account_type,
-        card_code=None if code is None else str(code),
-        number=number,
-    )
-
-
-def transaction_document(decided: Answer) -> dict[str, Any]:
-    """A createTransactionResponse in the gateway's key order."""
-    code, text = decided.response_code, REASONS[decided.reason][1]
-    txn = decided.txn
-    outcome_key, outcome = (
-        ("messages", [{"code": decided.reason, "description": text}])
-        if code in ("1", "4")
-        else ("errors", [{"errorCode": decided.reason, "errorText": text}])
-    )
-    response = {
-        "responseCode": code,
-        "authCode": (txn.auth_code or "") if txn is not None and code != "2" else "",
-        "avsResultCode": decided.avs,
-        "cvvResultCode": decided.cvv,
-        "cavvResultCode": "",
-        "transId": txn.id if txn is not None else "0",
-        "refTransID": decided.ref_id,
-        "transHash": "",
-        "testRequest": "0",
-        "accountNumber": decided.account_number,
-        "accountType": decided.account_type,
-        **decided.extra,
-        outcome_key: outcome,
-        "transHashSha2": "",
-        "SupplementalDataQualificationIndicator": 0,
-    }
-    approved = code == "1" or code == "4"
-    messages = (
-        ok_messages() if approved else error_messages("E00027", "The transaction was unsuccessful.")
-    )
-    return {"transactionResponse": response, "messages": messages}
-
-
-def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
-    """The `transaction` of a getTransactionDetailsResponse."""
-    reason = str(txn.extra.get("reason", "1"))
-    response_code, text = REASONS.get(reason, REASONS["1"])
-    detail: dict[str, Any] = {
-        "transId": txn.id,
-        "refTransId": txn.parent_id,
-        "submitTimeUTC": txn.extra["submitted"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "transactionType": txn.kind,
-        "transactionStatus": status_of(txn),
-        "responseCode": int(response_code),
-        "responseReasonCode": int(reason),
-        "responseReasonDescription": text,
-        "authCode": txn.auth_code or "",
-        "AVSResponse": txn.extra.get("avs", "P"),
-        "cardCodeResponse": txn.extra.get("cvv", ""),
-        "order": {"invoiceNumber": txn.order_id} if txn.order_id else None,
-        "authAmount": json_amount(txn.amount, txn.currency),
-        "settleAmount": json_amount(settle_amount(txn), txn.currency),
-        "payment": payment_detail(txn),
-        "product": "Card Not Present",
-        "marketType": "eCommerce",
-    }
-    return {key: value for key, value in detail.items() if value is not None}
-
-
-def payment_detail(txn: SandboxTxn) -> dict[str, Any]:
-    if txn.extra.get("echeck"):
-        return {"bankAccount": {"accountNumber": masked(txn.card_last4)}}
-    return {
-        "creditCard": {
-            "cardNumber": masked(txn.card_last4),
-            "expirationDate": "XXXX",
-            "cardType": txn.extra.get("account_type", ""),
-        }
-    }
-
-
-def listed_transaction(txn: SandboxTxn) -> dict[str, Any]:
-    """One entry of a getUnsettledTransactionListResponse."""
-    entry: dict[str, Any] = {
-        "transId": txn.id,
-        "submitTimeUTC": txn.extra["submitted"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "transactionStatus": status_of(txn),
-        "invoiceNumber": txn.order_id,
-        "firstName": txn.extra.get("first_name"),
-        "lastName": txn.extra.get("last_name"),
-        "accountType": txn.extra.get("account_type", ""),
-        "accountNumber": masked(txn.card_last4),
-        "settleAmount": json_amount(settle_amount(txn), txn.currency),
-        "marketType": "eCommerce",
-        "product": "Card Not Present",
-        "hasReturnedItemsSpecified": False,
-    }
-    return {key: value for key, value in entry.items() if value is not None}
 
 
 def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:

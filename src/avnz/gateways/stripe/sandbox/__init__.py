@@ -1,0 +1,110 @@
+"""A local Stripe: PaymentIntents, Refunds, balance and lookups on the real API paths, so the
+connector only swaps its base URL (reference/gateways.md, section 4; docs.stripe.com/testing).
+
+Credentials: the sandbox accepts one secret key, `SANDBOX_CREDENTIALS["secret_key"]`
+(`sk_test_avnzSandboxStripe…`), as `Authorization: Bearer <key>` or as the Basic username. A
+missing or different key gets Stripe's 401 `invalid_request_error` ("Invalid API Key provided:
+sk_test_****abcd"). `create_app(credentials)` accepts another key instead.
+
+Endpoints: POST /v1/payment_intents (confirm=true, capture_method automatic|manual),
+POST /v1/payment_intents/{id}/capture (amount_to_capture), POST /v1/payment_intents/{id}/cancel,
+GET /v1/payment_intents/{id}, GET /v1/payment_intents (created[gte|gt|lte|lt], limit),
+GET /v1/payment_intents/search (query clauses `metadata['k']:'v'`, `status:'…'`, `currency:'…'`,
+`amount:'…'` joined by AND), POST /v1/refunds (payment_intent or charge, amount, reason),
+GET /v1/refunds/{id}, GET /v1/balance. `expand[]=latest_charge` (`data.latest_charge` on lists)
+embeds the charge with its AVS/CVC checks.
+
+Cards: a test PaymentMethod id as `payment_method=pm_card_…` (tokens stand for a card saved with
+CVC, address line 1 and postal code, so every check runs), or a raw card as
+`payment_method_data[type]=card&payment_method_data[card][number]=…` plus exp_month, exp_year,
+cvc and billing_details. Real Stripe accepts raw numbers only on accounts for which it has
+enabled raw card data APIs; `create_app(allow_raw_cards=False)` answers like any other account
+(HTTP 402 invalid_request_error "Sending credit card numbers directly…").
+
+Test triggers (number / PaymentMethod → result):
+  4242424242424242  pm_card_visa (also _mastercard, _amex, ...)   succeeded
+  4000000000000002  pm_card_visa_chargeDeclined                    card_declined/generic_decline
+  4000000000009995  pm_card_visa_chargeDeclinedInsufficientFunds   card_declined/insufficient_funds
+  4000000000009987  pm_card_visa_chargeDeclinedLostCard            card_declined/lost_card
+  4000000000009979  pm_card_visa_chargeDeclinedStolenCard          card_declined/stolen_card
+  4000000000006975  pm_card_visa_chargeDeclinedVelocityLimitExceeded  .../card_velocity_exceeded
+  4000000000000069  pm_card_chargeDeclinedExpiredCard              expired_card
+  4000000000000127  pm_card_chargeDeclinedIncorrectCvc             incorrect_cvc (cvc_check fail)
+  4000000000000119  pm_card_chargeDeclinedProcessingError          processing_error
+  4100000000000019  pm_card_radarBlock                             card_declined/fraudulent, blocked
+  4000000000000010  pm_card_avsFail        succeeded; line1 and postal code checks fail
+  4000000000000028  pm_card_avsLine1Fail   succeeded; line1 check fails
+  4000000000000036  pm_card_avsZipFail     succeeded; postal code check fails
+  4000000000000044  pm_card_avsUnchecked   succeeded; both address checks unavailable
+  4000000000000101  pm_card_cvcCheckFail   cvc_check fails; declined incorrect_cvc when a CVC is
+                                           sent (Radar's default "block if CVC fails" rule)
+  4000002500003155, 4000002760003184 (pm_card_authenticationRequired),
+  4000000000003220 (pm_card_threeDSecure2Required)   requires_action (3-D Secure)
+  4242424242424241 or any number failing Luhn          incorrect_number (no PaymentIntent made)
+  exp_month outside 1-12 / a past month              invalid_expiry_month
+  a past exp_year                                    invalid_expiry_year
+  a CVC that is not 3-4 digits                       invalid_cvc
+  amount below the currency's minimum (USD 50)       amount_too_small (HTTP 400)
+  amount above 99,999,999                            amount_too_large (HTTP 400)
+A check runs only when its field is sent: no postal code, no postal code check (null).
+
+State rules: capture only from requires_capture, at most amount_capturable, once (the rest is
+released); cancel from requires_payment_method/requires_capture/requires_confirmation/
+requires_action; refunds only from succeeded, adding up to at most the captured amount
+(amount_too_large), and charge_already_refunded once nothing is left. Declined attempts leave
+the PaymentIntent in requires_payment_method with last_payment_error, as Stripe does.
+
+Idempotency-Key (POST): the status and body of the first request that started executing are
+stored and replayed with `Idempotent-Replayed: true`; the same key with other parameters gets
+400 idempotency_error; validation failures (bad parameters, unknown ids, wrong state) are not
+stored. Keys survive /_sandbox/reset: use fresh keys after a reset.
+
+Faults (`/_sandbox/faults`) hit the answer after the request was processed: after a hang, a
+5xx or a garbled body the PaymentIntent exists, as when a real answer is lost on its way back,
+and an inquiry finds it. A hung request ends when its client disconnects, so a test's server
+can shut down; over the in-process ASGI transport (no disconnects, no timeouts) do not use hang.
+Search is immediately consistent here; Stripe's index lags writes by up to a minute.
+"""
+
+from collections.abc import Mapping
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from avnz.gateways.sandbox.common import Ledger, SandboxState, alnum_ids, sandbox_app
+from avnz.gateways.stripe.sandbox.calls import Handler, StripeSandbox, route
+from avnz.gateways.stripe.sandbox.intents import (
+    cancel_intent,
+    capture_intent,
+    create_intent,
+    list_intents,
+    retrieve_intent,
+    search_intents,
+)
+from avnz.gateways.stripe.sandbox.refunds import balance, create_refund, retrieve_refund
+from avnz.gateways.stripe.sandbox.tables import SANDBOX_CREDENTIALS
+
+
+def _routes(sandbox: StripeSandbox) -> list[BaseRoute]:
+    table: list[tuple[str, str, Handler]] = [
+        ("/v1/payment_intents", "POST", create_intent),
+        ("/v1/payment_intents", "GET", list_intents),
+        ("/v1/payment_intents/search", "GET", search_intents),
+        ("/v1/payment_intents/{intent}", "GET", retrieve_intent),
+        ("/v1/payment_intents/{intent}/capture", "POST", capture_intent),
+        ("/v1/payment_intents/{intent}/cancel", "POST", cancel_intent),
+        ("/v1/refunds", "POST", create_refund),
+        ("/v1/refunds/{refund}", "GET", retrieve_refund),
+        ("/v1/balance", "GET", balance),
+    ]
+    return [route(sandbox, path, method, handler) for path, method, handler in table]
+
+
+def create_app(
+    credentials: Mapping[str, str] | None = None, *, allow_raw_cards: bool = True
+) -> Starlette:
+    """A fresh Stripe sandbox with its own ledger, faults and idempotency keys."""
+    api_key = (credentials or SANDBOX_CREDENTIALS)["secret_key"]
+    state = SandboxState(ledger=Ledger(id_factory=alnum_ids("pi_", 24)))
+    sandbox = StripeSandbox(state=state, api_key=api_key, allow_raw_cards=allow_raw_cards)
+    return sandbox_app(state, _routes(sandbox))
