@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "avnz.webhooks.models",
     "avnz.outbox.models",
     "avnz.jobs.models",
+    "avnz.db.versions",
 )
 
 # Every module that declares events (an `EVENTS` mapping of name to meaning).

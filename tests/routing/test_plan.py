@@ -3,18 +3,17 @@ strategy, the pick first and the rest in failover order, recorded stats driving 
 a number of queries that does not grow with the pool."""
 
 import random
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.errors import NotFound
 from avnz.routing import exclusions, selection, snapshot, usage
-from avnz.routing.exclusions import Circuits
+from avnz.routing.failover import FailoverConfig
 from avnz.routing.models import AccountStatus, MerchantAccount, PoolStrategy
 from avnz.routing.selection import NoEligibleAccount, RoutingContext, plan_route
 from avnz.runtime import Runtime
@@ -108,7 +107,7 @@ async def test_a_pinned_account_is_the_only_one(runtime: Runtime, world: World) 
 
 
 async def test_ineligible_accounts_are_dropped_before_the_strategy(
-    runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, world: World
 ) -> None:
     ok, euro, small, no_fr, suspended, inactive, excluded, full = await accounts(
         runtime,
@@ -135,14 +134,11 @@ async def test_ineligible_accounts_are_dropped_before_the_strategy(
             is_default=True,
         )
         await usage.reserve(session, full, 100, clock.now())
-
-    async def leave_out(session: AsyncSession, account_ids: Collection[str]) -> Circuits:
-        left_out = frozenset({excluded.id} & set(account_ids))
-        return Circuits(excluded=left_out, failing=left_out)
-
-    monkeypatch.setattr(exclusions, "circuits", leave_out)
+        tripped = FailoverConfig(failure_threshold=1, exclusion_seconds=60)
+        assert await exclusions.record_outcome(session, excluded.id, False, tripped)
     route = await plan(runtime, ctx(world, card_country="FR"))
     assert order(route) == [ok.id]
+    assert route.failing == {excluded.id}  # a success there would have to close its circuit
     assert set(route.skipped) == {euro.id, small.id, no_fr.id, excluded.id, full.id}
     assert "daily cap" in route.skipped[full.id]
     assert "excluded" in route.skipped[excluded.id]

@@ -108,10 +108,14 @@ async def circuits(session: AsyncSession, account_ids: Collection[str]) -> Circu
     """The circuits among `account_ids` that are not plainly closed, in one read."""
     if not account_ids:
         return Circuits()
-    now = clock.now()
     rows = (await session.execute(_FAILING, {"accounts": list(account_ids)})).all()
-    excluded = {row.account_id for row in rows if _open_at(row.excluded_until, now)}
-    return Circuits(frozenset(excluded), frozenset(row.account_id for row in rows))
+    return circuits_of([(row.account_id, row.excluded_until) for row in rows], clock.now())
+
+
+def circuits_of(failing: Collection[tuple[str, datetime | None]], now: datetime) -> Circuits:
+    """`Circuits` from the (account, excluded until) of the accounts with failures on record."""
+    excluded = {account_id for account_id, until in failing if _open_at(until, now)}
+    return Circuits(frozenset(excluded), frozenset(account_id for account_id, _ in failing))
 
 
 def _open_at(excluded_until: datetime | None, now: datetime) -> bool:

@@ -19,12 +19,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avnz.core import clock
 from avnz.db.base import Base, Timestamped, id_column
+from avnz.db.versions import ConfigVersioned, Scope
 from avnz.integrations.models import ClientIntegration, PlatformIntegration
 from avnz.security.keyring import EncryptedColumn, associated_data, register_encrypted
 
@@ -61,7 +63,7 @@ def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     )
 
 
-class MerchantAccount(Timestamped, Base):
+class MerchantAccount(ConfigVersioned, Timestamped, Base):
     __tablename__ = "merchant_accounts"
     __table_args__ = (Index("ix_merchant_accounts_company_status", "company_id", "status"),)
 
@@ -119,6 +121,9 @@ class MerchantAccount(Timestamped, Base):
         """`own` credentials, or `platform`: charged through the organization's integration."""
         return "own" if self.platform_integration_id is None else "platform"
 
+    def config_scope(self) -> Scope:
+        return Scope(companies={self.company_id})
+
 
 def credentials_aad(row: Any) -> bytes:
     """Bind the credentials to their account and company: copied elsewhere they won't decrypt."""
@@ -157,7 +162,7 @@ class PoolStrategy(enum.StrEnum):
     ADAPTIVE = "adaptive"
 
 
-class AccountPool(Timestamped, Base):
+class AccountPool(ConfigVersioned, Timestamped, Base):
     """A company's set of merchant accounts and the strategy that spreads payments over them.
     `configuration` and `failover_config` are validated by `routing.schemas` per strategy."""
 
@@ -186,8 +191,11 @@ class AccountPool(Timestamped, Base):
     failover_enabled: Mapped[bool] = mapped_column(default=True)
     failover_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    def config_scope(self) -> Scope:
+        return Scope(companies={self.company_id})
 
-class PoolMembership(Base):
+
+class PoolMembership(ConfigVersioned, Base):
     """A merchant account in a pool: its weight (0-100) and failover priority (lower first)."""
 
     __tablename__ = "pool_memberships"
@@ -202,6 +210,10 @@ class PoolMembership(Base):
     priority: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
     added_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    def config_scope(self) -> Scope:
+        """The company of the pool (a membership knows it only through its pool)."""
+        return Scope(queries=[select(AccountPool.company_id).where(AccountPool.id == self.pool_id)])
 
 
 # --- health, failover and attempts ---------------------------------------------------------

@@ -503,7 +503,7 @@ async def simulate(
     config = selection.strategy_config(pool.strategy, pool.configuration)
     ids = [account.id for _, account in members]
     now = clock.now()
-    used = await snapshot.current_usage(session, ids, now)
+    used = (await snapshot.live(session, ids, now)).used
     stats = await snapshot.recent_stats(session, pool.id, ids, config, now, cached=False)
     rng = random.Random(data.seed)  # noqa: S311 - a reproducible simulation, nothing secret
     strategy = STRATEGIES[pool.strategy.value]

@@ -8,23 +8,25 @@ failover order. Without a pool, the company's accounts in the order they were ad
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, NotFound
-from avnz.routing import exclusions, snapshot
+from avnz.routing import config as routing_config
+from avnz.routing import snapshot
+from avnz.routing.config import Members, PoolConfig, RoutingConfig
+from avnz.routing.exclusions import Circuits
 from avnz.routing.fees import reserve_cost, transaction_fee
 from avnz.routing.models import (
     AccountPool,
     AccountStatus,
     MerchantAccount,
     Period,
-    PoolMembership,
     PoolStrategy,
 )
 from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
@@ -159,51 +161,6 @@ def strategy_config(strategy: PoolStrategy, configuration: dict[str, Any]) -> St
     return STRATEGIES[strategy.value].config.model_validate(configuration)
 
 
-Members = list[tuple[PoolMembership, MerchantAccount]]
-
-
-# The pool with its active memberships of active accounts in failover order, built once for
-# both ways a payment names its pool (every payment runs one of them).
-_POOL_WITH_MEMBERS = (
-    select(AccountPool, PoolMembership, MerchantAccount)
-    .outerjoin(
-        PoolMembership,
-        and_(PoolMembership.pool_id == AccountPool.id, PoolMembership.is_active.is_(True)),
-    )
-    .outerjoin(
-        MerchantAccount,
-        and_(
-            MerchantAccount.id == PoolMembership.merchant_account_id,
-            MerchantAccount.status == AccountStatus.ACTIVE,
-        ),
-    )
-    .where(AccountPool.company_id == bindparam("company"), AccountPool.is_active.is_(True))
-    .order_by(PoolMembership.priority, PoolMembership.added_at, PoolMembership.id)
-)
-_NAMED_POOL = _POOL_WITH_MEMBERS.where(AccountPool.id == bindparam("pool"))
-_DEFAULT_POOL = _POOL_WITH_MEMBERS.where(AccountPool.is_default.is_(True))
-
-
-async def _pool(
-    session: AsyncSession, context: RoutingContext
-) -> tuple[AccountPool | None, Members]:
-    """The pool (the one named, else the company's active default) with its active memberships
-    of active accounts in failover order, in one query."""
-    if context.pool_id is not None:
-        stmt, named = _NAMED_POOL, {"company": context.company_id, "pool": context.pool_id}
-    else:
-        stmt, named = _DEFAULT_POOL, {"company": context.company_id}
-    rows = (await session.execute(stmt, named)).all()
-    if not rows:
-        if context.pool_id is not None:
-            raise NotFound(
-                f"No active account pool {context.pool_id!r} in this company.", param="pool_id"
-            )
-        return None, []
-    members = [(m, a) for _, m, a in rows if m is not None and a is not None]
-    return rows[0][0], members
-
-
 def _costs(
     account: MerchantAccount, context: RoutingContext, config: StrategyConfig
 ) -> tuple[int, int]:
@@ -309,46 +266,69 @@ def _paced(
     return on_pace
 
 
-async def _eligible(
-    session: AsyncSession,
-    members: Members,
+def _eligible(
+    accounts: Sequence[MerchantAccount],
     context: RoutingContext,
+    circuits: Circuits,
     skipped: dict[str, str],
-) -> tuple[Members, frozenset[str]]:
-    """The members routing may use now, and those with failures on record."""
-    circuits = await exclusions.circuits(session, [a.id for _, a in members])
+) -> list[MerchantAccount]:
+    """The accounts routing may use now; the others land in `skipped` with the reason."""
     eligible = []
-    for membership, account in members:
+    for account in accounts:
         reason = ineligibility(account, context)
         if reason is None and account.id in circuits.excluded:
             reason = "the account is temporarily excluded after failures"
         if reason is None:
-            eligible.append((membership, account))
+            eligible.append(account)
         else:
             skipped[account.id] = reason
-    return eligible, circuits.failing
+    return eligible
 
 
 async def plan_route(
-    session: AsyncSession, context: RoutingContext, *, rng: random.Random | None = None
+    session: AsyncSession,
+    context: RoutingContext,
+    config: RoutingConfig | None = None,
+    *,
+    rng: random.Random | None = None,
 ) -> RoutePlan:
     """The accounts to try for this payment, best first; 422 with every account's reason when
-    none is eligible. Reads only: nothing is reserved or written."""
+    none is eligible. `config`: the company's routing configuration if the caller keeps it
+    (read here otherwise). Reads only the live state of the accounts (one query): nothing is
+    reserved or written."""
     started = time.perf_counter()
+    config = config or await routing_config.load(session, context.company_id)
     if context.account_id is not None:
-        return await _pinned(session, context, started)
-    pool, members = await _pool(session, context)
-    if pool is None:
-        return await _company_default(session, context, started)
-    skipped: dict[str, str] = {}
-    members, failing = await _eligible(session, members, context, skipped)
+        return _pinned(config, context, started)
+    if context.pool_id is not None and config.pool(context.pool_id) is None:
+        raise NotFound(
+            f"No active account pool {context.pool_id!r} in this company.", param="pool_id"
+        )
+    pool_config = config.pool(context.pool_id)
+    if pool_config is None:
+        state = await snapshot.live(session, [a.id for a in config.accounts], clock.now())
+        return _company_default(config.accounts, context, state.circuits, started)
+    return await _from_pool(session, pool_config, context, started, rng)
+
+
+async def _from_pool(
+    session: AsyncSession,
+    pool_config: PoolConfig,
+    context: RoutingContext,
+    started: float,
+    rng: random.Random | None,
+) -> RoutePlan:
+    pool, skipped = pool_config.pool, dict[str, str]()
+    now = clock.now()
+    state = await snapshot.live(session, [a.id for _, a in pool_config.members], now)
+    accounts = [account for _, account in pool_config.members]
+    usable = {a.id for a in _eligible(accounts, context, state.circuits, skipped)}
+    members = [(m, account) for m, account in pool_config.members if account.id in usable]
     strategy = PoolStrategy(context.strategy) if context.strategy else pool.strategy
     config = _strategy_config(strategy, pool)
     ids = [account.id for _, account in members]
-    now = clock.now()
-    used = await snapshot.current_usage(session, ids, now)
     stats = await snapshot.recent_stats(session, pool.id, ids, config, now)
-    candidates = build_candidates(members, context, used, stats, config, skipped)
+    candidates = build_candidates(members, context, state.used, stats, config, skipped)
     if not candidates:
         raise NoEligibleAccount(_summary(skipped, pool.id))
     position = await _counter.next(pool.id) if strategy is PoolStrategy.ROUND_ROBIN else 0
@@ -373,7 +353,7 @@ async def plan_route(
         evaluation_ms=_since(started),
         failover_config=dict(pool.failover_config),
         failover_enabled=pool.failover_enabled,
-        failing=failing,
+        failing=state.circuits.failing,
     )
 
 
@@ -389,37 +369,15 @@ def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-async def _company_accounts(
-    session: AsyncSession, context: RoutingContext
-) -> list[MerchantAccount]:
-    stmt = (
-        select(MerchantAccount)
-        .where(
-            MerchantAccount.company_id == context.company_id,
-            MerchantAccount.status == AccountStatus.ACTIVE,
-        )
-        .order_by(MerchantAccount.created_at, MerchantAccount.id)
-    )
-    if context.account_id is not None:
-        stmt = stmt.where(MerchantAccount.id == context.account_id)
-    return list((await session.scalars(stmt)).all())
-
-
-async def _company_default(
-    session: AsyncSession, context: RoutingContext, started: float
+def _company_default(
+    accounts: Sequence[MerchantAccount],
+    context: RoutingContext,
+    circuits: Circuits,
+    started: float,
 ) -> RoutePlan:
-    accounts = await _company_accounts(session, context)
-    circuits = await exclusions.circuits(session, [a.id for a in accounts])
+    """No pool: the company's accounts in the order they were added."""
     skipped: dict[str, str] = {}
-    eligible = []
-    for account in accounts:
-        reason = ineligibility(account, context)
-        if reason is None and account.id in circuits.excluded:
-            reason = "the account is temporarily excluded after failures"
-        if reason is None:
-            eligible.append(account)
-        else:
-            skipped[account.id] = reason
+    eligible = _eligible(accounts, context, circuits, skipped)
     if not eligible:
         raise NoEligibleAccount(_summary(skipped))
     return RoutePlan(
@@ -435,16 +393,15 @@ async def _company_default(
     )
 
 
-async def _pinned(session: AsyncSession, context: RoutingContext, started: float) -> RoutePlan:
+def _pinned(config: RoutingConfig, context: RoutingContext, started: float) -> RoutePlan:
     """The caller named the account: it alone, if it is active and eligible (no exclusion
     check: an explicit choice is the caller's to make)."""
-    accounts = await _company_accounts(session, context)
-    if not accounts:
+    account = config.account(context.account_id or "")
+    if account is None:
         raise NotFound(
             f"No active merchant account {context.account_id!r} in this company.",
             param="merchant_account_id",
         )
-    [account] = accounts
     reason = ineligibility(account, context)
     if reason is not None:
         raise NoEligibleAccount(_summary({account.id: reason}))

@@ -6,8 +6,8 @@
   and settings for `STATS_TTL_SECONDS`: the hot path reads it from memory.
 - In flight: the attempts this process has at each account's gateway right now (`InFlight`),
   as a load balancer counts its own open requests; no query.
-- Current usage: ONE query for the day and month buckets of every account (never cached: caps
-  move with every payment).
+- Live state: ONE query for the day and month buckets of every account and the circuits that
+  are not plainly closed (`live`; never cached: caps and circuits move with every payment).
 """
 
 from collections import defaultdict
@@ -15,12 +15,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from avnz.core.cache import TtlCache
 from avnz.gateways.base import Outcome
-from avnz.routing import usage
+from avnz.routing import exclusions, usage
 from avnz.routing.attempts import IN_DOUBT
 from avnz.routing.models import Period, RoutingAttempt
 from avnz.routing.schemas import AccountLimits
@@ -158,43 +171,74 @@ async def _read_stats(
     return stats
 
 
-# Built once: every payment's plan reads its accounts' day and month buckets.
-_CURRENT_USAGE = select(
-    usage.USAGE.c.account_id,
-    usage.USAGE.c.period,
-    usage.USAGE.c.transaction_count,
-    usage.USAGE.c.volume_minor,
-).where(
-    usage.USAGE.c.account_id.in_(bindparam("accounts", expanding=True)),
-    or_(
-        and_(
-            usage.USAGE.c.period == Period.DAY,
-            usage.USAGE.c.period_start == bindparam("day", type_=usage.USAGE.c.period_start.type),
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What moves with every payment: today's and this month's usage of each account
+    (account -> period -> (transactions, volume)) and the accounts' circuits."""
+
+    used: dict[str, dict[Period, tuple[int, int]]]
+    circuits: exclusions.Circuits
+
+
+_USAGE, _CIRCUITS = usage.USAGE, exclusions.CIRCUITS
+_ACCOUNTS: BindParameter[str] = bindparam("accounts", expanding=True)
+_DAY_TYPE = _USAGE.c.period_start.type
+# Built once: every payment's plan reads both in this one statement, rows told apart by `kind`.
+_LIVE = union_all(
+    select(
+        literal("usage").label("kind"),
+        _USAGE.c.account_id,
+        cast(_USAGE.c.period, String(8)).label("period"),
+        cast(_USAGE.c.transaction_count, BigInteger).label("count"),
+        cast(_USAGE.c.volume_minor, BigInteger).label("volume"),
+        cast(null(), _CIRCUITS.c.excluded_until.type).label("excluded_until"),
+    ).where(
+        _USAGE.c.account_id.in_(_ACCOUNTS),
+        or_(
+            and_(
+                _USAGE.c.period == Period.DAY,
+                _USAGE.c.period_start == bindparam("day", type_=_DAY_TYPE),
+            ),
+            and_(
+                _USAGE.c.period == Period.MONTH,
+                _USAGE.c.period_start == bindparam("month", type_=_DAY_TYPE),
+            ),
         ),
-        and_(
-            usage.USAGE.c.period == Period.MONTH,
-            usage.USAGE.c.period_start == bindparam("month", type_=usage.USAGE.c.period_start.type),
-        ),
+    ),
+    select(
+        literal("circuit"),
+        _CIRCUITS.c.account_id,
+        cast(null(), String(8)),
+        cast(_CIRCUITS.c.consecutive_failures, BigInteger),
+        cast(null(), BigInteger),
+        _CIRCUITS.c.excluded_until,
+    ).where(
+        _CIRCUITS.c.account_id.in_(_ACCOUNTS),
+        or_(_CIRCUITS.c.consecutive_failures > 0, _CIRCUITS.c.excluded_until.is_not(None)),
     ),
 )
 
 
-async def current_usage(
-    session: AsyncSession, account_ids: Sequence[str], at: datetime
-) -> dict[str, dict[Period, tuple[int, int]]]:
-    """account -> period -> (transactions, volume) in today's and this month's buckets."""
-    found: dict[str, dict[Period, tuple[int, int]]] = defaultdict(dict)
+async def live(session: AsyncSession, account_ids: Sequence[str], at: datetime) -> Live:
+    """The accounts' usage in the buckets of `at` and their circuits, in one query."""
+    used: dict[str, dict[Period, tuple[int, int]]] = defaultdict(dict)
     if not account_ids:
-        return found
+        return Live(used, exclusions.Circuits())
     buckets = {b.period: b for b in usage.buckets_at(at)}
     window = {
         "accounts": list(account_ids),
         "day": buckets[Period.DAY].period_start,
         "month": buckets[Period.MONTH].period_start,
     }
-    for account_id, period, count, volume in await session.execute(_CURRENT_USAGE, window):
-        found[account_id][Period(period)] = (count, volume)
-    return found
+    circuits: list[tuple[str, datetime | None]] = []
+    for kind, account_id, period, count, volume, excluded_until in await session.execute(
+        _LIVE, window
+    ):
+        if kind == "usage":
+            used[account_id][Period(period)] = (int(count), int(volume))
+        else:
+            circuits.append((account_id, excluded_until))
+    return Live(used, exclusions.circuits_of(circuits, at))
 
 
 def headroom(

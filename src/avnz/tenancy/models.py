@@ -8,6 +8,7 @@ from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avnz.db.base import Base, Timestamped, id_column
+from avnz.db.versions import ConfigVersioned, Scope
 
 
 class ClientStatus(enum.StrEnum):
@@ -75,7 +76,7 @@ class Client(Timestamped, Base):
     deleted_at: Mapped[datetime | None]
 
 
-class Company(Timestamped, Base):
+class Company(ConfigVersioned, Timestamped, Base):
     __tablename__ = "companies"
     __table_args__ = (UniqueConstraint("client_id", "slug"),)
 
@@ -91,6 +92,12 @@ class Company(Timestamped, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     deleted_at: Mapped[datetime | None]
+
+    def config_scope(self) -> Scope:
+        return Scope(companies={self.id})
+
+    def config_company(self) -> tuple[str, str, str]:
+        return self.id, self.client_id, self.organization_id
 
 
 class Department(Timestamped, Base):
