@@ -47,6 +47,7 @@ def test_error_paths_strip_union_tags() -> None:
         (leaf("amount", "amount", "gt", -1), "conditions.0.value"),
         (leaf("amount", "amount", "gt", True), "conditions.0.value"),
         (leaf("amount", "amount", "in_tier", "huge"), "conditions.0.value"),
+        (leaf("amount", "amount", "in_tier", [{}, {}]), "conditions.0.value"),  # was a 500
         (leaf("amount", "amount", "gt", 1, currency="ABC"), "conditions.0.currency"),
         (leaf("time", "hour_of_day", "equals", 24), "conditions.0.value"),
         (leaf("time", "day_of_week", "in", ["mon", "funday"]), "conditions.0.value"),

@@ -56,7 +56,7 @@ class AmountCondition(Condition):
     def check_value(cls, spec: FieldSpec, operator: str, value: Any) -> Any:
         if operator != "in_tier":
             return super().check_value(spec, operator, value)
-        if value not in TIERS:
+        if not isinstance(value, str) or value not in TIERS:
             raise ValueError(f"{value!r} is not one of {', '.join(TIERS)}")
         return value
 
