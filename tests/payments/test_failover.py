@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 
 from avnz.core import clock
+from avnz.payments.publishing import publisher_for
 from avnz.routing import snapshot
+from avnz.runtime import Runtime
 from tests.commerce.factories import create_customer, create_order
 from tests.routing.factories import UNREACHABLE, create_account
 from tests.support.payments import API, card, ledger, pay
@@ -174,7 +176,7 @@ async def test_a_card_gets_a_bounded_number_of_attempts_a_day(
 
 
 async def test_adaptive_moves_traffic_to_the_account_that_approves(
-    client: httpx.AsyncClient, headers: dict[str, str], sandboxes: str
+    client: httpx.AsyncClient, headers: dict[str, str], sandboxes: str, runtime: Runtime
 ) -> None:
     """At 1,012.00 the NMI sandbox approves and the Payflow pilot declines (RESULT 12), although
     Payflow is the cheaper account: the bandit must learn from real answers and send most
@@ -199,7 +201,10 @@ async def test_adaptive_moves_traffic_to_the_account_that_approves(
 
     served = []
     for number in range(60):
-        snapshot.clear_cache()  # production reads stats at most 2 s old; here every answer counts
+        # Production reads stats at most 2 s old, of attempts published just after they
+        # settle; here every answer counts at once.
+        await publisher_for(runtime.sessions).drain()
+        snapshot.clear_cache()
         visa = card("4111111111111111" if number % 2 else "5555555555554444")
         payment = (await pay(client, headers, amount=101_200, card=visa)).json()
         served.append(payment["merchant_account_id"])

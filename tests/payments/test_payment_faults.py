@@ -18,7 +18,6 @@ from avnz.payments import processing, sweep
 from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.schemas import PaymentCreate
 from avnz.routing import usage
-from avnz.routing.models import MerchantAccount
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World
@@ -244,13 +243,13 @@ async def test_a_failure_after_the_charge_leaves_the_key_to_a_retry_that_charges
 ) -> None:
     """The database fails while the charge is being settled: 503, and the claim keeps its
     recovery point, so the retry answers with that payment instead of charging again."""
-    settle = processing.settle_payment
+    settle = processing.record_settlement
 
     async def database_gone(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(processing, "settle_payment", settle)  # once
+        monkeypatch.setattr(processing, "record_settlement", settle)  # once
         raise OperationalError("UPDATE payments", {}, ConnectionResetError("server closed"))
 
-    monkeypatch.setattr(processing, "settle_payment", database_gone)
+    monkeypatch.setattr(processing, "record_settlement", database_gone)
     keyed = {**headers, "Idempotency-Key": "k-settle-lost"}
     failed = await client.post(f"{API}/payments", json=payment_body(), headers=keyed)
     assert failed.status_code == 503, failed.text
@@ -297,10 +296,10 @@ async def test_a_first_choice_filled_meanwhile_opens_the_payment_on_the_next_acc
     planned = processing.plan_route
     taken: list[str] = []
 
-    async def plan_then_fill(session: AsyncSession, context: Any) -> Any:
-        plan = await planned(session, context)
+    async def plan_then_fill(session: AsyncSession, context: Any, config: Any) -> Any:
+        plan = await planned(session, context, config)
         assert len(plan.accounts) == 2
-        first = await session.get_one(MerchantAccount, plan.accounts[0].account.id)
+        first = plan.accounts[0].account
         await usage.reserve(session, first, 100, clock.now())  # the concurrent payment
         taken.append(first.id)
         return plan

@@ -136,6 +136,11 @@ class Payment(Timestamped, Base):
     # When its attempts and its rule's counts were handed to routing and rules; NULL: not yet.
     published_at: Mapped[datetime | None]
 
+    # The status is the row's version: an ORM UPDATE holds only while the row still has the
+    # status it was read with (or written with), so a payment settled by a request that never
+    # re-read it cannot overwrite what the sweep settled meanwhile (StaleDataError instead).
+    __mapper_args__ = {"version_id_col": status, "version_id_generator": False}  # noqa: RUF012
+
 
 class RefundStatus(enum.StrEnum):
     PENDING = "pending"

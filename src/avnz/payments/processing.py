@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from avnz.auth.scope import Principal
 from avnz.commerce import service as commerce
@@ -50,8 +52,8 @@ from avnz.gateways.base import (
 )
 from avnz.integrations import service as integrations
 from avnz.outbox import service as events
-from avnz.payments import idempotency, vault
-from avnz.payments.card_budget import card_attempts_left
+from avnz.payments import configs, idempotency, vault
+from avnz.payments.configs import ConfigCache
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod
 from avnz.payments.publishing import publisher_for
 from avnz.payments.reading import to_out
@@ -71,6 +73,7 @@ from avnz.payments.schemas import (
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
 from avnz.routing import exclusions, usage
 from avnz.routing import service as accounts
+from avnz.routing.config import RoutingConfig
 from avnz.routing.failover import FailoverConfig, Step, is_account_failure, may_try_again, next_step
 from avnz.routing.fees import transaction_fee
 from avnz.routing.models import MerchantAccount
@@ -87,7 +90,6 @@ from avnz.rules.cache import RuleCache
 from avnz.rules.inputs import CardFacts, Transaction, home_country
 from avnz.security.keyring import Keyring
 from avnz.tenancy.models import Company
-from avnz.tenancy.visibility import target_company
 
 if TYPE_CHECKING:
     from avnz.runtime import Runtime
@@ -123,6 +125,7 @@ class Gateways:
     timeouts: Timeouts = field(default_factory=Timeouts)
     rules: RuleCache = field(default_factory=RuleCache)
     write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
+    configs: ConfigCache = field(default_factory=ConfigCache)
 
     @classmethod
     def of(cls, runtime: "Runtime") -> "Gateways":
@@ -138,6 +141,7 @@ class Gateways:
             timeouts,
             runtime.rule_cache,
             runtime.write_turns,
+            configs.cache_for(runtime.sessions),
         )
 
     @asynccontextmanager
@@ -156,7 +160,7 @@ class Gateways:
 class Opened:
     """A payment written `pending` and the attempt about to go to `plan.accounts[position]`."""
 
-    payment_id: str
+    payment: Payment  # as committed (detached): settling starts from it, without a SELECT
     kind: PaymentKind
     connector: Connector
     request: PaymentRequest
@@ -172,6 +176,10 @@ class Opened:
     @property
     def account_id(self) -> str:
         return self.plan.accounts[self.position].account.id
+
+    @property
+    def payment_id(self) -> str:
+        return self.payment.id
 
 
 # --- charge ----------------------------------------------------------------------------------
@@ -204,24 +212,44 @@ async def create_payment(
     attempt = 1
     while _fails_over(opened, result, attempt, started):
         async with gateways.transaction() as session:
-            rerouted = await _reroute(session, gateways, opened, result, attempt)
-        if rerouted is None:
+            opened, rerouted = await _reroute(session, gateways, opened, result, attempt)
+        if not rerouted:
             break
-        opened, attempt = rerouted, attempt + 1
+        attempt += 1
         result = await _charge(opened)
+    try:
+        payment = await _settle(gateways, opened, result, attempt, started, on_settled)
+    except StaleDataError:  # the sweep settled it first (it was pending that long): its answer
+        async with gateways.transaction() as session:
+            return await session.get_one(Payment, opened.payment_id)
+    publisher_for(gateways.sessions).soon()
+    return payment
+
+
+async def _settle(
+    gateways: Gateways,
+    opened: Opened,
+    result: GatewayResult,
+    attempt: int,
+    started: float,
+    on_settled: Settled | None,
+) -> Payment:
+    """Record the answer, in one transaction that reads nothing: the payment, its account and
+    company are the ones the payment opened with, and the payment's UPDATE holds only while it
+    is still pending (StaleDataError otherwise)."""
     async with gateways.transaction() as session:
-        # Read when the payment opened: into this session without a SELECT, and held by it
-        # (its identity map holds rows weakly).
+        # Into this session without a SELECT, and held by it (its identity map holds rows
+        # weakly).
         rows = (opened.account, opened.company)
         session.info["opened_rows"] = [await session.merge(row, load=False) for row in rows]
+        payment = await session.merge(opened.payment, load=False)
         # Nothing read here depends on the payment's own pending changes: one UPDATE at commit.
         with session.no_autoflush:
-            payment = await settle_payment(session, opened.payment_id, result)
+            await record_settlement(session, payment, result)
             await _close_decision(session, opened, result, attempt, payment)
             payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
             if on_settled is not None:
                 await on_settled(session, payment)
-    publisher_for(gateways.sessions).soon()
     return payment
 
 
@@ -242,15 +270,26 @@ async def _open_payment(
     payment_id = new_id("pay")
     # First, so that a retry of a request already under way stops here: committed with the payment.
     await idempotency.save_recovery_point(session, payment_id)
-    company = await target_company(session, principal, data.company_id)
+    company = await gateways.configs.company(session, principal, data.company_id)
     customer_id = await _customer_id(session, principal, company, data.customer_id)
     order = await _order(session, principal, company, data.order_id)
     amount, currency = _amount(data, order)
-    method, card = await _instrument(session, gateways.keyring, principal, company, data)
+    charge_card, card = await _instrument(session, gateways.keyring, principal, company, data)
+    method = charge_card.method
+    # The configuration this payment routes by, checked against the version the card read.
+    config = await gateways.configs.current(
+        session, principal, company.id, charge_card.config_version
+    )
+    company = config.company
     now = clock.now()
     transaction = _transaction(data, method, order, customer_id, amount, currency, now)
     ruling = await rule_payment(
-        session, gateways.rules, company, transaction, payment_id=payment_id
+        session,
+        gateways.rules,
+        company,
+        transaction,
+        payment_id=payment_id,
+        rule_set_version=charge_card.rule_set_version,
     )
     refused = refusal(
         ruling,
@@ -274,13 +313,13 @@ async def _open_payment(
         strategy=directive.strategy,
         home_country=home_country(company),
     )
-    plan = await _plan(session, context, ruling, pinned=data.merchant_account_id is not None)
+    plan = await _plan(
+        session, context, ruling, config.routing, pinned=data.merchant_account_id is not None
+    )
     if order is not None and order.is_renewal and customer_id is not None:
         plan = prefer(plan, await _first_account(session, customer_id))
     failover = FailoverConfig.model_validate(plan.failover_config)
-    budget = await card_attempts_left(
-        session, company_id=company.id, fingerprint=method.fingerprint, config=failover
-    )
+    budget = max(0, failover.card_retry_budget - charge_card.attempts_used)
     if budget == 0:
         raise CardRetryBudgetSpent(
             f"This card was tried {failover.card_retry_budget} times in the last 24 hours; "
@@ -288,7 +327,7 @@ async def _open_payment(
             param="card",
         )
     # The strategy's choice; its capacity is reserved last (below).
-    account = await session.get_one(MerchantAccount, plan.accounts[0].account.id)
+    account = plan.accounts[0].account
     payment = Payment(
         id=payment_id,
         organization_id=company.organization_id,
@@ -330,6 +369,7 @@ async def _open_payment(
     )
     session.add(payment)
     await session.flush()
+    _known_as_inserted(payment)
     await queue_notifications(session, ruling, company, payment.id)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)
@@ -342,7 +382,7 @@ async def _open_payment(
         # No probability describes the account the payment opened on instead.
         payment.routing |= {"selected_account_id": account.id, "probability": None}
     return Opened(
-        payment_id=payment.id,
+        payment=payment,
         kind=PaymentKind(payment.kind),
         connector=await gateways.connector(session, account),
         request=_gateway_request(payment, card, data),
@@ -353,6 +393,16 @@ async def _open_payment(
         account=account,
         company=company,
     )
+
+
+def _known_as_inserted(payment: Payment) -> None:
+    """Mark the columns the INSERT left NULL as known, so the payment settles later from this
+    object without reading it back (`_settle`)."""
+    state = inspect(payment)
+    columns = state.mapper.columns
+    for key in state.unloaded:
+        if key in columns and columns[key].server_default is None:
+            set_committed_value(payment, key, None)
 
 
 def _transaction(
@@ -381,21 +431,26 @@ def _transaction(
 
 
 async def _plan(
-    session: AsyncSession, context: RoutingContext, ruling: Ruling, *, pinned: bool
+    session: AsyncSession,
+    context: RoutingContext,
+    ruling: Ruling,
+    config: RoutingConfig,
+    *,
+    pinned: bool,
 ) -> RoutePlan:
     """The route the rule chose; when its pool or account cannot take the payment, the
     company's default routing (a rule's broken route never loses a payment). A route the
     request named itself is never second-guessed."""
     ruled = not pinned and (context.pool_id is not None or context.account_id is not None)
     try:
-        return await plan_route(session, context)
+        return await plan_route(session, context, config)
     except (NotFound, NoEligibleAccount) as unusable:
         if not ruled:
             raise
         log.warning("rules.route_unusable", reason=unusable.message, **ruling.record())
         ruling.directive.failures.append(f"route: {unusable.message} Default routing used.")
         return await plan_route(
-            session, replace(context, pool_id=None, strategy=None, account_id=None)
+            session, replace(context, pool_id=None, strategy=None, account_id=None), config
         )
 
 
@@ -447,7 +502,7 @@ async def _reserve_from(
     refusals: dict[str, str] = {}
     last: usage.LimitExceeded | None = None
     for position in range(start, len(plan.accounts)):
-        account = await session.get_one(MerchantAccount, plan.accounts[position].account.id)
+        account = plan.accounts[position].account
         try:
             await usage.reserve(session, account, amount, at)
         except usage.LimitExceeded as refused:
@@ -476,9 +531,9 @@ async def _reroute(
     opened: Opened,
     result: GatewayResult,
     attempt: int,
-) -> Opened | None:
+) -> tuple[Opened, bool]:
     """Give the failed account its capacity back and move the payment to the next account of
-    the plan that has room; None when no account is left."""
+    the plan that has room; and whether there was one."""
     payment = await locked_payment(session, opened.payment_id)
     opened = await _note_attempt(session, opened, result, attempt, Step.TRY_NEXT)
     payment.routing = {**payment.routing, "attempts": list(opened.attempts)}
@@ -489,11 +544,14 @@ async def _reroute(
             session, opened.plan, opened.position + 1, payment.amount, now
         )
     except (NoEligibleAccount, usage.LimitExceeded):
-        return None
+        return replace(opened, payment=payment), False
     _assign(payment, account, now)
     payment.attempt_count = attempt + 1
     connector = await gateways.connector(session, account)
-    return replace(opened, connector=connector, position=position, account=account)
+    rerouted = replace(
+        opened, payment=payment, connector=connector, position=position, account=account
+    )
+    return rerouted, True
 
 
 async def _note_attempt(
@@ -603,34 +661,24 @@ async def _instrument(
     principal: Principal,
     company: Company,
     data: PaymentCreate,
-) -> tuple[PaymentMethod, Card]:
-    """The vaulted card and its clear form for this one call (the CVV only ever in memory)."""
+) -> tuple[vault.ChargeCard, Card]:
+    """The vaulted card (with what its statement read along) and its clear form for this one
+    call (the CVV only ever in memory)."""
     if data.card is not None:
-        method = await vault.vault_card(
-            session,
-            principal,
-            keyring,
-            company,
-            PaymentMethodCreate(
-                company_id=company.id,
-                customer_id=data.customer_id,
-                card=data.card,
-                billing_address=data.billing_address,
-            ),
-            audited=False,
+        create = PaymentMethodCreate(
+            company_id=company.id,
+            customer_id=data.customer_id,
+            card=data.card,
+            billing_address=data.billing_address,
         )
+        charge_card = await vault.vault_for_charge(session, principal, keyring, company, create)
         cvv = data.card.cvv.get_secret_value() if data.card.cvv else None
-        return method, vault.reveal(method, keyring, cvv=cvv)
+        return charge_card, vault.reveal(charge_card.method, keyring, cvv=cvv)
     assert data.payment_method_id is not None  # the schema allows exactly one of the two
-    method = await vault.get_method(
-        session=session, principal=principal, method_id=data.payment_method_id
+    charge_card = await vault.vaulted_for_charge(
+        session, principal, company, data.payment_method_id
     )
-    if method.company_id != company.id:
-        raise NotFound(
-            f"No payment method {data.payment_method_id!r} in this company.",
-            param="payment_method_id",
-        )
-    return method, vault.reveal(method, keyring)
+    return charge_card, vault.reveal(charge_card.method, keyring)
 
 
 def _gateway_request(payment: Payment, card: Card, data: PaymentCreate) -> PaymentRequest:
@@ -724,7 +772,14 @@ async def locked_payment(session: AsyncSession, payment_id: str) -> Payment:
 
 async def settle_payment(session: AsyncSession, payment_id: str, result: GatewayResult) -> Payment:
     """Record the gateway's answer on a pending payment and follow it."""
-    payment = await locked_payment(session, payment_id)
+    return await record_settlement(session, await locked_payment(session, payment_id), result)
+
+
+async def record_settlement(
+    session: AsyncSession, payment: Payment, result: GatewayResult
+) -> Payment:
+    """`settle_payment` for a payment already in the session (locked, or updated only while
+    it is still pending: `Payment.status` is its version)."""
     if payment.status != PaymentStatus.PENDING:
         return payment  # the sweep settled it first; its answer stands
     _record_answer(payment, result)

@@ -58,9 +58,11 @@ async def rule_payment(
     transaction: Transaction,
     *,
     payment_id: str,
+    rule_set_version: int | None = None,
 ) -> Ruling:
+    """The company's rules applied to the payment (`rule_set_version`: when already read)."""
     context = await rule_context(session, company, transaction)
-    rule_set = await cache.rule_set(session, company.id, company.timezone)
+    rule_set = await cache.rule_set(session, company.id, company.timezone, rule_set_version)
     match = decide(
         rule_set, context, transaction_key=payment_id, customer_key=transaction.customer_id
     )

@@ -2,9 +2,10 @@
 payment path. The PAN is encrypted before it reaches the session; the CVV is validated and then
 dropped (a payment that needs it carries it in memory)."""
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Label, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
@@ -13,10 +14,13 @@ from avnz.core import cards, clock
 from avnz.core.errors import InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
+from avnz.db import versions
+from avnz.db.riding import riding_along
 from avnz.gateways.base import Card
-from avnz.payments import bins
+from avnz.payments import bins, card_budget
 from avnz.payments.models import PaymentMethod, PaymentMethodStatus, pan_aad
 from avnz.payments.schemas import CardOut, PaymentMethodCreate, PaymentMethodOut
+from avnz.rules.cache import RULE_SET_VERSION
 from avnz.security.keyring import Keyring
 from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import Company
@@ -52,11 +56,20 @@ async def vault_card(
     keyring: Keyring,
     company: Company,
     data: PaymentMethodCreate,
-    *,
-    audited: bool = True,
 ) -> PaymentMethod:
-    """`store_card` for a company the caller already resolved (and may see). A card vaulted by
-    a payment is not `audited` on its own: the payment records it (its method, its creator)."""
+    """`store_card` for a company the caller already resolved (and may see)."""
+    method = new_method(principal, keyring, company, data)
+    session.add(method)
+    await session.flush()
+    _audit(session, principal, audit.AuditAction.CREATE, method, before=None)
+    return method
+
+
+def new_method(
+    principal: Principal, keyring: Keyring, company: Company, data: PaymentMethodCreate
+) -> PaymentMethod:
+    """The card checked and made a vault row (the PAN encrypted, the CVV left out), not yet
+    stored; 400 naming the field for a card that is not valid."""
     try:
         number, brand = cards.validate_number(data.card.number.get_secret_value())
         exp_month, exp_year = cards.validate_expiry(
@@ -67,6 +80,7 @@ async def vault_card(
     except cards.CardError as exc:
         raise _card_error(exc) from None
     info = bins.lookup(number)
+    now = clock.now()
     method = PaymentMethod(
         id=new_id("pm"),
         organization_id=company.organization_id,
@@ -83,16 +97,15 @@ async def vault_card(
         exp_year=exp_year,
         holder_name=data.card.holder_name,
         billing_address=data.billing_address.model_dump() if data.billing_address else None,
+        status=PaymentMethodStatus.ACTIVE.value,
+        created_at=now,
+        updated_at=now,
         created_by=principal.id,
         updated_by=principal.id,
     )
     method.pan_ciphertext = keyring.encrypt(
         number.encode(), aad=pan_aad({"id": method.id, "company_id": method.company_id})
     )
-    session.add(method)
-    await session.flush()
-    if audited:
-        _audit(session, principal, audit.AuditAction.CREATE, method, before=None)
     return method
 
 
@@ -209,3 +222,87 @@ def to_out(method: PaymentMethod) -> PaymentMethodOut:
         created_at=method.created_at,
         deleted_at=method.deleted_at,
     )
+
+
+# --- the card of a payment ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeCard:
+    """A payment's card, and what its one statement read along: the company's configuration
+    version and rule-set version (the payment path's caches check them) and the attempts the
+    card used of its retry budget."""
+
+    method: PaymentMethod
+    config_version: int | None  # None: the company has no version row (never cached then)
+    rule_set_version: int
+    attempts_used: int
+
+
+_METHODS = cast(Table, PaymentMethod.__table__)
+
+
+def _riding_along(fingerprint: ColumnElement[str]) -> tuple[Label[Any], ...]:
+    return (
+        riding_along(versions.CONFIG_VERSION).label("config_version"),
+        riding_along(RULE_SET_VERSION).label("rule_set_version"),
+        riding_along(card_budget.attempts_used(fingerprint)).label("attempts_used"),
+    )
+
+
+# Built once: one of the two runs for every card payment.
+_VAULT = (
+    insert(_METHODS)
+    .values({column.key: bindparam(f"pm_{column.key}", type_=column.type) for column in _METHODS.c})
+    .returning(*_riding_along(bindparam("pm_fingerprint")))
+)
+_VAULTED = select(PaymentMethod, *_riding_along(_METHODS.c.fingerprint)).where(
+    PaymentMethod.id == bindparam("method"),
+    PaymentMethod.status == PaymentMethodStatus.ACTIVE.value,
+)
+
+
+def _company_parameters(company_id: str) -> dict[str, Any]:
+    return {"config_company": company_id, "rules_company": company_id} | card_budget.window(
+        company_id
+    )
+
+
+async def vault_for_charge(
+    session: AsyncSession,
+    principal: Principal,
+    keyring: Keyring,
+    company: Company,
+    data: PaymentMethodCreate,
+) -> ChargeCard:
+    """Vault the card a payment brings, in one statement that also reads what rides along. No
+    audit row of its own: the payment records the card (its method, its creator)."""
+    method = new_method(principal, keyring, company, data)
+    row = {f"pm_{column.key}": getattr(method, column.key) for column in _METHODS.c}
+    found = (await session.execute(_VAULT, row | _company_parameters(company.id))).one()
+    return _charge_card(method, found)
+
+
+async def vaulted_for_charge(
+    session: AsyncSession, principal: Principal, company: Company, method_id: str
+) -> ChargeCard:
+    """A stored card of the company, by id, with what rides along; 404 when there is none."""
+    parameters = {"method": method_id} | _company_parameters(company.id)
+    found = (await session.execute(_VAULTED, parameters)).one_or_none()
+    method = found.PaymentMethod if found is not None else None
+    if method is None or method.company_id != company.id or not _can_see(principal, method):
+        raise NotFound(
+            f"No payment method {method_id!r} in this company.", param="payment_method_id"
+        )
+    return _charge_card(method, found)
+
+
+def _charge_card(method: PaymentMethod, found: Any) -> ChargeCard:
+    return ChargeCard(
+        method, found.config_version, found.rule_set_version or 0, int(found.attempts_used)
+    )
+
+
+def _can_see(principal: Principal, method: PaymentMethod) -> bool:
+    """`_visible` for one loaded row."""
+    return principal.can_see(method.organization_id, method.client_id, method.company_id)

@@ -7,7 +7,7 @@ every change to an account, a pool or a membership moves.
 The rows are detached ORM objects, loaded whole: read them, never change them.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, select
@@ -34,6 +34,15 @@ class RoutingConfig:
     def pool(self, pool_id: str | None) -> PoolConfig | None:
         """The pool named, else the default one; None when there is none (or not active)."""
         return self.pools.get(pool_id or self.default_pool_id or "")
+
+    def rows(self) -> Iterator[AccountPool | PoolMembership | MerchantAccount]:
+        """Every row the configuration holds (to detach them from the session that read them)."""
+        for pool_config in self.pools.values():
+            yield pool_config.pool
+            for membership, account in pool_config.members:
+                yield membership
+                yield account
+        yield from self.accounts
 
     def account(self, account_id: str) -> MerchantAccount | None:
         """The active account `account_id` of this company, if there is one."""

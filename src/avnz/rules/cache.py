@@ -1,7 +1,8 @@
 """The compiled rule sets of this process, one per company, kept fresh by the rule-set version.
 
 `RuleCache.rule_set` is what the payment path calls. It reads the company's rule-set version
-(one primary-key lookup, `routing_rule_sets`) and recompiles only when that number moved, so a
+(one primary-key lookup, `routing_rule_sets`; or the payment path reads it along a statement of
+its own, `RULE_SET_VERSION`, and passes it in) and recompiles only when that number moved, so a
 change made through any process takes effect on the next payment in every process.
 
 A stored rule that no longer parses (data written by a newer release, say) is skipped and logged:
@@ -21,8 +22,14 @@ from avnz.rules.schedule import zone_of
 
 log = structlog.get_logger(__name__)
 
-# Built once: every payment reads it.
+# Built once: every payment reads it. As a scalar subquery it rides along another statement
+# (bind the company's id as `rules_company`).
 _VERSION = select(RuleSetVersion.version).where(RuleSetVersion.company_id == bindparam("company"))
+RULE_SET_VERSION = (
+    select(RuleSetVersion.version)
+    .where(RuleSetVersion.company_id == bindparam("rules_company"))
+    .scalar_subquery()
+)
 
 
 async def rule_set_version(session: AsyncSession, company_id: str) -> int:
@@ -59,10 +66,14 @@ class RuleCache:
     def __init__(self) -> None:
         self._sets: dict[str, RuleSet] = {}
 
-    async def rule_set(self, session: AsyncSession, company_id: str, timezone: str) -> RuleSet:
+    async def rule_set(
+        self, session: AsyncSession, company_id: str, timezone: str, version: int | None = None
+    ) -> RuleSet:
+        """The company's compiled rules at `version` (read here when not given)."""
         # The version is read before the rules: a change that lands in between is compiled
         # under the older number and simply compiled again on the next call.
-        version = await rule_set_version(session, company_id)
+        if version is None:
+            version = await rule_set_version(session, company_id)
         cached = self._sets.get(company_id)
         if cached is not None and cached.version == version and cached.timezone == timezone:
             return cached

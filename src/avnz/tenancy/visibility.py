@@ -59,8 +59,15 @@ async def get_visible(
     the ORM caches that load, where a scoped query is built anew per call (every payment
     finds its company here)."""
     row = await session.get(model, row_id)
-    if row is None or getattr(row, "deleted_at", None) is not None or not can_see(principal, row):
+    if row is None:
         raise NotFound(f"No {model.__name__.lower()} {row_id!r}.", param=param)
+    return visible_row(principal, row, param=param)
+
+
+def visible_row(principal: Principal, row: Row, param: str = "id") -> Row:
+    """`row` if it is live and the principal can see it; otherwise 404, as `get_visible`."""
+    if getattr(row, "deleted_at", None) is not None or not can_see(principal, row):
+        raise NotFound(f"No {type(row).__name__.lower()} {row.id!r}.", param=param)
     return row
 
 
