@@ -173,7 +173,8 @@ async def test_a_crash_before_the_gateway_call_is_settled_as_failed_by_the_sweep
     gateways = processing.Gateways(runtime.sessions, runtime.keyring, runtime.http)
     data = PaymentCreate.model_validate(payment_body())
     async with runtime.sessions.begin() as session:
-        opened = await processing._open_payment(session, gateways, principal, data)
+        opened = await processing._open_payment(session, gateways, principal, data, None)
+    assert isinstance(opened, processing.Opened)
     # ... and nothing more: no call, no settle.
     usage_url = f"{API}/merchant-accounts/{account['id']}/usage"
     assert _day((await client.get(usage_url, headers=headers)).json()) == 1

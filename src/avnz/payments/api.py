@@ -2,20 +2,19 @@
 `/payments` (charge, authorize, capture, void, refund) over HTTP."""
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
-from avnz.payments import follow_ups, idempotency, processing, reading, vault
+from avnz.payments import follow_ups, processing, reading, vault
 from avnz.payments.deps import Idempotency
-from avnz.payments.idempotency import StoredResponse, unit_of_work
-from avnz.payments.models import Payment
+from avnz.payments.idempotency import Claim, StoredResponse, unit_of_work
 from avnz.payments.schemas import (
     CaptureCreate,
     PaymentCreate,
@@ -103,14 +102,6 @@ _IN_DOUBT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _answer(payment: Payment) -> StoredResponse:
-    """201 for a payment with a final answer (approved or declined: read `status`), 202 while
-    the gateway's answer is in doubt (it is settled by inquiry; poll or wait for the webhook)."""
-    in_doubt = payment.status == PaymentStatus.PENDING or payment.pending_action is not None
-    code = status.HTTP_202_ACCEPTED if in_doubt else status.HTTP_201_CREATED
-    return StoredResponse(code, reading.to_out(payment).model_dump(mode="json"))
-
-
 @payments_router.post(
     "/payments",
     status_code=status.HTTP_201_CREATED,
@@ -122,23 +113,8 @@ async def create_payment(
 ) -> JSONResponse:
     """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
     order. Send an `Idempotency-Key`: a retry with it never charges twice."""
-
-    answers: list[StoredResponse] = []
-
-    async def store_answer(session: AsyncSession, payment: Payment) -> None:
-        answers.append(_answer(payment))
-        await idempotency.store_answer(session, answers[-1])
-
-    async def execute() -> StoredResponse:
-        gateways = processing.Gateways.of(runtime)
-        payment = await processing.create_payment(
-            gateways, principal, data, on_settled=store_answer
-        )
-        # The answer stored in the settling transaction; a replay resumed from a recovery
-        # point never settles here, so it renders the payment as it is now.
-        return answers[-1] if answers else _answer(payment)
-
-    return await idempotent.run(execute, claimed_by_work=True)
+    gateways = processing.Gateways.of(runtime)
+    return await idempotent.run_claiming(partial(processing.charge, gateways, principal, data))
 
 
 @payments_router.get("/payments", response_model=PageOut[PaymentOut])
@@ -193,7 +169,7 @@ async def capture_payment(
         payment = await follow_ups.capture_payment(
             processing.Gateways.of(runtime), principal, payment_id, data or CaptureCreate()
         )
-        return _answer(payment)
+        return processing.payment_answer(payment)
 
     return await idempotent.run(execute)
 
@@ -210,7 +186,7 @@ async def void_payment(
     """Void an authorization that was not captured."""
 
     async def execute() -> StoredResponse:
-        return _answer(
+        return processing.payment_answer(
             await follow_ups.void_payment(processing.Gateways.of(runtime), principal, payment_id)
         )
 
@@ -233,14 +209,21 @@ async def refund_payment(
     """Refund all that is left (default) or `amount`; refunds never add up to more than was
     captured."""
 
-    async def execute() -> StoredResponse:
-        refund = await follow_ups.refund_payment(
-            processing.Gateways.of(runtime), principal, payment_id, data or RefundCreate()
-        )
-        code = status.HTTP_202_ACCEPTED if refund.status == "pending" else status.HTTP_201_CREATED
-        return StoredResponse(code, RefundOut.model_validate(refund).model_dump(mode="json"))
+    gateways = processing.Gateways.of(runtime)
+    work = partial(_refund, gateways, principal, payment_id, data or RefundCreate())
+    return await idempotent.run_claiming(work, lazy=False)
 
-    return await idempotent.run(execute)
+
+async def _refund(
+    gateways: processing.Gateways,
+    principal: Principal,
+    payment_id: str,
+    data: RefundCreate,
+    claim: Claim | None,
+) -> StoredResponse:
+    refund = await follow_ups.refund_payment(gateways, principal, payment_id, data, claim)
+    code = status.HTTP_202_ACCEPTED if refund.status == "pending" else status.HTTP_201_CREATED
+    return StoredResponse(code, RefundOut.model_validate(refund).model_dump(mode="json"))
 
 
 @payments_router.get("/payments/{payment_id}/routing", response_model=RoutingDecisionOut)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from avnz.deps import CurrentPrincipal, RuntimeDep, Session
 from avnz.payments import idempotency
-from avnz.payments.idempotency import StoredResponse
+from avnz.payments.idempotency import ClaimingWork, StoredResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +23,11 @@ class Idempotent:
     key: str | None
     fingerprint: str
 
-    async def run(
-        self, execute: Callable[[], Awaitable[StoredResponse]], *, claimed_by_work: bool = False
-    ) -> JSONResponse:
-        """Run `execute` once for this key and body and answer with its (stored) response
-        (`claimed_by_work`: see `idempotency.run_idempotent`).
+    async def run(self, execute: Callable[[], Awaitable[StoredResponse]]) -> JSONResponse:
+        """Run `execute` once for this key and body and answer with its (stored) response.
 
         The request's own transaction (authentication read through it) is committed first:
-        `execute` works in its own sessions, and on SQLite an open transaction holds the one
+        the work runs in its own sessions, and on SQLite an open transaction holds the one
         write lock they need."""
         await self.request_session.commit()
         replay = await idempotency.run_idempotent(
@@ -39,7 +36,19 @@ class Idempotent:
             key=self.key,
             fingerprint=self.fingerprint,
             execute=execute,
-            claimed_by_work=claimed_by_work,
+        )
+        return replay.to_response()
+
+    async def run_claiming(self, work: ClaimingWork, *, lazy: bool = True) -> JSONResponse:
+        """`run` for work handed its claim (`idempotency.run_claiming`)."""
+        await self.request_session.commit()
+        replay = await idempotency.run_claiming(
+            self.sessions,
+            scope=self.scope,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            work=work,
+            lazy=lazy,
         )
         return replay.to_response()
 

@@ -26,6 +26,7 @@ from avnz.gateways.base import (
     VoidRequest,
 )
 from avnz.payments import idempotency
+from avnz.payments.idempotency import Claim
 from avnz.payments.models import Payment, Refund, RefundStatus
 from avnz.payments.processing import (
     Gateways,
@@ -200,18 +201,24 @@ def _gateway_id(payment: Payment) -> str:
 
 
 async def refund_payment(
-    gateways: Gateways, principal: Principal, payment_id: str, data: RefundCreate
+    gateways: Gateways,
+    principal: Principal,
+    payment_id: str,
+    data: RefundCreate,
+    claim: Claim | None = None,
 ) -> Refund:
-    """Refund captured money, in full or in parts that never add up to more than was captured."""
-    resumed = idempotency.recovery_point()
-    if resumed is not None:  # a retry of a request that died after writing its refund
+    """Refund captured money, in full or in parts that never add up to more than was captured.
+    With a `claim` (held: `run_claiming(lazy=False)`), the refund is its recovery point."""
+    if claim is not None and claim.resumes is not None:
+        # A retry of a request that died after writing its refund: that refund, as it is.
         async with gateways.sessions.begin() as session:
-            return await session.get_one(Refund, resumed)
+            return await session.get_one(Refund, claim.resumes)
     async with gateways.sessions.begin() as session:
         payment = await get_payment(session, principal, payment_id)
         next_status(PaymentStatus(payment.status), PaymentAction.REFUND_PART)
         refund = await _open_refund(session, principal, payment, data)
-        await idempotency.save_recovery_point(session, refund.id)  # committed with the refund
+        if claim is not None:  # committed with the refund
+            await idempotency.take(session, claim, refund.id)
         connector = await connector_for(session, gateways, payment)
         request = RefundRequest(
             transaction_id=_gateway_id(payment),

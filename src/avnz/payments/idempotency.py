@@ -12,9 +12,11 @@ The guarantee is a primary key on (scope, key) in the database, not a check in P
 4. A 5xx or an unexpected error stores nothing: the claim is released and a retry runs again.
 5. A claim whose winner died (no heartbeat for `LEASE`) can be taken over by a retry with the
    same fingerprint; a key whose 24 h (`TTL`) have passed is new again.
-6. Work that must not be done twice (a charge) saves a recovery point on the claim in the same
-   transaction that writes its resource (`save_recovery_point`). A retry that takes over a dead
-   winner's claim finds it (`recovery_point`) and answers with that resource instead of
+6. Work that must not be done twice (a charge) is handed its `Claim` and takes it in the same
+   transaction that writes its resource (`take`: the key and a recovery point, or just the
+   recovery point on a claim already held), then stores its answer in its last transaction
+   (`store_answer`); `run_claiming` runs such work. A retry that takes over a dead winner's
+   claim finds the recovery point (`Claim.resumes`) and answers with that resource instead of
    starting again: a server killed after charging never leads to a second charge.
 
 `scope` is whose key it is (the API key or user that sent it), so two callers never collide.
@@ -24,7 +26,6 @@ PAN with a few known fields around it can be brute-forced.
 
 import asyncio
 import contextlib
-import contextvars
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -163,24 +165,30 @@ def _stores(response: StoredResponse) -> bool:
 class _Claimed:
     owner: str
     resumes: str | None = None  # the recovery point a dead winner left behind
-    taken: bool = True  # False: the work takes the claim itself, in its own transaction
-    completed: bool = False  # the work stored its answer in its own last transaction
 
 
-@dataclass(frozen=True, slots=True)
-class _Running:
-    """The claim the running work belongs to, so the work can take it, save its recovery point
-    and store its answer in its own transactions."""
+@dataclass(slots=True)
+class Claim:
+    """A request's hold on its key while its work runs, handed to work that takes it itself
+    (`run_claiming`): `take` it with the resource the work writes, `store_answer` at the end."""
 
     scope: str
     key: str
     fingerprint: str
-    claim: _Claimed
+    owner: str
+    resumes: str | None = None  # the resource a dead request with this key had written
+    taken: bool = True  # False: the work takes the key itself, in its own transaction
+    completed: bool = False  # the work stored its answer in its own last transaction
 
 
-_CLAIM: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
-    "idempotency_claim", default=None
-)
+@dataclass(frozen=True, slots=True)
+class KeyInUse:
+    """What work answers when `take` found its key already used: the run replays, waits for
+    or takes over the other request, as any duplicate does."""
+
+
+ClaimingWork = Callable[[Claim | None], Awaitable[StoredResponse | KeyInUse]]
+
 RECOVERY_POINT = "recovery_point"
 
 # Built once (SQLAlchemy otherwise rebuilds an expression and its cache key per call), as every
@@ -188,6 +196,13 @@ RECOVERY_POINT = "recovery_point"
 # statements on the running request's own claim (`_MINE`, parameters from `_mine`).
 _KEYS = cast(Table, IdempotencyKey.__table__)
 _INSERT_ROW = insert(_KEYS)
+# A key taken by the work itself: the row, unless the key exists (then no row comes back).
+_TAKE: dict[str, Any] = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_KEYS)
+    .on_conflict_do_nothing(index_elements=["scope", "key"])
+    .returning(_KEYS.c.key)
+    for dialect in (postgresql, sqlite)
+}
 _MINE = (
     _KEYS.c.scope == bindparam("mine_scope"),
     _KEYS.c.key == bindparam("mine_key"),
@@ -378,74 +393,64 @@ async def _stop(task: "asyncio.Task[None]") -> None:
 
 
 async def _finish(
-    sessions: async_sessionmaker[AsyncSession], running: _Running, response: StoredResponse | None
+    sessions: async_sessionmaker[AsyncSession], claim: Claim, response: StoredResponse | None
 ) -> None:
     """Store the answer (completed), or with None release the claim so a retry runs again. A
     claim the work was to take but never committed (it failed before) is written completed."""
     async with sessions.begin() as session:
         if response is None:
-            await _release(session, running)
+            await _release(session, claim)
             return
-        result = await session.execute(_STORE_ANSWER, _answer(running, response))
+        result = await session.execute(_STORE_ANSWER, _answer(claim, response))
         stored = bool(_rowcount(result)) or (
-            not running.claim.taken and await _insert_completed(session, running, response)
+            not claim.taken and await _insert_completed(session, claim, response)
         )
     if not stored:
-        log.warning("idempotency_claim_lost_before_store", scope=running.scope)
+        log.warning("idempotency_claim_lost_before_store", scope=claim.scope)
 
 
-async def _release(session: AsyncSession, running: _Running) -> None:
+async def _release(session: AsyncSession, claim: Claim) -> None:
     """Let a retry run the work again. A claim with a recovery point (the work wrote its
     resource, say a charge, then failed) is kept with its lease ended instead: the retry takes
     it over and answers from that resource rather than doing the work twice."""
-    await session.execute(_DELETE_CLAIM, _mine(running))
-    await session.execute(_END_LEASE, _mine(running) | {"now": clock.now()})
+    await session.execute(_DELETE_CLAIM, _mine(claim))
+    await session.execute(_END_LEASE, _mine(claim) | {"now": clock.now()})
 
 
-def _mine(running: _Running) -> dict[str, Any]:
+def _mine(claim: Claim) -> dict[str, Any]:
     """`_MINE`'s parameters: the running request's claim."""
-    return {
-        "mine_scope": running.scope,
-        "mine_key": running.key,
-        "mine_owner": running.claim.owner,
-    }
+    return {"mine_scope": claim.scope, "mine_key": claim.key, "mine_owner": claim.owner}
 
 
-def _answer(running: _Running, response: StoredResponse) -> dict[str, Any]:
+def _answer(claim: Claim, response: StoredResponse) -> dict[str, Any]:
     """`_STORE_ANSWER`'s parameters: the running claim and its answer."""
-    return _mine(running) | {"answer_status": response.status, "answer_body": response.body}
+    return _mine(claim) | {"answer_status": response.status, "answer_body": response.body}
 
 
-def _row(running: _Running, **values: Any) -> dict[str, Any]:
+def _row(claim: Claim, **values: Any) -> dict[str, Any]:
     """`_INSERT_ROW`'s parameters: a row for the running request's key with `values`."""
     now = clock.now()
     return {
-        "scope": running.scope,
-        "key": running.key,
-        "fingerprint": running.fingerprint,
+        "scope": claim.scope,
+        "key": claim.key,
+        "fingerprint": claim.fingerprint,
         "created_at": now,
         "expires_at": now + TTL,
         **values,
     }
 
 
-async def _insert_completed(
-    session: AsyncSession, running: _Running, response: StoredResponse
-) -> bool:
+async def _insert_completed(session: AsyncSession, claim: Claim, response: StoredResponse) -> bool:
     """The answer of work that failed before taking its claim; False when a duplicate holds
     the key by now (its own answer stands)."""
     try:
         async with session.begin_nested():
             completed = {"response_status": response.status, "response_body": response.body}
-            row = _row(running, state=COMPLETED, owner=None, locked_until=None, **completed)
+            row = _row(claim, state=COMPLETED, owner=None, locked_until=None, **completed)
             await session.execute(_INSERT_ROW, row)
     except IntegrityError:
         return False
     return True
-
-
-class _KeyTaken(Exception):
-    """The work's own claim found the key already used: the usual path decides what to do."""
 
 
 async def run_idempotent(
@@ -456,7 +461,6 @@ async def run_idempotent(
     fingerprint: str,
     execute: Callable[[], Awaitable[StoredResponse]],
     wait: float = WAIT,
-    claimed_by_work: bool = False,
 ) -> Replay:
     """Run `execute` once per (scope, key) and fingerprint; every duplicate gets its answer.
 
@@ -464,93 +468,114 @@ async def run_idempotent(
     sessions); an AppError it raises below 500 is the stored answer, a 5xx or any other
     exception releases the key and propagates. Raises IdempotencyKeyReused (422) for the same
     key with another fingerprint, and Conflict (409) when the first request is still running
-    after `wait` seconds.
-
-    `claimed_by_work`: the work takes the claim itself with `save_recovery_point` in its first
-    write transaction and may store its answer with `store_answer` in its last one, which saves
-    the two transactions of their own a claim and an answer otherwise take (the payment hot
-    path). A key already used then rolls that transaction back and takes the usual path."""
+    after `wait` seconds."""
     if key is None:
         return Replay(await execute(), replayed=False)
     validate_key(key)
-    if claimed_by_work:
-        try:
-            lazy = _Claimed(secrets.token_hex(16), taken=False)
-            return await _run_claimed(sessions, _Running(scope, key, fingerprint, lazy), execute)
-        except _KeyTaken:
-            pass  # replay it, wait for it, or take it over, as any duplicate would
-    claim = await _claim(sessions, scope, key, fingerprint, wait)
-    if isinstance(claim, _Stored):
-        return Replay(claim.response, replayed=True)
-    return await _run_claimed(sessions, _Running(scope, key, fingerprint, claim), execute)
+    found = await _claim(sessions, scope, key, fingerprint, wait)
+    if isinstance(found, _Stored):
+        return Replay(found.response, replayed=True)
+    claim = Claim(scope, key, fingerprint, found.owner, found.resumes)
+    run = await _run_claimed(sessions, claim, _NotClaiming(execute))
+    assert isinstance(run, Replay)  # work that does not claim never finds its key in use
+    return run
+
+
+async def run_claiming(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    work: ClaimingWork,
+    wait: float = WAIT,
+    lazy: bool = True,
+) -> Replay:
+    """`run_idempotent` for work handed its `Claim`, which it takes (`take`) with the resource
+    it writes and may answer in its last transaction (`store_answer`). `lazy` (the payment hot
+    path): the key itself is taken by the work's first write transaction, which saves the two
+    transactions of their own a claim and an answer otherwise take; when `take` finds the key in
+    use the work answers KeyInUse, and the run goes the usual way of a duplicate. Otherwise the
+    key is claimed first, and `take` only records the resource (a refund's)."""
+    if key is None:
+        answer = await work(None)
+        assert isinstance(answer, StoredResponse)  # without a key there is nothing to take
+        return Replay(answer, replayed=False)
+    validate_key(key)
+    if lazy:
+        first = Claim(scope, key, fingerprint, secrets.token_hex(16), taken=False)
+        run = await _run_claimed(sessions, first, work)
+        if isinstance(run, Replay):
+            return run
+    found = await _claim(sessions, scope, key, fingerprint, wait)
+    if isinstance(found, _Stored):
+        return Replay(found.response, replayed=True)
+    claim = Claim(scope, key, fingerprint, found.owner, found.resumes)
+    taken_over = await _run_claimed(sessions, claim, work)
+    assert isinstance(taken_over, Replay)  # the claim is held: `take` cannot find it in use
+    return taken_over
+
+
+@dataclass(frozen=True, slots=True)
+class _NotClaiming:
+    """Work of `run_idempotent`, which never sees its claim."""
+
+    execute: Callable[[], Awaitable[StoredResponse]]
+
+    async def __call__(self, _claim: Claim | None) -> StoredResponse:
+        return await self.execute()
 
 
 async def _run_claimed(
-    sessions: async_sessionmaker[AsyncSession],
-    running: _Running,
-    execute: Callable[[], Awaitable[StoredResponse]],
-) -> Replay:
-    scope, key, owner = running.scope, running.key, running.claim.owner
-    beat = asyncio.create_task(_heartbeat(sessions, scope, key, owner))
-    current = _CLAIM.set(running)
+    sessions: async_sessionmaker[AsyncSession], claim: Claim, work: ClaimingWork
+) -> Replay | KeyInUse:
+    beat = asyncio.create_task(_heartbeat(sessions, claim.scope, claim.key, claim.owner))
     try:
         try:
-            response = await execute()
+            answer = await work(claim)
         except AppError as exc:
             if exc.status_code >= 500 or isinstance(exc, RateLimited):
                 raise
-            response = _error_response(exc)
+            answer = _error_response(exc)
     except BaseException:
         await _stop(beat)
-        await _finish(sessions, running, None)
+        await _finish(sessions, claim, None)
         raise
-    finally:
-        _CLAIM.reset(current)
     await _stop(beat)
-    if not running.claim.completed:
-        await _finish(sessions, running, response if _stores(response) else None)
-    return Replay(response, replayed=False)
+    if isinstance(answer, KeyInUse):
+        return answer
+    if not claim.completed:
+        await _finish(sessions, claim, answer if _stores(answer) else None)
+    return Replay(answer, replayed=False)
 
 
-async def save_recovery_point(session: AsyncSession, resource_id: str) -> None:
-    """Note on the running request's claim, in `session`'s transaction, the resource its work
-    just wrote; without a keyed request it does nothing. A claim the work takes itself is taken
-    here (raising _KeyTaken, which rolls this transaction back, when the key is in use)."""
-    running = _CLAIM.get()
-    if running is None:
+async def take(session: AsyncSession, claim: Claim, resource_id: str) -> bool:
+    """Take the claim in `session`'s transaction with the resource its work writes there (the
+    recovery point a retry resumes from); False, with nothing written, when the key is in use
+    by another request (the work then answers KeyInUse)."""
+    point = {RECOVERY_POINT: resource_id}
+    if claim.taken:
+        await session.execute(_SAVE_RECOVERY_POINT, _mine(claim) | {"point": point})
+        return True
+    row = _row(
+        claim,
+        state=IN_PROGRESS,
+        owner=claim.owner,
+        locked_until=clock.now() + LEASE,
+        response_body=point,
+    )
+    # `claim.taken` stays False: this transaction may still roll back (a refusal after it), and
+    # then the answer is written as a new row (`_finish`).
+    return await session.scalar(_TAKE[session.get_bind().dialect.name], row) is not None
+
+
+async def store_answer(session: AsyncSession, claim: Claim, response: StoredResponse) -> None:
+    """Store the claim's answer in `session`'s transaction (the work's last one), instead of a
+    transaction of its own after the work."""
+    if not _stores(response):
         return
-    if running.claim.taken:
-        point = {RECOVERY_POINT: resource_id}
-        await session.execute(_SAVE_RECOVERY_POINT, _mine(running) | {"point": point})
-        return
-    try:
-        claim = _row(
-            running,
-            state=IN_PROGRESS,
-            owner=running.claim.owner,
-            locked_until=clock.now() + LEASE,
-            response_body={RECOVERY_POINT: resource_id},
-        )
-        await session.execute(_INSERT_ROW, claim)
-    except IntegrityError:
-        raise _KeyTaken from None
-
-
-async def store_answer(session: AsyncSession, response: StoredResponse) -> None:
-    """Store the running request's answer in `session`'s transaction (its last one), instead of
-    a transaction of its own after the work; without a keyed request it does nothing."""
-    running = _CLAIM.get()
-    if running is None or not _stores(response):
-        return
-    result = await session.execute(_STORE_ANSWER, _answer(running, response))
-    running.claim.completed = bool(_rowcount(result))
-
-
-def recovery_point() -> str | None:
-    """The resource a dead request with this key had written, when this request took over its
-    claim; None otherwise (the work starts from the beginning)."""
-    running = _CLAIM.get()
-    return running.claim.resumes if running is not None else None
+    result = await session.execute(_STORE_ANSWER, _answer(claim, response))
+    claim.completed = bool(_rowcount(result))
 
 
 async def purge_expired(session: AsyncSession, _payload: dict[str, Any]) -> datetime:

@@ -16,7 +16,7 @@ stays `pending` (or keeps its `pending_action`) for the worker's sweep (`payment
 """
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -54,6 +54,7 @@ from avnz.integrations import service as integrations
 from avnz.outbox import service as events
 from avnz.payments import configs, idempotency, vault
 from avnz.payments.configs import ConfigCache
+from avnz.payments.idempotency import Claim, KeyInUse, StoredResponse
 from avnz.payments.models import Payment, PaymentKind, PaymentMethod
 from avnz.payments.publishing import publisher_for
 from avnz.payments.reading import to_out
@@ -185,25 +186,42 @@ class Opened:
 # --- charge ----------------------------------------------------------------------------------
 
 
-Settled = Callable[[AsyncSession, Payment], Awaitable[None]]
+async def charge(
+    gateways: Gateways, principal: Principal, data: PaymentCreate, claim: Claim | None
+) -> StoredResponse | KeyInUse:
+    """`create_payment`, answered as the API answers it: the work `idempotency.run_claiming`
+    runs for `POST /payments`, the dashboard and the demo alike."""
+    payment = await create_payment(gateways, principal, data, claim)
+    return payment if isinstance(payment, KeyInUse) else payment_answer(payment)
+
+
+def payment_answer(payment: Payment) -> StoredResponse:
+    """201 for a payment with a final answer (approved or declined: read `status`), 202 while
+    the gateway's answer is in doubt (it is settled by inquiry; poll or wait for the webhook)."""
+    in_doubt = payment.status == PaymentStatus.PENDING or payment.pending_action is not None
+    code = 202 if in_doubt else 201
+    return StoredResponse(code, to_out(payment).model_dump(mode="json"))
 
 
 async def create_payment(
-    gateways: Gateways, principal: Principal, data: PaymentCreate, on_settled: Settled | None = None
-) -> Payment:
+    gateways: Gateways, principal: Principal, data: PaymentCreate, claim: Claim | None
+) -> Payment | KeyInUse:
     """Charge (or authorize) a card once and return the payment in its final state, or
     `pending` when the gateway's answer is in doubt and its inquiry could not settle it. An
     attempt that failed at the account's end (nothing charged) moves on to the plan's next
-    account, within the pool's attempt and time budget. `on_settled` runs in the settling
-    transaction, with the payment as it will be returned (the API stores its answer there)."""
+    account, within the pool's attempt and time budget. With a `claim` (an Idempotency-Key),
+    the payment takes it when it opens and stores its answer when it settles; KeyInUse when
+    another request holds the key."""
     started = time.perf_counter()
-    resumed = idempotency.recovery_point()
-    if resumed is not None:  # a retry of a request that died after writing its payment
+    if claim is not None and claim.resumes is not None:
+        # A retry of a request that died after writing its payment: that payment, as it is.
         async with gateways.transaction() as session:
-            return await session.get_one(Payment, resumed)
+            return await session.get_one(Payment, claim.resumes)
     try:
         async with gateways.transaction() as session:
-            opened = await _open_payment(session, gateways, principal, data)
+            opened = await _open_payment(session, gateways, principal, data, claim)
+        if isinstance(opened, KeyInUse):
+            return opened
     except RuleRefusal as refused:
         async with gateways.transaction() as session:
             await record_refusal(session, refused, clock.now())
@@ -218,7 +236,7 @@ async def create_payment(
         attempt += 1
         result = await _charge(opened)
     try:
-        payment = await _settle(gateways, opened, result, attempt, started, on_settled)
+        payment = await _settle(gateways, opened, result, attempt, started, claim)
     except StaleDataError:  # the sweep settled it first (it was pending that long): its answer
         async with gateways.transaction() as session:
             return await session.get_one(Payment, opened.payment_id)
@@ -232,7 +250,7 @@ async def _settle(
     result: GatewayResult,
     attempt: int,
     started: float,
-    on_settled: Settled | None,
+    claim: Claim | None,
 ) -> Payment:
     """Record the answer, in one transaction that reads nothing: the payment, its account and
     company are the ones the payment opened with, and the payment's UPDATE holds only while it
@@ -248,8 +266,8 @@ async def _settle(
             await record_settlement(session, payment, result)
             await _close_decision(session, opened, result, attempt, payment)
             payment.processing_ms = round((time.perf_counter() - started) * 1000, 2)
-            if on_settled is not None:
-                await on_settled(session, payment)
+            if claim is not None:
+                await idempotency.store_answer(session, claim, payment_answer(payment))
     return payment
 
 
@@ -265,11 +283,16 @@ def _fails_over(opened: Opened, result: GatewayResult, attempt: int, started: fl
 
 
 async def _open_payment(
-    session: AsyncSession, gateways: Gateways, principal: Principal, data: PaymentCreate
-) -> Opened:
+    session: AsyncSession,
+    gateways: Gateways,
+    principal: Principal,
+    data: PaymentCreate,
+    claim: Claim | None,
+) -> Opened | KeyInUse:
     payment_id = new_id("pay")
     # First, so that a retry of a request already under way stops here: committed with the payment.
-    await idempotency.save_recovery_point(session, payment_id)
+    if claim is not None and not await idempotency.take(session, claim, payment_id):
+        return KeyInUse()
     company = await gateways.configs.company(session, principal, data.company_id)
     customer_id = await _customer_id(session, principal, company, data.customer_id)
     order = await _order(session, principal, company, data.order_id)

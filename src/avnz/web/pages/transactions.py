@@ -4,6 +4,7 @@ to can capture, void and refund through the same follow-ups as the API."""
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -16,6 +17,7 @@ from avnz.core.errors import AppError, InvalidRequest
 from avnz.core.money import Money
 from avnz.deps import RuntimeDep, Session
 from avnz.payments import follow_ups, idempotency, processing, reading
+from avnz.payments.idempotency import Claim
 from avnz.payments.models import Payment
 from avnz.payments.schemas import CaptureCreate, RefundCreate
 from avnz.payments.states import PaymentStatus
@@ -184,7 +186,7 @@ async def _after_follow_up(
     runtime: Runtime,
     principal: Principal,
     payment_id: str,
-    action: Callable[[], Awaitable[object]],
+    action: Callable[[Claim | None], Awaitable[object]],
     notice: str,
 ) -> Response:
     """Run a follow-up once per form key; on success back to the detail page, else the page
@@ -192,10 +194,6 @@ async def _after_follow_up(
     # The follow-up works in its own sessions; on SQLite this request's open transaction
     # would hold the write lock they need.
     await session.commit()
-
-    async def execute() -> idempotency.StoredResponse:
-        await action()
-        return idempotency.StoredResponse(200, {"notice": notice})
 
     form = await request.form()
     fields = {k: v for k, v in form.items() if k not in (FORM_FIELD, IDEMPOTENCY_FIELD)}
@@ -207,12 +205,13 @@ async def _after_follow_up(
         body=json.dumps(fields, sort_keys=True, default=str).encode(),
     )
     try:
-        replay = await idempotency.run_idempotent(
+        replay = await idempotency.run_claiming(
             runtime.sessions,
             scope=principal.id,
             key=await _form_key(request),
             fingerprint=fingerprint,
-            execute=execute,
+            work=partial(_noticed, action, notice),
+            lazy=False,
         )
         answer = replay.response
     except AppError as exc:
@@ -232,6 +231,14 @@ async def _after_follow_up(
     )
 
 
+async def _noticed(
+    action: Callable[[Claim | None], Awaitable[object]], notice: str, claim: Claim | None
+) -> idempotency.StoredResponse:
+    """The follow-up run under its claim (a refund records itself on it), answered as a notice."""
+    await action(claim)
+    return idempotency.StoredResponse(200, {"notice": notice})
+
+
 @router.post("/transactions/{payment_id}/refund")
 async def refund(
     request: Request,
@@ -246,11 +253,11 @@ async def refund(
     payment = await reading.get_payment(session, principal, payment_id)
     gateways = processing.Gateways.of(runtime)
 
-    async def send() -> object:
+    async def send(claim: Claim | None) -> object:
         data = RefundCreate(
             amount=_minor_units(amount, payment.currency), reason=reason.strip() or None
         )
-        return await follow_ups.refund_payment(gateways, principal, payment_id, data)
+        return await follow_ups.refund_payment(gateways, principal, payment_id, data, claim)
 
     return await _after_follow_up(
         request, session, runtime, principal, payment_id, send, "refunded"
@@ -270,7 +277,7 @@ async def capture_or_void(
     """Capture an authorization in full, or void it (after the refund route: it is not one)."""
     gateways = processing.Gateways.of(runtime)
 
-    async def send() -> object:
+    async def send(_claim: Claim | None) -> object:  # capture and void record nothing on it
         if action == "capture":
             return await follow_ups.capture_payment(
                 gateways, principal, payment_id, CaptureCreate()
