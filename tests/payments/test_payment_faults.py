@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth.service import authenticate
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
-from avnz.payments import processing, sweep
+from avnz.payments import charge, sweep
 from avnz.payments.idempotency import IdempotencyKey
+from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import PaymentCreate
 from avnz.routing import usage
 from avnz.runtime import Runtime
@@ -84,7 +85,7 @@ async def test_what_stays_in_doubt_is_settled_by_the_sweep(
     payment = response.json()
     assert payment["status"] == "pending"
 
-    gateways = processing.Gateways(runtime.sessions, runtime.keyring, runtime.http, Timeouts())
+    gateways = PaymentRuntime(runtime.sessions, runtime.keyring, runtime.http, Timeouts())
     assert await sweep.resolve_stale(gateways) == 0  # too fresh: its request may be alive
     later = clock.now() + sweep.STALE_AFTER + timedelta(seconds=1)
     clock.set_source(lambda: later)
@@ -170,11 +171,11 @@ async def test_a_crash_before_the_gateway_call_is_settled_as_failed_by_the_sweep
         principal = await authenticate(
             session=session, auth=runtime.authenticator, token=world.a.tokens[Role.COMPANY_ADMIN]
         )
-    gateways = processing.Gateways(runtime.sessions, runtime.keyring, runtime.http)
+    gateways = PaymentRuntime(runtime.sessions, runtime.keyring, runtime.http)
     data = PaymentCreate.model_validate(payment_body())
     async with runtime.sessions.begin() as session:
-        opened = await processing._open_payment(session, gateways, principal, data, None)
-    assert isinstance(opened, processing.Opened)
+        opened = await charge._open_payment(session, gateways, principal, data, None)
+    assert isinstance(opened, charge.Opened)
     # ... and nothing more: no call, no settle.
     usage_url = f"{API}/merchant-accounts/{account['id']}/usage"
     assert _day((await client.get(usage_url, headers=headers)).json()) == 1
@@ -244,13 +245,13 @@ async def test_a_failure_after_the_charge_leaves_the_key_to_a_retry_that_charges
 ) -> None:
     """The database fails while the charge is being settled: 503, and the claim keeps its
     recovery point, so the retry answers with that payment instead of charging again."""
-    settle = processing.record_settlement
+    settle = charge.record_settlement
 
     async def database_gone(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(processing, "record_settlement", settle)  # once
+        monkeypatch.setattr(charge, "record_settlement", settle)  # once
         raise OperationalError("UPDATE payments", {}, ConnectionResetError("server closed"))
 
-    monkeypatch.setattr(processing, "record_settlement", database_gone)
+    monkeypatch.setattr(charge, "record_settlement", database_gone)
     keyed = {**headers, "Idempotency-Key": "k-settle-lost"}
     failed = await client.post(f"{API}/payments", json=payment_body(), headers=keyed)
     assert failed.status_code == 503, failed.text
@@ -294,7 +295,7 @@ async def test_a_first_choice_filled_meanwhile_opens_the_payment_on_the_next_acc
             base_url=f"{sandboxes}/nmi",
             limits={"daily_transaction_limit": 1},
         )
-    planned = processing.plan_route
+    planned = charge.plan_route
     taken: list[str] = []
 
     async def plan_then_fill(session: AsyncSession, context: Any, config: Any) -> Any:
@@ -305,7 +306,7 @@ async def test_a_first_choice_filled_meanwhile_opens_the_payment_on_the_next_acc
         taken.append(first.id)
         return plan
 
-    monkeypatch.setattr(processing, "plan_route", plan_then_fill)
+    monkeypatch.setattr(charge, "plan_route", plan_then_fill)
     paid = await pay(client, headers)
     assert paid.status_code == 201, paid.text
     payment = paid.json()

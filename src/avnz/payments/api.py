@@ -12,9 +12,10 @@ from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
-from avnz.payments import follow_ups, processing, reading, vault
+from avnz.payments import charge, follow_ups, reading, settling, vault
 from avnz.payments.deps import Idempotency
 from avnz.payments.idempotency import Claim, StoredResponse, unit_of_work
+from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import (
     CaptureCreate,
     PaymentCreate,
@@ -113,8 +114,8 @@ async def create_payment(
 ) -> JSONResponse:
     """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
     order. Send an `Idempotency-Key`: a retry with it never charges twice."""
-    gateways = processing.Gateways.of(runtime)
-    return await idempotent.run_claiming(partial(processing.charge, gateways, principal, data))
+    gateways = PaymentRuntime.of(runtime)
+    return await idempotent.run_claiming(partial(charge.charge, gateways, principal, data))
 
 
 @payments_router.get("/payments", response_model=PageOut[PaymentOut])
@@ -167,9 +168,9 @@ async def capture_payment(
 
     async def execute() -> StoredResponse:
         payment = await follow_ups.capture_payment(
-            processing.Gateways.of(runtime), principal, payment_id, data or CaptureCreate()
+            PaymentRuntime.of(runtime), principal, payment_id, data or CaptureCreate()
         )
-        return processing.payment_answer(payment)
+        return settling.payment_answer(payment)
 
     return await idempotent.run(execute)
 
@@ -186,8 +187,8 @@ async def void_payment(
     """Void an authorization that was not captured."""
 
     async def execute() -> StoredResponse:
-        return processing.payment_answer(
-            await follow_ups.void_payment(processing.Gateways.of(runtime), principal, payment_id)
+        return settling.payment_answer(
+            await follow_ups.void_payment(PaymentRuntime.of(runtime), principal, payment_id)
         )
 
     return await idempotent.run(execute)
@@ -209,13 +210,13 @@ async def refund_payment(
     """Refund all that is left (default) or `amount`; refunds never add up to more than was
     captured."""
 
-    gateways = processing.Gateways.of(runtime)
+    gateways = PaymentRuntime.of(runtime)
     work = partial(_refund, gateways, principal, payment_id, data or RefundCreate())
     return await idempotent.run_claiming(work, lazy=False)
 
 
 async def _refund(
-    gateways: processing.Gateways,
+    gateways: PaymentRuntime,
     principal: Principal,
     payment_id: str,
     data: RefundCreate,

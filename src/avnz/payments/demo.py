@@ -23,8 +23,9 @@ from avnz.commerce.models import Customer
 from avnz.commerce.schemas import CustomerCreate
 from avnz.core import clock
 from avnz.gateways import registry
-from avnz.payments import follow_ups, processing
+from avnz.payments import charge, follow_ups, settling
 from avnz.payments.models import Payment
+from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import CaptureCreate, CardIn, PaymentCreate, RefundCreate
 from avnz.payments.states import PaymentStatus
 from avnz.routing.models import AccountStatus, MerchantAccount
@@ -72,7 +73,7 @@ async def load(
     rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret
     sandboxes = Router([Mount(registry.SANDBOX_MOUNT, Router(registry.sandbox_mounts()))])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandboxes)) as http:
-        gateways = processing.Gateways(sessions, keyring, http)
+        gateways = PaymentRuntime(sessions, keyring, http)
         made = []
         for index in range(missing):
             account = accounts[index % len(accounts)]
@@ -102,7 +103,7 @@ async def _customers(session: AsyncSession, principal: Principal, company_id: st
 
 
 async def _one(
-    gateways: processing.Gateways,
+    gateways: PaymentRuntime,
     principal: Principal,
     rng: random.Random,
     account: MerchantAccount,
@@ -126,7 +127,7 @@ async def _one(
         card=card,
         description="Demo subscription box",
     )
-    payment = await processing.create_payment(gateways, principal, data, claim=None)
+    payment = await charge.create_payment(gateways, principal, data, claim=None)
     assert isinstance(payment, Payment)  # without a key there is no claim to find in use
     return payment
 
@@ -137,7 +138,7 @@ def _visa(rng: random.Random) -> str:
 
 
 async def _follow_up(
-    gateways: processing.Gateways, principal: Principal, rng: random.Random, payment: Payment
+    gateways: PaymentRuntime, principal: Principal, rng: random.Random, payment: Payment
 ) -> None:
     """Capture most authorizations, void some, refund a few sales (where the sandbox can)."""
     try:
@@ -151,7 +152,7 @@ async def _follow_up(
             await follow_ups.refund_payment(
                 gateways, principal, payment.id, RefundCreate(amount=amount, reason="Demo")
             )
-    except processing.PaymentDeclined:
+    except settling.PaymentDeclined:
         pass  # e.g. Authorize.Net refunds only settled payments: the demo shows the refusal
 
 

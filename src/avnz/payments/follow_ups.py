@@ -28,8 +28,13 @@ from avnz.gateways.base import (
 from avnz.payments import idempotency
 from avnz.payments.idempotency import Claim
 from avnz.payments.models import Payment, Refund, RefundStatus
-from avnz.payments.processing import (
-    Gateways,
+from avnz.payments.reading import get_payment
+from avnz.payments.runtime import PaymentRuntime
+from avnz.payments.schemas import (
+    CaptureCreate,
+    RefundCreate,
+)
+from avnz.payments.settling import (
     PaymentDeclined,
     connector_for,
     emit_event,
@@ -37,11 +42,6 @@ from avnz.payments.processing import (
     locked_payment,
     record_paid,
     release_capacity,
-)
-from avnz.payments.reading import get_payment
-from avnz.payments.schemas import (
-    CaptureCreate,
-    RefundCreate,
 )
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
 
@@ -58,7 +58,7 @@ _CONFIRMS: dict[PaymentAction, tuple[GatewayState, GatewayState]] = {
 
 
 async def capture_payment(
-    gateways: Gateways, principal: Principal, payment_id: str, data: CaptureCreate
+    gateways: PaymentRuntime, principal: Principal, payment_id: str, data: CaptureCreate
 ) -> Payment:
     """Capture an authorization, in full or in part (once)."""
     async with gateways.sessions.begin() as session:
@@ -87,7 +87,7 @@ async def capture_payment(
     return await _finish_follow_up(gateways, payment_id, PaymentAction.CAPTURE, result)
 
 
-async def void_payment(gateways: Gateways, principal: Principal, payment_id: str) -> Payment:
+async def void_payment(gateways: PaymentRuntime, principal: Principal, payment_id: str) -> Payment:
     """Void an authorization that was not captured; its capacity goes back to the account."""
     async with gateways.sessions.begin() as session:
         payment = await get_payment(session, principal, payment_id)
@@ -103,7 +103,7 @@ async def void_payment(gateways: Gateways, principal: Principal, payment_id: str
     return await _finish_follow_up(gateways, payment_id, PaymentAction.VOID, result)
 
 
-async def resolve_follow_up(gateways: Gateways, payment_id: str) -> None:
+async def resolve_follow_up(gateways: PaymentRuntime, payment_id: str) -> None:
     """Settle a capture or void whose answer never came (its server died, or it stayed in
     doubt) by asking the gateway what it did; still in doubt, `pending_action` stays."""
     async with gateways.sessions.begin() as session:
@@ -119,7 +119,7 @@ async def resolve_follow_up(gateways: Gateways, payment_id: str) -> None:
 
 
 async def _finish_follow_up(
-    gateways: Gateways, payment_id: str, action: PaymentAction, result: GatewayResult
+    gateways: PaymentRuntime, payment_id: str, action: PaymentAction, result: GatewayResult
 ) -> Payment:
     async with gateways.sessions.begin() as session:
         payment = await locked_payment(session, payment_id)
@@ -201,7 +201,7 @@ def _gateway_id(payment: Payment) -> str:
 
 
 async def refund_payment(
-    gateways: Gateways,
+    gateways: PaymentRuntime,
     principal: Principal,
     payment_id: str,
     data: RefundCreate,

@@ -15,8 +15,8 @@ from avnz.gateways.base import (
 )
 from avnz.payments import follow_ups
 from avnz.payments.models import Payment, PaymentKind
-from avnz.payments.processing import (
-    Gateways,
+from avnz.payments.runtime import PaymentRuntime
+from avnz.payments.settling import (
     after_inquiry,
     close_decision,
     connector_for,
@@ -35,7 +35,7 @@ STALE_AFTER = timedelta(minutes=2)
 # --- the sweep -------------------------------------------------------------------------------
 
 
-async def resolve_stale(gateways: Gateways, *, limit: int = 50) -> int:
+async def resolve_stale(gateways: PaymentRuntime, *, limit: int = 50) -> int:
     """Inquire the gateway about payments left pending (a crash between the commit and the
     answer, an answer lost and not resolved at once), and about captures and voids left in
     doubt, and settle them. Returns how many it looked at."""
@@ -68,7 +68,7 @@ async def resolve_stale(gateways: Gateways, *, limit: int = 50) -> int:
     return len(stale) + len(busy)
 
 
-async def _resolve_one(gateways: Gateways, payment_id: str) -> None:
+async def _resolve_one(gateways: PaymentRuntime, payment_id: str) -> None:
     async with gateways.sessions.begin() as session:
         payment = await session.get_one(Payment, payment_id)
         connector = await connector_for(session, gateways, payment)

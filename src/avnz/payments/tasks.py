@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.jobs.service import Handler
-from avnz.payments import idempotency, processing, publishing, sweep
+from avnz.payments import idempotency, publishing, sweep
+from avnz.payments.runtime import PaymentRuntime
 
 if TYPE_CHECKING:
     from avnz.runtime import Runtime
@@ -21,7 +22,7 @@ RECURRING = ["payments.purge_idempotency_keys", "payments.resolve_stale", "payme
 def handlers(runtime: "Runtime") -> dict[str, Handler]:
     async def resolve_stale(_session: AsyncSession, _payload: dict[str, Any]) -> datetime:
         # Inquiries go out with no transaction open; the job's session stays unused.
-        seen = await sweep.resolve_stale(processing.Gateways.of(runtime), limit=SWEEP_BATCH)
+        seen = await sweep.resolve_stale(PaymentRuntime.of(runtime), limit=SWEEP_BATCH)
         return clock.now() if seen >= SWEEP_BATCH else clock.now() + SWEEP_EVERY
 
     return {

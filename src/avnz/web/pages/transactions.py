@@ -16,9 +16,10 @@ from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.core.money import Money
 from avnz.deps import RuntimeDep, Session
-from avnz.payments import follow_ups, idempotency, processing, reading
+from avnz.payments import follow_ups, idempotency, reading
 from avnz.payments.idempotency import Claim
 from avnz.payments.models import Payment
+from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import CaptureCreate, RefundCreate
 from avnz.payments.states import PaymentStatus
 from avnz.runtime import Runtime
@@ -251,7 +252,7 @@ async def refund(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     payment = await reading.get_payment(session, principal, payment_id)
-    gateways = processing.Gateways.of(runtime)
+    gateways = PaymentRuntime.of(runtime)
 
     async def send(claim: Claim | None) -> object:
         data = RefundCreate(
@@ -275,7 +276,7 @@ async def capture_or_void(
     _: CsrfChecked,
 ) -> Response:
     """Capture an authorization in full, or void it (after the refund route: it is not one)."""
-    gateways = processing.Gateways.of(runtime)
+    gateways = PaymentRuntime.of(runtime)
 
     async def send(_claim: Claim | None) -> object:  # capture and void record nothing on it
         if action == "capture":
