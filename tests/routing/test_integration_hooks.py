@@ -25,6 +25,7 @@ from avnz.integrations.models import (
     PlatformIntegration,
     credentials_aad,
 )
+from avnz.routing import integration_sync
 from avnz.routing import service as routing
 from avnz.routing.models import AccountStatus, MerchantAccount
 from avnz.routing.schemas import IntegrationLink
@@ -92,7 +93,9 @@ def _link(world: World, integration_id: str, **overrides: Any) -> IntegrationLin
 
 async def _sync(runtime: Runtime, link: IntegrationLink, principal: Principal) -> MerchantAccount:
     async with runtime.sessions.begin() as session:
-        return await routing.sync_from_integration(session, runtime.keyring, link, principal)
+        return await integration_sync.sync_from_integration(
+            session, runtime.keyring, link, principal
+        )
 
 
 async def test_an_integration_creates_then_updates_its_account(
@@ -155,9 +158,9 @@ async def test_deleting_the_integration_deactivates_its_account(
     account = await _sync(runtime, _link(world, integration_id), admin)
     for _ in range(2):  # the second call finds nothing left to do
         async with runtime.sessions.begin() as session:
-            await routing.deactivate_for_integration(session, integration_id, admin)
+            await integration_sync.deactivate_for_integration(session, integration_id, admin)
     async with runtime.sessions.begin() as session:
-        await routing.deactivate_for_integration(session, "cint_none", admin)
+        await integration_sync.deactivate_for_integration(session, "cint_none", admin)
         row = await session.get(MerchantAccount, account.id)
         assert row is not None
         assert (row.status, row.status_reason) == (AccountStatus.INACTIVE, "integration deleted")
@@ -184,7 +187,7 @@ async def test_hooks_stay_inside_the_callers_scope(runtime: Runtime, world: Worl
     with pytest.raises(NotFound):  # an existing account of another tenant is not taken over
         await _sync(runtime, _link(world, integration_id, company_id=world.b.company.id), outsider)
     async with runtime.sessions.begin() as session:
-        await routing.deactivate_for_integration(session, integration_id, outsider)
+        await integration_sync.deactivate_for_integration(session, integration_id, outsider)
         row = await session.get(MerchantAccount, account.id)
         assert row is not None and row.status is AccountStatus.ACTIVE
 

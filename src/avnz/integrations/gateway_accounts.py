@@ -21,7 +21,7 @@ from avnz.integrations.models import (
 from avnz.integrations.records import (
     unseal,
 )
-from avnz.routing import service as routing_service
+from avnz.routing import integration_sync
 from avnz.routing.schemas import IntegrationLink
 from avnz.security.keyring import Keyring
 
@@ -102,11 +102,11 @@ async def _sync_account(
         platform_integration_id=row.platform_integration_id,
         base_url=base_url,
     )
-    await routing_service.sync_from_integration(session, keyring, link, principal)
+    await integration_sync.sync_from_integration(session, keyring, link, principal)
 
 
 async def _deactivate_account(
     session: AsyncSession, principal: Principal, row: ClientIntegration
 ) -> None:
     if row.category is IntegrationCategory.PAYMENT_GATEWAY:
-        await routing_service.deactivate_for_integration(session, row.id, principal)
+        await integration_sync.deactivate_for_integration(session, row.id, principal)

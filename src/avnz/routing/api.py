@@ -9,6 +9,7 @@ from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging
 from avnz.deps import RuntimeDep, Session, require
+from avnz.routing import connection
 from avnz.routing import service as routing
 from avnz.routing.models import AccountStatus, Period
 from avnz.routing.schemas import (
@@ -127,8 +128,9 @@ async def merchant_account_health(
 async def test_merchant_account(
     account_id: str, session: Session, principal: AccountsWrite, runtime: RuntimeDep
 ) -> Any:
-    return await routing.verify_connection(
-        session=session,
+    await session.commit()  # the test works in its own transactions
+    return await connection.verify_connection(
+        sessions=runtime.sessions,
         principal=principal,
         keyring=runtime.keyring,
         http=runtime.http,

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
-import httpx
 import jsonschema
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,12 +21,12 @@ from avnz.auth.scope import Principal, scope_clause
 from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
-from avnz.core.masking import MASK, mask_secret, mask_text
+from avnz.core.masking import MASK, mask_secret
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways import registry
-from avnz.gateways.base import ConnectorConfig, Environment, GatewayResult, Outcome
+from avnz.gateways.base import ConnectorConfig, Environment
 from avnz.integrations import service as integrations_service
-from avnz.routing import scoring, usage
+from avnz.routing import usage
 from avnz.routing.models import (
     AccountEnvironment,
     AccountPool,
@@ -39,11 +38,8 @@ from avnz.routing.models import (
 )
 from avnz.routing.schemas import (
     AccountLimits,
-    ConnectionTestOut,
     HealthMetrics,
     HealthOut,
-    IntegrationLink,
-    LastTest,
     MerchantAccountCreate,
     MerchantAccountDetail,
     MerchantAccountOut,
@@ -56,7 +52,6 @@ from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import Company
 from avnz.tenancy.visibility import target_company
 
-INTEGRATION_DELETED = "integration deleted"
 _MANAGED_BY_INTEGRATION = ("credentials", "environment", "base_url")
 _NOT_NULL = (
     "name",
@@ -82,7 +77,7 @@ _PLAIN_FIELDS = (
 # --- scope -----------------------------------------------------------------------------------
 
 
-def _visible(principal: Principal) -> ColumnElement[bool]:
+def visible(principal: Principal) -> ColumnElement[bool]:
     return scope_clause(
         principal,
         organization_id=MerchantAccount.organization_id,
@@ -95,14 +90,15 @@ async def get_account(
     *, session: AsyncSession, principal: Principal, account_id: str
 ) -> MerchantAccount:
     account = await session.scalar(
-        select(MerchantAccount).where(MerchantAccount.id == account_id, _visible(principal))
+        select(MerchantAccount).where(MerchantAccount.id == account_id, visible(principal))
     )
     if account is None:
         raise NotFound(f"No merchant account {account_id!r}.", param="id")
     return account
 
 
-def _open(account: MerchantAccount) -> None:
+def open_account(account: MerchantAccount) -> None:
+    """Refuse to act on a closed account (409)."""
     if account.status is AccountStatus.CLOSED:
         raise Conflict("This merchant account is closed.", code="account_closed")
 
@@ -198,7 +194,7 @@ async def connector_config(
     )
 
 
-async def _company(session: AsyncSession, principal: Principal, company_id: str) -> Company:
+async def company_for(session: AsyncSession, principal: Principal, company_id: str) -> Company:
     try:
         return await tenancy.get_company(
             session=session, principal=principal, company_id=company_id
@@ -207,7 +203,7 @@ async def _company(session: AsyncSession, principal: Principal, company_id: str)
         raise NotFound(f"No company {company_id!r}.", param="company_id") from None
 
 
-def _check_base_url(environment: AccountEnvironment, base_url: str | None) -> None:
+def check_base_url(environment: AccountEnvironment, base_url: str | None) -> None:
     # /test sends the credentials to this URL: a production account only talks to its gateway.
     if base_url is not None and environment is not AccountEnvironment.SANDBOX:
         raise InvalidRequest(
@@ -220,14 +216,15 @@ def _check_base_url(environment: AccountEnvironment, base_url: str | None) -> No
 # --- audit -----------------------------------------------------------------------------------
 
 
-def _snapshot(account: MerchantAccount) -> dict[str, Any]:
+def audit_snapshot(account: MerchantAccount) -> dict[str, Any]:
+    """The account as the audit log keeps it: credentials masked."""
     values = audit.snapshot(account)
     values.pop("credentials_ciphertext", None)
     values["credentials"] = MASK if account.credentials_ciphertext else None
     return values
 
 
-def _audit(
+def audit_change(
     session: AsyncSession,
     principal: Principal,
     action: audit.AuditAction,
@@ -235,6 +232,7 @@ def _audit(
     before: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> None:
+    """An audit entry for a change to the account (`before`: its `audit_snapshot`)."""
     audit.record(
         session,
         actor=principal,
@@ -243,7 +241,7 @@ def _audit(
         resource_id=account.id,
         tenant=audit.Tenant(account.organization_id, account.client_id, account.company_id),
         before=before,
-        after=_snapshot(account),
+        after=audit_snapshot(account),
         metadata=metadata,
     )
 
@@ -264,7 +262,7 @@ async def create_account(
         data.provider_type, {k: v.get_secret_value() for k, v in data.credentials.items()}
     )
     base_url = str(data.base_url) if data.base_url else None
-    _check_base_url(data.environment, base_url)
+    check_base_url(data.environment, base_url)
     now = clock.now()
     account = MerchantAccount(
         id=new_id("ma"),
@@ -297,7 +295,7 @@ async def create_account(
     encrypt_credentials(keyring, account, credentials)
     session.add(account)
     await session.flush()
-    _audit(session, principal, audit.AuditAction.CREATE, account)
+    audit_change(session, principal, audit.AuditAction.CREATE, account)
     return account
 
 
@@ -312,7 +310,7 @@ async def list_accounts(
     search: str | None,
 ) -> Page[MerchantAccount]:
     """Accounts in scope, newest first; closed ones only when `status=closed` is asked for."""
-    stmt = select(MerchantAccount).where(_visible(principal))
+    stmt = select(MerchantAccount).where(visible(principal))
     if status is None:
         stmt = stmt.where(MerchantAccount.status != AccountStatus.CLOSED)
     else:
@@ -327,7 +325,7 @@ async def list_accounts(
     return await paginate(session, stmt, MerchantAccount.id, page)
 
 
-def _apply_status(
+def apply_status(
     account: MerchantAccount, status: AccountStatus, reason: str | None, *, reason_given: bool
 ) -> None:
     """A new status is stamped with the time and its reason (none unless given); the same status
@@ -351,7 +349,7 @@ async def update_account(
     """Change the given fields; new credentials are validated and encrypted afresh, and a status
     change records its reason and time."""
     account = await get_account(session=session, principal=principal, account_id=account_id)
-    _open(account)
+    open_account(account)
     changes = data.model_dump(exclude_unset=True)
     for name in _NOT_NULL:
         if name in changes and changes[name] is None:
@@ -364,7 +362,7 @@ async def update_account(
                     code="managed_by_integration",
                     param=name,
                 )
-    before = _snapshot(account)
+    before = audit_snapshot(account)
     if data.credentials is not None:
         credentials = validate_credentials(
             account.provider_type,
@@ -375,9 +373,9 @@ async def update_account(
         account.environment = data.environment
     if "base_url" in changes:
         account.base_url = str(data.base_url) if data.base_url else None
-    _check_base_url(account.environment, account.base_url)
+    check_base_url(account.environment, account.base_url)
     if "status" in changes or "status_reason" in changes:
-        _apply_status(
+        apply_status(
             account,
             AccountStatus(data.status or account.status),
             data.status_reason,
@@ -393,7 +391,7 @@ async def update_account(
             setattr(account, name, list(dict.fromkeys(value)) if name == "tags" else value)
     account.updated_by = principal.id
     await session.flush()
-    _audit(
+    audit_change(
         session,
         principal,
         audit.AuditAction.UPDATE,
@@ -433,11 +431,11 @@ async def delete_account(
             f"The account is in active pool(s) {', '.join(pools)}; remove it from them first.",
             code="account_in_pool",
         )
-    before = _snapshot(account)
-    _apply_status(account, AccountStatus.CLOSED, "deleted", reason_given=True)
+    before = audit_snapshot(account)
+    apply_status(account, AccountStatus.CLOSED, "deleted", reason_given=True)
     account.updated_by = principal.id
     await session.flush()
-    _audit(session, principal, audit.AuditAction.DELETE, account, before)
+    audit_change(session, principal, audit.AuditAction.DELETE, account, before)
     return account
 
 
@@ -525,199 +523,4 @@ async def account_health(
         average_response_time_ms=health.average_response_time_ms,
         last_health_check=health.last_health_check,
         last_test=health.last_test,
-    )
-
-
-# --- connection test -------------------------------------------------------------------------
-
-_TEST_MESSAGES: dict[Outcome, str] = {
-    Outcome.APPROVED: "{gateway} accepted the credentials.",
-    Outcome.CONFIG_ERROR: "{gateway} refused the credentials: {detail}",
-    Outcome.ERROR_BEFORE_SEND: "Could not reach {gateway}: {detail}",
-    Outcome.TIMEOUT_AFTER_SEND: "{gateway} did not answer in time: {detail}",
-    Outcome.GATEWAY_ERROR: "{gateway} answered with an error: {detail}",
-}
-
-
-def _test_message(provider: str, result: GatewayResult) -> str:
-    template = _TEST_MESSAGES.get(result.outcome, "{gateway} answered {outcome}: {detail}")
-    detail = mask_text(result.raw_message or "no details")[:300]
-    gateway = registry.gateway(provider).connector.display_name
-    return template.format(gateway=gateway, outcome=result.outcome.value, detail=detail)
-
-
-def _health_score(health: HealthMetrics) -> int:
-    """The documented formula (`routing.scoring`): a failed connection test scores 0."""
-    return scoring.health_score(health)
-
-
-async def verify_connection(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    keyring: Keyring,
-    http: httpx.AsyncClient,
-    account_id: str,
-) -> ConnectionTestOut:
-    """Verify the credentials with the gateway's cheapest call and record the result.
-
-    Commits the request's transaction before calling the gateway: no transaction (on SQLite,
-    the database's one write lock) is held across network I/O. The result and its audit entry
-    are written in the next transaction, which the request commits as usual."""
-    account = await get_account(session=session, principal=principal, account_id=account_id)
-    _open(account)
-    provider = account.provider_type
-    try:
-        config = await connector_config(session, keyring, account)
-    except DecryptionError:
-        raise Conflict(
-            "The stored credentials cannot be decrypted; enter them again.",
-            code="credentials_unreadable",
-        ) from None
-    await session.commit()
-
-    try:
-        result = await registry.connector(provider, config, http).verify()
-        success, message = result.approved, _test_message(provider, result)
-        latency = result.latency_ms
-    except ValueError as exc:  # credentials that lack a field the connector needs
-        success, message, latency = False, mask_text(str(exc)), 0.0
-
-    # Read the row again (locked on PostgreSQL): it may have changed during the call.
-    await session.refresh(account, with_for_update=True)
-    before = _snapshot(account)
-    now = clock.now()
-    health = HealthMetrics.model_validate(account.health_metrics)
-    health.last_health_check = now
-    health.last_test = LastTest(success=success, message=message, latency_ms=latency, tested_at=now)
-    health.health_score = _health_score(health)
-    account.health_metrics = health.model_dump(mode="json")
-    account.updated_by = principal.id
-    await session.flush()
-    _audit(
-        session,
-        principal,
-        audit.AuditAction.UPDATE,
-        account,
-        before,
-        metadata={"operation": "test", "success": success},
-    )
-    return ConnectionTestOut(
-        account_id=account.id, success=success, message=message, latency_ms=latency
-    )
-
-
-# --- integration hooks -----------------------------------------------------------------------
-
-
-def _link_environment(link: IntegrationLink) -> AccountEnvironment:
-    try:
-        return AccountEnvironment(link.environment)
-    except ValueError:
-        raise InvalidRequest(
-            "environment must be sandbox or production.", param="environment"
-        ) from None
-
-
-async def sync_from_integration(
-    session: AsyncSession, keyring: Keyring, link: IntegrationLink, principal: Principal
-) -> MerchantAccount:
-    """Create or update the account of a client payment integration (found by its id): name,
-    provider, environment and credentials follow the integration; limits, fees and the rest
-    stay as the account's owners set them."""
-    if link.provider not in registry.GATEWAYS:
-        raise InvalidRequest(
-            f"{link.provider!r} is not a payment gateway avnz speaks.", param="provider"
-        )
-    environment = _link_environment(link)
-    _check_base_url(environment, link.base_url)
-    credentials = (
-        validate_credentials(link.provider, link.credentials)
-        if link.credentials is not None
-        else None
-    )
-    if credentials is None and link.platform_integration_id is None:
-        raise InvalidRequest(
-            "A payment integration needs credentials or a platform integration.",
-            param="credentials",
-        )
-    company = await _company(session, principal, link.company_id)
-    account = await session.scalar(
-        select(MerchantAccount).where(
-            MerchantAccount.client_integration_id == link.client_integration_id
-        )
-    )
-    if account is not None and not principal.can_see(
-        account.organization_id, account.client_id, account.company_id
-    ):
-        raise NotFound(f"No merchant account for integration {link.client_integration_id!r}.")
-    created = account is None
-    before = None if account is None else _snapshot(account)
-    if account is None:
-        account = MerchantAccount(
-            id=new_id("ma"),
-            currency="USD",
-            status=AccountStatus.ACTIVE,
-            status_changed_at=clock.now(),
-            tags=[],
-            limits={},
-            fees={},
-            restrictions={},
-            health_metrics={},
-            client_integration_id=link.client_integration_id,
-            created_by=principal.id,
-        )
-        session.add(account)
-    account.organization_id = company.organization_id
-    account.client_id = company.client_id
-    account.company_id = company.id
-    account.name = link.name[:200]
-    account.provider_type = link.provider
-    account.environment = environment
-    account.base_url = link.base_url
-    account.platform_integration_id = link.platform_integration_id
-    account.is_from_integration = True
-    account.updated_by = principal.id
-    if credentials is None:
-        account.credentials_ciphertext = None
-    else:
-        encrypt_credentials(keyring, account, credentials)
-    await session.flush()
-    _audit(
-        session,
-        principal,
-        audit.AuditAction.CREATE if created else audit.AuditAction.UPDATE,
-        account,
-        before,
-        metadata={"source": "integration", "client_integration_id": link.client_integration_id},
-    )
-    return account
-
-
-async def deactivate_for_integration(
-    session: AsyncSession, client_integration_id: str, principal: Principal
-) -> None:
-    """The integration is going away: its account stops taking payments (status inactive) but
-    stays for its history. No account, a closed one, or one already deactivated is left as it
-    is."""
-    account = await session.scalar(
-        select(MerchantAccount).where(
-            MerchantAccount.client_integration_id == client_integration_id, _visible(principal)
-        )
-    )
-    if account is None or account.status is AccountStatus.CLOSED:
-        return
-    if account.status is AccountStatus.INACTIVE and account.status_reason == INTEGRATION_DELETED:
-        return
-    before = _snapshot(account)
-    _apply_status(account, AccountStatus.INACTIVE, INTEGRATION_DELETED, reason_given=True)
-    account.updated_by = principal.id
-    await session.flush()
-    _audit(
-        session,
-        principal,
-        audit.AuditAction.UPDATE,
-        account,
-        before,
-        metadata={"source": "integration", "client_integration_id": client_integration_id},
     )

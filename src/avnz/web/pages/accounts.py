@@ -24,6 +24,7 @@ from avnz.core.pagination import PageParams
 from avnz.deps import RuntimeDep, Session
 from avnz.gateways import registry
 from avnz.payments import reading as payments
+from avnz.routing import connection
 from avnz.routing import service as routing
 from avnz.routing.models import AccountStatus, MerchantAccount, Period
 from avnz.routing.schemas import (
@@ -385,8 +386,9 @@ async def test_account(
     runtime: RuntimeDep,
     _csrf: CsrfChecked,
 ) -> Any:
-    result = await routing.verify_connection(
-        session=session,
+    await session.commit()  # the test works in its own transactions
+    result = await connection.verify_connection(
+        sessions=runtime.sessions,
         principal=principal,
         keyring=runtime.keyring,
         http=runtime.http,
