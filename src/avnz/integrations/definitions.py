@@ -14,7 +14,7 @@ import copy
 import functools
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -30,74 +30,20 @@ from avnz.integrations.models import (
     IntegrationDefinition,
     IntegrationProvider,
 )
+from avnz.integrations.probe_specs import (
+    AwsSigV4,
+    Basic,
+    Bearer,
+    GatewayProbe,
+    Header,
+    HttpProbe,
+    OidcProbe,
+    Probe,
+    SmtpProbe,
+)
 
 C = IntegrationCategory
 P = IntegrationProvider
-
-# --- how a connection test reaches a provider -------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bearer:
-    """`Authorization: Bearer <credential>`; `optional`: no header when the field is empty."""
-
-    field: str
-    optional: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """A credential in a header of its own, e.g. `x-api-key`, or `Klaviyo-API-Key <key>`."""
-
-    name: str
-    field: str
-    template: str = "{}"
-
-
-@dataclass(frozen=True, slots=True)
-class Basic:
-    username: str
-    password: str
-
-
-@dataclass(frozen=True, slots=True)
-class AwsSigV4:
-    """AWS Signature Version 4 with `access_key_id` / `secret_access_key` (+ `session_token`)."""
-
-    service: str
-
-
-Auth = Bearer | Header | Basic | AwsSigV4
-
-
-@dataclass(frozen=True, slots=True)
-class HttpProbe:
-    """One cheap authenticated GET on the provider's API: 2xx means the credentials work.
-    `path` may name credential or settings fields in braces (`/Accounts/{account_sid}.json`)."""
-
-    path: str
-    auth: Auth
-    query: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayProbe:
-    """The gateway connector's own `verify()` (its cheapest authenticated call; moves no money)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpProbe:
-    """Connect, optionally STARTTLS, and log in."""
-
-
-@dataclass(frozen=True, slots=True)
-class OidcProbe:
-    """The issuer's discovery document (its `issuer` must match) and the JWKS it names."""
-
-
-Probe = HttpProbe | GatewayProbe | SmtpProbe | OidcProbe
-
 
 # --- schema building blocks -------------------------------------------------------------------
 

@@ -24,11 +24,11 @@ from avnz.core.masking import MASK, mask_text
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Environment, GatewayResult, Outcome
 from avnz.integrations import sigv4
-from avnz.integrations.definitions import (
+from avnz.integrations.definitions import Definition
+from avnz.integrations.probe_specs import (
     AwsSigV4,
     Basic,
     Bearer,
-    Definition,
     GatewayProbe,
     Header,
     HttpProbe,
