@@ -131,7 +131,11 @@ async def charge(
     """`create_payment`, answered as the API answers it: the work `idempotency.run_claiming`
     runs for `POST /payments`, the dashboard and the demo alike."""
     payment = await create_payment(gateways, principal, data, claim)
-    return payment if isinstance(payment, KeyInUse) else payment_answer(payment)
+    if isinstance(payment, KeyInUse):
+        return payment
+    # Rendered once: the answer the settling transaction stored is the one to send.
+    stored = claim.stored if claim is not None else None
+    return stored if stored is not None else payment_answer(payment)
 
 
 async def create_payment(
@@ -169,6 +173,8 @@ async def create_payment(
     try:
         payment = await _settle(gateways, opened, result, attempt, started, claim)
     except StaleDataError:  # the sweep settled it first (it was pending that long): its answer
+        if claim is not None:
+            claim.stored = None  # stored in the transaction that rolled back
         async with gateways.transaction() as session:
             return await session.get_one(Payment, opened.payment_id)
     publisher_for(gateways.sessions).soon()

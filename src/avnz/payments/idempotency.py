@@ -178,7 +178,8 @@ class Claim:
     owner: str
     resumes: str | None = None  # the resource a dead request with this key had written
     taken: bool = True  # False: the work takes the key itself, in its own transaction
-    completed: bool = False  # the work stored its answer in its own last transaction
+    # The answer the work stored in its own last transaction (None: the run stores it).
+    stored: StoredResponse | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,7 +545,7 @@ async def _run_claimed(
     await _stop(beat)
     if isinstance(answer, KeyInUse):
         return answer
-    if not claim.completed:
+    if claim.stored is None:
         await _finish(sessions, claim, answer if _stores(answer) else None)
     return Replay(answer, replayed=False)
 
@@ -575,7 +576,8 @@ async def store_answer(session: AsyncSession, claim: Claim, response: StoredResp
     if not _stores(response):
         return
     result = await session.execute(_STORE_ANSWER, _answer(claim, response))
-    claim.completed = bool(_rowcount(result))
+    if _rowcount(result):
+        claim.stored = response
 
 
 async def purge_expired(session: AsyncSession, _payload: dict[str, Any]) -> datetime:

@@ -22,18 +22,18 @@ from avnz.rules.schedule import zone_of
 
 log = structlog.get_logger(__name__)
 
-# Built once: every payment reads it. As a scalar subquery it rides along another statement
-# (bind the company's id as `rules_company`).
-_VERSION = select(RuleSetVersion.version).where(RuleSetVersion.company_id == bindparam("company"))
+# Built once: every payment reads it, on its own or as a scalar subquery riding along another
+# statement (bind the company's id as `rules_company`).
 RULE_SET_VERSION = (
     select(RuleSetVersion.version)
     .where(RuleSetVersion.company_id == bindparam("rules_company"))
     .scalar_subquery()
 )
+_VERSION = select(RULE_SET_VERSION)
 
 
 async def rule_set_version(session: AsyncSession, company_id: str) -> int:
-    version = await session.scalar(_VERSION, {"company": company_id})
+    version = await session.scalar(_VERSION, {"rules_company": company_id})
     return version or 0
 
 
