@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import CacheStats
 
 from avnz.payments import publishing
 from avnz.runtime import Runtime
@@ -36,6 +37,8 @@ BRACKETS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 @dataclass
 class Seen:
     statements: list[str] = field(default_factory=list)
+    # Statements SQLAlchemy compiled afresh: a warm payment's are all built once, so none should.
+    compiled: list[str] = field(default_factory=list)
     commits: int = 0
 
 
@@ -43,9 +46,12 @@ class Seen:
 def counting(runtime: Runtime) -> Iterator[Seen]:
     seen = Seen()
 
-    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        if not sql.lstrip().upper().startswith(BRACKETS):
-            seen.statements.append(sql.split(None, 1)[0].upper() + " " + sql[:90])
+    def statement(_conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, *_: Any) -> None:
+        if sql.lstrip().upper().startswith(BRACKETS):
+            return
+        seen.statements.append(sql.split(None, 1)[0].upper() + " " + sql[:90])
+        if context.cache_hit is not CacheStats.CACHE_HIT:
+            seen.compiled.append(sql[:200])
 
     def commit(_conn: Any) -> None:
         seen.commits += 1
@@ -133,6 +139,7 @@ async def test_a_card_payment_stays_within_the_budget(
     assert paid["routing"]["pool_id"] == routed["pool"]["id"]
     assert len(seen.statements) <= BUDGET_STATEMENTS, "\n".join(seen.statements)
     assert seen.commits <= BUDGET_TRANSACTIONS
+    assert not seen.compiled, "\n".join(seen.compiled)
 
 
 async def test_configuration_changes_reach_the_next_payment(

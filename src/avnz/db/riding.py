@@ -13,9 +13,12 @@ from sqlalchemy import ScalarSelect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 class _RidingAlong(ColumnElement[Any]):
+    # The subquery is the cache key, so a statement carrying one is compiled once, not per run.
+    _traverse_internals = [("subquery", InternalTraversal.dp_clauseelement)]
     inherit_cache = True
 
     def __init__(self, subquery: ScalarSelect[Any]) -> None:
