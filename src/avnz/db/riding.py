@@ -7,7 +7,7 @@ the subquery's own. `riding_along` keeps the subquery's table names (PostgreSQL 
 anyway).
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ScalarSelect
 from sqlalchemy.ext.compiler import compiles
@@ -18,7 +18,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 class _RidingAlong(ColumnElement[Any]):
     # The subquery is the cache key, so a statement carrying one is compiled once, not per run.
-    _traverse_internals = [("subquery", InternalTraversal.dp_clauseelement)]
+    _traverse_internals: ClassVar = [("subquery", InternalTraversal.dp_clauseelement)]
     inherit_cache = True
 
     def __init__(self, subquery: ScalarSelect[Any]) -> None:
