@@ -7,18 +7,20 @@ the subquery's own. `riding_along` keeps the subquery's table names (PostgreSQL 
 anyway).
 """
 
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import ScalarSelect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
-from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 
 class _RidingAlong(ColumnElement[Any]):
     # The subquery is the cache key, so a statement carrying one is compiled once, not per run.
-    _traverse_internals: ClassVar = [("subquery", InternalTraversal.dp_clauseelement)]
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (SQLAlchemy's own form)
+        ("subquery", InternalTraversal.dp_clauseelement)
+    ]
     inherit_cache = True
 
     def __init__(self, subquery: ScalarSelect[Any]) -> None:
