@@ -29,7 +29,6 @@ from avnz.routing.models import (
     AccountStatus,
     MerchantAccount,
     PoolMembership,
-    PoolStrategy,
 )
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyContext
 from avnz.tenancy.models import Company
@@ -85,13 +84,13 @@ async def through_plan_route(rounds: int) -> None:
             company = await bench_company(session)
             accounts = [await _account(session, company, i) for i in range(POOL_SIZE)]
             pools = {}
-            for strategy in PoolStrategy:
+            for strategy in STRATEGIES:
                 pool = AccountPool(
                     id=new_id("pool"),
                     organization_id=company.organization_id,
                     client_id=company.client_id,
                     company_id=company.id,
-                    name=strategy.value,
+                    name=strategy,
                     strategy=strategy,
                     configuration={},
                     failover_config={},
@@ -125,7 +124,7 @@ async def through_plan_route(rounds: int) -> None:
                     started = time.perf_counter()
                     await selection.plan_route(session, context)
                     samples.append((time.perf_counter() - started) * 1e6)
-            print(f"  {strategy.value:16} {percentiles(samples)}")
+            print(f"  {strategy:16} {percentiles(samples)}")
         await engine.dispose()
 
 

@@ -19,7 +19,6 @@ from avnz.routing.models import (
     AccountStatus,
     MerchantAccount,
     PoolMembership,
-    PoolStrategy,
 )
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company
@@ -97,7 +96,7 @@ async def pool_row(
     company: Company,
     members: list[tuple[MerchantAccount, dict[str, Any]]],
     *,
-    strategy: PoolStrategy = PoolStrategy.WEIGHTED,
+    strategy: str = "weighted",
     is_default: bool = False,
     configuration: dict[str, Any] | None = None,
 ) -> AccountPool:

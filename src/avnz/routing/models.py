@@ -151,17 +151,6 @@ class MerchantAccountUsage(Base):
     volume_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class PoolStrategy(enum.StrEnum):
-    WEIGHTED = "weighted"
-    ROUND_ROBIN = "round_robin"
-    LEAST_LOAD = "least_load"
-    CAPACITY = "capacity"
-    LOWEST_COST = "lowest_cost"
-    LOWEST_LATENCY = "lowest_latency"
-    HIGHEST_SUCCESS = "highest_success"
-    ADAPTIVE = "adaptive"
-
-
 class AccountPool(ConfigVersioned, Timestamped, Base):
     """A company's set of merchant accounts and the strategy that spreads payments over them.
     `configuration` and `failover_config` are validated by `routing.schemas` per strategy."""
@@ -184,7 +173,9 @@ class AccountPool(ConfigVersioned, Timestamped, Base):
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(1000))
-    strategy: Mapped[PoolStrategy] = mapped_column(_enum(PoolStrategy, "account_pool_strategy"))
+    # A name in avnz.routing.strategies.STRATEGIES; a plain string (no CHECK constraint), so a
+    # new strategy needs no migration (the API validates against the registry).
+    strategy: Mapped[str] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(default=True)
     is_default: Mapped[bool] = mapped_column(default=False)
     configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -11,7 +11,6 @@ from avnz.auth.scope import Principal
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import Session, require
 from avnz.routing import pools
-from avnz.routing.models import PoolStrategy
 from avnz.routing.pool_schemas import (
     MembershipCreate,
     MembershipUpdate,
@@ -23,6 +22,7 @@ from avnz.routing.pool_schemas import (
     SimulateOut,
     SimulateRequest,
 )
+from avnz.routing.strategies import StrategyName
 
 router = APIRouter(prefix="/account-pools", tags=["account pools"])
 PoolsRead = Annotated[Principal, Depends(require(Permission.POOLS_READ))]
@@ -41,7 +41,7 @@ async def list_account_pools(
     principal: PoolsRead,
     paging: Paging,
     is_active: bool | None = None,
-    strategy: PoolStrategy | None = None,
+    strategy: StrategyName | None = None,
     company_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Any:
     page = await pools.list_pools(

@@ -5,9 +5,9 @@ processes share one rotation."""
 import itertools
 import random
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext
+from avnz.routing.strategies.base import Candidate, Pick, Strategy, StrategyContext
 
 
 class Counter(Protocol):
@@ -42,12 +42,16 @@ class RedisCounter:
         return int(value) - 1
 
 
-class RoundRobin:
-    name: str = "round_robin"
-    config: type[StrategyConfig] = StrategyConfig
+class RoundRobin(Strategy):
+    name: ClassVar[str] = "round_robin"
+    label: ClassVar[str] = "Round robin"
+    needs_position: ClassVar[bool] = True
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
     ) -> Pick:
         ordered = sorted(candidates, key=lambda c: c.order)
         return Pick(ordered[context.position % len(ordered)], 1.0)
+
+
+STRATEGY = RoundRobin()
