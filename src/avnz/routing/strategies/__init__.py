@@ -18,12 +18,9 @@ import importlib
 import pkgutil
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, GetJsonSchemaHandler
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
-
+from avnz.core.choices import OneOf
 from avnz.routing.strategies.base import (
     Candidate,
     Facts,
@@ -74,27 +71,8 @@ def strategy(name: str) -> Strategy:
         raise UnknownStrategyError(name) from None
 
 
-def _known(name: str) -> str:
-    if name not in STRATEGIES:
-        raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
-    return name
-
-
-class _Choices:
-    """`Annotated` metadata: the registered names as the JSON schema's enum, read when a schema
-    is made (so the OpenAPI document lists the strategies registered at that moment)."""
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema: dict[str, Any] = handler(core_schema)
-        schema["enum"] = list(STRATEGIES)
-        return schema
-
-
-# A pool's strategy in the API: a registered name.
-StrategyName = Annotated[str, AfterValidator(_known), _Choices]
+# A pool's strategy in the API: a registered name (checked, and listed in the schema, live).
+StrategyName = Annotated[str, OneOf(lambda: list(STRATEGIES))]
 
 
 def _declared() -> list[Strategy]:
