@@ -23,13 +23,8 @@ from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
 from avnz.payments.models import Payment
 from avnz.routing import selection
-from avnz.routing.models import (
-    AccountEnvironment,
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    PoolMembership,
-)
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyContext
 from avnz.tenancy.models import Company
 from support import bench_company, percentiles

@@ -13,13 +13,8 @@ from avnz.gateways import registry
 from avnz.payments import publishing
 from avnz.payments.models import Payment
 from avnz.routing import service as routing
-from avnz.routing.models import (
-    AccountEnvironment,
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    PoolMembership,
-)
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company
 

@@ -22,7 +22,8 @@ from avnz.routing import snapshot, strategies
 from avnz.routing.config import Members, PoolConfig, RoutingConfig
 from avnz.routing.exclusions import Circuits
 from avnz.routing.fees import transaction_fee
-from avnz.routing.models import AccountPool, AccountStatus, MerchantAccount, Period
+from avnz.routing.models import AccountStatus, MerchantAccount, Period
+from avnz.routing.pools.models import AccountPool
 from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
 from avnz.routing.strategies import Candidate, Facts, Strategy, StrategyConfig, StrategyContext
 from avnz.routing.strategies.round_robin import Counter, LocalCounter

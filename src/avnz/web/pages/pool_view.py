@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.pool_schemas import (
+from avnz.routing.pools.schemas import (
     PoolDetail,
     PoolStats,
 )

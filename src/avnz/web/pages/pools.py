@@ -22,11 +22,12 @@ from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.deps import Session
-from avnz.routing import pools
 from avnz.routing import service as accounts
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountPool, MerchantAccount
-from avnz.routing.pool_schemas import (
+from avnz.routing.models import MerchantAccount
+from avnz.routing.pools import service as pools
+from avnz.routing.pools.models import AccountPool
+from avnz.routing.pools.schemas import (
     MembershipCreate,
     PoolUpdate,
     SimulateOut,

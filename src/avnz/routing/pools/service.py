@@ -26,15 +26,9 @@ from avnz.gateways.base import Outcome
 from avnz.routing import selection, snapshot
 from avnz.routing import service as accounts
 from avnz.routing.attempts import IN_DOUBT
-from avnz.routing.models import (
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    Period,
-    PoolMembership,
-    RoutingAttempt,
-)
-from avnz.routing.pool_schemas import (
+from avnz.routing.models import AccountStatus, MerchantAccount, Period, RoutingAttempt
+from avnz.routing.pools.models import AccountPool, PoolMembership
+from avnz.routing.pools.schemas import (
     AccountShare,
     CurrencyVolume,
     MembershipCreate,
