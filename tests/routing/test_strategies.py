@@ -10,7 +10,7 @@ import pytest
 
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyConfig, StrategyContext
 from avnz.routing.strategies.adaptive import AdaptiveConfig
-from avnz.routing.strategies.round_robin import LocalCounter, RedisCounter
+from avnz.routing.strategies.turns import LocalCounter, RedisCounter
 
 
 def candidate(account_id: str, order: int = 0, **fields: Any) -> Candidate:

@@ -26,7 +26,7 @@ from avnz.routing.models import AccountStatus, MerchantAccount, Period
 from avnz.routing.pools.models import AccountPool
 from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
 from avnz.routing.strategies import Candidate, Facts, Strategy, StrategyConfig, StrategyContext
-from avnz.routing.strategies.round_robin import Counter, LocalCounter
+from avnz.routing.strategies.turns import Counter, LocalCounter
 
 STRATEGY = "company_default"
 PINNED = "pinned"
@@ -150,8 +150,9 @@ _counter: Counter = LocalCounter()
 _rng = random.Random()  # noqa: S311 - spreads load; nothing secret depends on it
 
 
-def use_round_robin_counter(counter: Counter) -> None:
-    """Share round-robin positions through `counter` (a RedisCounter when Redis is configured)."""
+def use_turn_counter(counter: Counter) -> None:
+    """Share the pools' turn counters through `counter` (a RedisCounter when Redis is
+    configured), for the strategies that need a position."""
     global _counter
     _counter = counter
 
