@@ -131,8 +131,10 @@ class Payment(Timestamped, Base):
     completed_at: Mapped[datetime | None]
     # When the card network reported a chargeback for this payment (account health counts them).
     chargeback_at: Mapped[datetime | None]
-    # How many accounts it was tried on (failover adds one each): the card retry budget counts them.
+    # How many accounts it was tried on (failover adds one each).
     attempt_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    # How many of those attempts the card's issuer declined: what the card retry budget counts.
+    issuer_declines: Mapped[int] = mapped_column(default=0, server_default="0")
     # When its attempts and its rule's counts were handed to routing and rules; NULL: not yet.
     published_at: Mapped[datetime | None]
 
