@@ -147,6 +147,18 @@ async def get_customer(
     return await get_row(session, principal, Customer, customer_id)
 
 
+async def customer_of_company(
+    *, session: AsyncSession, principal: Principal, company_id: str, customer_id: str
+) -> Customer:
+    """The customer `customer_id` names, if it is `company_id`'s and the caller may see it: a
+    payment or a card names its customer, and a customer of another brand is as missing (404)
+    as one that does not exist."""
+    customer = await get_row(session, principal, Customer, customer_id)
+    if customer.company_id != company_id:
+        raise NotFound(f"No customer {customer_id!r} in this company.", param="customer_id")
+    return customer
+
+
 async def update_customer(
     *,
     session: AsyncSession,

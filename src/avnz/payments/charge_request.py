@@ -97,11 +97,9 @@ async def customer_of(
 ) -> str | None:
     if customer_id is None:
         return None
-    customer = await commerce.get_customer(
-        session=session, principal=principal, customer_id=customer_id
+    customer = await commerce.customer_of_company(
+        session=session, principal=principal, company_id=company.id, customer_id=customer_id
     )
-    if customer.company_id != company.id:
-        raise NotFound(f"No customer {customer_id!r} in this company.", param="customer_id")
     return customer.id
 
 

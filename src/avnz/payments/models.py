@@ -27,7 +27,7 @@ class PaymentMethod(Timestamped, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
-    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), index=True)
     pan_ciphertext: Mapped[str | None] = mapped_column(String(200))  # None once deleted
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # across an organization
     bin: Mapped[str] = mapped_column(String(6))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
 from avnz.auth.scope import Principal, scope_clause
+from avnz.commerce import service as commerce
 from avnz.core import cards, clock
 from avnz.core.errors import InvalidRequest, NotFound
 from avnz.core.ids import new_id
@@ -58,6 +59,13 @@ async def vault_card(
     data: PaymentMethodCreate,
 ) -> PaymentMethod:
     """`store_card` for a company the caller already resolved (and may see)."""
+    if data.customer_id is not None:
+        await commerce.customer_of_company(
+            session=session,
+            principal=principal,
+            company_id=company.id,
+            customer_id=data.customer_id,
+        )
     method = new_method(principal, keyring, company, data)
     session.add(method)
     await session.flush()
