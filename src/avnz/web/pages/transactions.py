@@ -167,11 +167,16 @@ def _minor_units(text: str, currency: str) -> int | None:
     if not text.strip():
         return None
     try:
-        return Money.from_decimal(Decimal(text.strip()), currency).amount
+        amount = Money.from_decimal(Decimal(text.strip()), currency).amount
     except (InvalidOperation, ValueError):
         raise InvalidRequest(
             f"Enter the amount in {currency}, like 12.50.", param="amount"
         ) from None
+    if amount <= 0:
+        raise InvalidRequest(
+            "Enter an amount above zero, or leave it empty to refund what is left.", param="amount"
+        )
+    return amount
 
 
 async def _form_key(request: Request) -> str | None:
