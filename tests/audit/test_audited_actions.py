@@ -12,6 +12,7 @@ from avnz.audit import service as audit
 from avnz.audit.models import AuditLog
 from avnz.audit.payment_events import audit_payment_events
 from avnz.audit.verify import verify_chain
+from avnz.outbox import service as outbox
 from avnz.runtime import Runtime
 from avnz.security.rotation import reencrypt_all
 from avnz.tenancy import service as tenancy
@@ -160,3 +161,28 @@ async def test_a_master_key_rotation_is_audited_in_every_organization(
     assert rows[0].metadata_["re_encrypted"] == report.rewritten
     async with runtime.sessions() as session:
         assert (await verify_chain(session, world.organization.id)).intact
+
+
+async def test_a_batch_that_rolls_back_leaves_its_events_for_the_next_run(
+    runtime: Runtime, world: World
+) -> None:
+    company = world.a.company
+    async with runtime.sessions.begin() as session:
+        outbox.emit(
+            session,
+            "payment.voided",
+            organization_id=company.organization_id,
+            client_id=company.client_id,
+            company_id=company.id,
+            payload={"payment": {"id": "pay_x", "status": "voided", "amount": 100}},
+        )
+    try:
+        async with runtime.sessions.begin() as session:
+            assert await audit_payment_events(session) == 1
+            raise RuntimeError("the worker died before its commit")
+    except RuntimeError:
+        pass
+    assert await _rows(runtime, actor_type="payments") == []
+    assert await _audit_events(runtime) == 1
+    rows = await _rows(runtime, actor_type="payments")
+    assert [(r.action, r.resource_id) for r in rows] == [("VOID", "pay_x")]
