@@ -23,3 +23,5 @@ class OutboxEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     # Set once the event was turned into webhook deliveries; NULL rows are the work queue.
     dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Set once the audit log has taken what it records of the event (`take_for_audit`).
+    audited_at: Mapped[datetime | None] = mapped_column(index=True)

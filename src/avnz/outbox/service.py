@@ -8,6 +8,7 @@ once the caller commits.
 
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
@@ -60,3 +61,25 @@ def _to_event(row: OutboxEvent) -> Event:
         payload=row.payload,
         created_at=row.created_at,
     )
+
+
+_UNAUDITED = (
+    select(OutboxEvent)
+    .where(OutboxEvent.audited_at.is_(None))
+    .order_by(OutboxEvent.created_at, OutboxEvent.id)
+    .with_for_update(skip_locked=True)
+)
+
+
+async def take_for_audit(session: AsyncSession, limit: int) -> list[Event]:
+    """Up to `limit` events the audit log has not taken yet, oldest first, marked taken in
+    `session`'s transaction: each event is taken once, whatever commits with it (PostgreSQL:
+    `FOR UPDATE SKIP LOCKED` lets several workers take batches side by side)."""
+    rows = (await session.scalars(_UNAUDITED.limit(limit))).all()
+    if rows:
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_([row.id for row in rows]))
+            .values(audited_at=clock.now())
+        )
+    return [_to_event(row) for row in rows]

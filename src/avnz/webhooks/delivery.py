@@ -310,7 +310,7 @@ async def deliver_due(
 
 
 async def purge_old(session: AsyncSession) -> None:
-    """Forget finished deliveries and dispatched events older than `KEEP`."""
+    """Forget finished deliveries and dispatched, audited events older than `KEEP`."""
     cutoff = clock.now() - KEEP
     await session.execute(
         delete(WebhookDelivery).where(
@@ -323,6 +323,7 @@ async def purge_old(session: AsyncSession) -> None:
         delete(OutboxEvent).where(
             OutboxEvent.created_at < cutoff,
             OutboxEvent.dispatched_at.is_not(None),
+            OutboxEvent.audited_at.is_not(None),  # the audit log has taken it
             ~referenced,
         )
     )
