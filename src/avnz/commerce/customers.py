@@ -80,6 +80,7 @@ async def create_customer(
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
+        livemode=principal.livemode,
         lifetime_value=0,
         payments_count=0,
         chargeback_count=0,
