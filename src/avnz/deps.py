@@ -69,16 +69,16 @@ MODE_HEADER = "Avnz-Mode"
 _MODES = {"test": False, "live": True}
 
 
-def in_mode(principal: Principal, asked: str | None, *, source: str) -> Principal:
-    """The principal in the mode the request asks for (`test` or `live`): a user works in
-    either (test unless asked), an API key only in its own (sk_test_ / sk_live_); anything
-    else is a 400 naming `source`."""
+def in_mode(principal: Principal, asked: str | None) -> Principal:
+    """The principal in the mode the request's `Avnz-Mode` asks for (`test` or `live`): a user
+    works in either (test unless asked), an API key only in its own (sk_test_ / sk_live_);
+    anything else is a 400 naming the header."""
     if asked is None:
         return principal
     livemode = _MODES.get(asked.strip().lower())
     if livemode is None:
         raise InvalidRequest(
-            f"{source} must be `test` or `live`.", code="invalid_mode", param=source
+            f"{MODE_HEADER} must be `test` or `live`.", code="invalid_mode", param=MODE_HEADER
         )
     if principal.kind == "user":
         return replace(principal, livemode=livemode)
@@ -88,14 +88,14 @@ def in_mode(principal: Principal, asked: str | None, *, source: str) -> Principa
             f"{'live' if principal.livemode else 'test'} mode. Use a "
             f"{'sk_live_' if livemode else 'sk_test_'} key for {asked.strip().lower()} mode.",
             code="livemode_mismatch",
-            param=source,
+            param=MODE_HEADER,
         )
     return principal
 
 
 async def current_principal(request: Request, runtime: RuntimeDep, session: Session) -> Principal:
     principal = await principal_from_token(request, runtime, session, _bearer(request))
-    return in_mode(principal, request.headers.get(MODE_HEADER), source=MODE_HEADER)
+    return in_mode(principal, request.headers.get(MODE_HEADER))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
