@@ -81,6 +81,7 @@ async def test_an_event_reaches_the_receiver_signed_and_is_logged(
         "organization_id": world.organization.id,
         "client_id": world.a.client.id,
         "company_id": world.a.company.id,
+        "livemode": False,
         "data": {"payment_id": "pay_1", "amount": 1999, "currency": "USD"},
     }
 

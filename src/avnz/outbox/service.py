@@ -27,11 +27,13 @@ def emit(
     company_id: str | None,
     payload: dict[str, Any],
     fan_out: bool = True,
+    livemode: bool = False,
 ) -> Event:
     """Add event `name` to the outbox in `session`'s transaction; the bus hears of it after
     the commit. `payload` must be JSON-ready (dump Pydantic models with mode="json").
     `fan_out=False`: no endpoint gets it by subscription (the caller makes its own deliveries,
-    as a test event for one endpoint does)."""
+    as a test event for one endpoint does). `livemode`: the mode of what the event is about
+    (a live payment's events reach only live endpoints); test unless said."""
     if name not in catalogue():
         raise ValueError(f"unknown event {name!r}: declare it in its domain's events.py")
     row = OutboxEvent(
@@ -40,6 +42,7 @@ def emit(
         organization_id=organization_id,
         client_id=client_id,
         company_id=company_id,
+        livemode=livemode,
         payload=payload,
         created_at=clock.now(),
         dispatched_at=None if fan_out else clock.now(),
@@ -60,6 +63,7 @@ def _to_event(row: OutboxEvent) -> Event:
         company_id=row.company_id,
         payload=row.payload,
         created_at=row.created_at,
+        livemode=row.livemode,
     )
 
 

@@ -166,7 +166,7 @@ async def create_payment(
             return opened
     except RuleRefusal as refused:
         async with gateways.transaction() as session:
-            await record_refusal(session, refused, clock.now())
+            await record_refusal(session, refused, clock.now(), livemode=principal.livemode)
         raise
     result = await _charge(opened)
     attempt = 1
@@ -281,6 +281,7 @@ async def _open_payment(
         pool_id=directive.pool_id,
         strategy=directive.strategy,
         home_country=home_country(company),
+        livemode=principal.livemode,
     )
     plan = await _plan(
         session, context, ruling, config.routing, pinned=data.merchant_account_id is not None
@@ -307,6 +308,7 @@ async def _open_payment(
         payment_method_id=method.id,
         merchant_account_id=account.id,
         provider=account.provider_type,
+        livemode=principal.livemode,
         kind=request.payment_kind(data, ruling).value,
         status=PaymentStatus.PENDING.value,
         amount=charged,
@@ -339,7 +341,7 @@ async def _open_payment(
     session.add(payment)
     await session.flush()
     _known_as_inserted(payment)
-    await queue_notifications(session, ruling, company, payment.id)
+    await queue_notifications(session, ruling, company, payment.id, livemode=payment.livemode)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)
     # Last: every payment on the account updates the same usage rows, and their row locks are

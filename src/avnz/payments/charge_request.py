@@ -108,8 +108,11 @@ async def order_of(
 ) -> Order | None:
     if order_id is None:
         return None
-    order = await commerce.get_order(session=session, principal=principal, order_id=order_id)
-    if order.company_id != company.id:
+    try:
+        order = await commerce.get_order(session=session, principal=principal, order_id=order_id)
+    except NotFound:  # of another company, another mode, or none: the field is named
+        order = None
+    if order is None or order.company_id != company.id:
         raise NotFound(f"No order {order_id!r} in this company.", param="order_id")
     if order.status != OrderStatus.PENDING:
         raise InvalidRequest(

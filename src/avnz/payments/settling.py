@@ -233,6 +233,7 @@ def emit_event(session: AsyncSession, name: str, payment: Payment, **extra: Any)
         organization_id=payment.organization_id,
         client_id=payment.client_id,
         company_id=payment.company_id,
+        livemode=payment.livemode,
         payload={"payment": to_out(payment).model_dump(mode="json"), **extra},
     )
 

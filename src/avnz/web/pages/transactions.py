@@ -205,7 +205,7 @@ async def _after_follow_up(
     fields = {k: v for k, v in form.items() if k not in (FORM_FIELD, IDEMPOTENCY_FIELD)}
     fingerprint = idempotency.fingerprint(
         runtime.keyring,
-        scope=principal.id,
+        scope=principal.key_scope,
         method="POST",
         path=request.url.path,
         body=json.dumps(fields, sort_keys=True, default=str).encode(),
@@ -213,7 +213,7 @@ async def _after_follow_up(
     try:
         replay = await idempotency.run_claiming(
             runtime.sessions,
-            scope=principal.id,
+            scope=principal.key_scope,
             key=await _form_key(request),
             fingerprint=fingerprint,
             work=partial(_noticed, action, notice),
