@@ -7,7 +7,8 @@ Same world as `payments.py` (demo data, two sandbox accounts in a weighted pool,
 API key), with the sandboxes on loopback (`avnz sandbox all`). Payments are posted one at a time
 through `httpx.ASGITransport`, so the figures are the app's own: no uvicorn, no sockets on the
 client side, no queueing. Printed: latency and overhead (latency minus the payment's
-`gateway.latency_ms`) p50/p95/p99, and per payment the SQL statements by kind and the
+`gateway.latency_ms`) p50/p95/p99, the process's CPU time per payment (steadier than latency on
+a shared machine), and per payment the SQL statements by kind and the
 transactions committed, counted by engine events (`--show-sql` prints each one: run it with
 `--payments 1` to read one payment's statements). `--profile` writes a cProfile (`.prof`) or
 pyinstrument (`.html`, `.txt`; a dev tool: `.venv/bin/pip install pyinstrument`) profile of the
@@ -92,6 +93,7 @@ async def measure(payments: int, sandboxes: str, profile: Path | None, show_sql:
             await pay(http)
         latencies, overheads = [], []
         counter.counting = True
+        cpu_began = time.process_time()
         with profiling(profile):
             for _ in range(payments):
                 begin = time.perf_counter()
@@ -100,10 +102,12 @@ async def measure(payments: int, sandboxes: str, profile: Path | None, show_sql:
                 latencies.append(elapsed)
                 overheads.append(elapsed - float(payment["gateway"]["latency_ms"]))
         counter.counting = False
+        cpu_ms = (time.process_time() - cpu_began) * 1000 / payments
     await runtime.close()
     print(f"\n{payments} payments, one at a time, in process")
     print(f"  latency   {spread(latencies)}")
     print(f"  overhead  {spread(overheads)}  (latency - gateway.latency_ms)")
+    print(f"  CPU       {cpu_ms:.2f} ms per payment in this process (app and client, not sandboxes or DB)")
     per_payment = {kind: count / payments for kind, count in counter.statements.most_common()}
     total = sum(per_payment.values())
     kinds = ", ".join(f"{kind} {count:.1f}" for kind, count in per_payment.items())

@@ -90,6 +90,16 @@ def test_demo_is_idempotent_and_prints_logins(migrated):
             "select count(*) from payments where created_at > datetime('now', '+1 minute')"
         ).fetchone()[0]
         rules = [row[0] for row in db.execute("select name from routing_rules order by priority")]
+        # Each payment counts in its own day's usage, not in the day the demo ran.
+        used = db.execute(
+            "select account_id, period_start, transaction_count from merchant_account_usage"
+            " where period = 'day' and transaction_count > 0 order by 1, 2"
+        ).fetchall()
+        holding = db.execute(
+            "select merchant_account_id, date(created_at), count(*) from payments"
+            " where reserved_at is not null group by 1, 2 order by 1, 2"
+        ).fetchall()
+    assert used == holding and len({day for _, day, _ in used}) > 1
     assert users == (9, 9)
     assert rules == [rule["name"] for rule in demo_rules.DEMO_RULES]  # made once, not twice
     assert (clients, organizations) == (2, 1)

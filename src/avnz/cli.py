@@ -1,4 +1,4 @@
-"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys."""
+"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, audit."""
 
 import asyncio
 from typing import Annotated
@@ -9,6 +9,8 @@ from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from avnz import __version__, domains, tasks
+from avnz.audit import service as audit
+from avnz.audit import verify as audit_verify
 from avnz.config import Settings, get_settings
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
@@ -22,10 +24,13 @@ from avnz.runtime import Runtime
 from avnz.security.keyring import Keyring
 from avnz.security.rotation import RotationReport, reencrypt_all
 from avnz.tenancy import demo
+from avnz.tenancy import service as tenancy
 
 app = typer.Typer(help="avnz: payment orchestration platform.", no_args_is_help=True)
 keys_app = typer.Typer(help="Master keys that encrypt stored secrets.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _version(value: bool) -> None:
@@ -215,7 +220,16 @@ def rotate_keys(
         engine = create_engine(settings.resolved_database_url)
         try:
             await ensure_migrated(engine)
-            return await reencrypt_all(session_factory(engine), runtime_keyring)
+            sessions = session_factory(engine)
+            report = await reencrypt_all(sessions, runtime_keyring)
+            async with sessions.begin() as session:
+                audit.record_key_rotation(
+                    session,
+                    organization_ids=await tenancy.all_organization_ids(session=session),
+                    key_version=report.newest_version,
+                    re_encrypted=report.rewritten,
+                )
+            return report
         finally:
             await engine.dispose()
 
@@ -232,3 +246,48 @@ def rotate_keys(
         typer.echo(f"retired key versions: {retired or 'none'}")
     elif retire:
         typer.echo("keys come from AVNZ_MASTER_KEYS: remove the old versions there")
+
+
+@audit_app.command("verify")
+def verify_audit(
+    organization: Annotated[
+        str | None, typer.Option(help="Check this organization's chain only.")
+    ] = None,
+) -> None:
+    """Check every organization's audit chain; name the first broken link of each (exit 1)."""
+    settings = _settings()
+
+    async def run() -> list[audit_verify.ChainReport]:
+        engine = create_engine(settings.resolved_database_url, sqlite_read_only=True)
+        try:
+            await ensure_migrated(engine)
+            async with session_factory(engine)() as session:
+                return await audit_verify.verify_all(session, organization)
+        finally:
+            await engine.dispose()
+
+    try:
+        reports = asyncio.run(run())
+    except NotMigrated as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    for report in reports:
+        if report.broken is None:
+            typer.echo(
+                f"{report.organization_id}: intact, {report.rows} rows, "
+                f"head {report.head_seq} {report.head_hash}"
+            )
+            continue
+        broken = report.broken
+        where = f"row {broken.seq}" if broken.seq is not None else "a row"
+        if broken.entry_id:
+            where += f" ({broken.entry_id})"
+        typer.secho(
+            f"{report.organization_id}: BROKEN at {where}: {broken.reason}; "
+            f"{report.rows} rows before it hold",
+            fg=typer.colors.RED,
+        )
+    if not reports:
+        typer.echo("no audit rows yet")
+    if any(not report.intact for report in reports):
+        raise typer.Exit(code=1)

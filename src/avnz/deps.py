@@ -1,6 +1,7 @@
 """FastAPI dependencies shared by every router: the runtime, the unit of work, the caller."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth import service as auth_service
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
-from avnz.core.errors import PermissionDenied, Unauthenticated
+from avnz.core.errors import InvalidRequest, PermissionDenied, Unauthenticated
 from avnz.db.engine import run_after_commit
 from avnz.runtime import Runtime
 
@@ -64,8 +65,37 @@ async def principal_from_token(
     return principal
 
 
+MODE_HEADER = "Avnz-Mode"
+_MODES = {"test": False, "live": True}
+
+
+def in_mode(principal: Principal, asked: str | None) -> Principal:
+    """The principal in the mode the request's `Avnz-Mode` asks for (`test` or `live`): a user
+    works in either (test unless asked), an API key only in its own (sk_test_ / sk_live_);
+    anything else is a 400 naming the header."""
+    if asked is None:
+        return principal
+    livemode = _MODES.get(asked.strip().lower())
+    if livemode is None:
+        raise InvalidRequest(
+            f"{MODE_HEADER} must be `test` or `live`.", code="invalid_mode", param=MODE_HEADER
+        )
+    if principal.kind == "user":
+        return replace(principal, livemode=livemode)
+    if livemode != principal.livemode:
+        raise InvalidRequest(
+            f"This is a {'live' if principal.livemode else 'test'} API key; it works only in "
+            f"{'live' if principal.livemode else 'test'} mode. Use a "
+            f"{'sk_live_' if livemode else 'sk_test_'} key for {asked.strip().lower()} mode.",
+            code="livemode_mismatch",
+            param=MODE_HEADER,
+        )
+    return principal
+
+
 async def current_principal(request: Request, runtime: RuntimeDep, session: Session) -> Principal:
-    return await principal_from_token(request, runtime, session, _bearer(request))
+    principal = await principal_from_token(request, runtime, session, _bearer(request))
+    return in_mode(principal, request.headers.get(MODE_HEADER))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -1,5 +1,6 @@
 """Every background job handler, gathered for the worker."""
 
+from avnz.audit import tasks as audit_tasks
 from avnz.auth import tasks as auth_tasks
 from avnz.jobs.service import Handler
 from avnz.payments import history as payments_history
@@ -13,6 +14,7 @@ from avnz.webhooks import tasks as webhooks_tasks
 def handlers(runtime: Runtime) -> dict[str, Handler]:
     """The handlers; some need the process's runtime (HTTP client, keyring, sessions)."""
     return {
+        **audit_tasks.HANDLERS,
         **auth_tasks.HANDLERS,
         **payments_tasks.handlers(runtime),
         **routing_tasks.handlers(runtime, money=payments_history.money_windows),
@@ -23,6 +25,7 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
 
 def recurring() -> list[str]:
     return [
+        *audit_tasks.RECURRING,
         *auth_tasks.RECURRING,
         *payments_tasks.RECURRING,
         *routing_tasks.RECURRING,

@@ -1,5 +1,6 @@
 """Every API change leaves one audit row, in the same transaction, with secrets masked."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -180,3 +181,6 @@ async def test_get_one_entry_and_cross_tenant_404(client, world):
     )
     assert own.status_code == 200 and own.json()["id"] == entry_id
     assert other.status_code == 404
+    # The chain is shown, so an auditor can follow it from the API.
+    assert own.json()["seq"] >= 1 and re.fullmatch(r"[0-9a-f]{64}", own.json()["hash"])
+    assert re.fullmatch(r"[0-9a-f]{64}", own.json()["prev_hash"])

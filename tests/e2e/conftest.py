@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from avnz.app import create_app
 from avnz.config import Settings
@@ -70,11 +70,30 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def context(browser: Browser, live_url: str) -> AsyncIterator[BrowserContext]:
+def csp_violations() -> list[str]:
+    """What Chromium refused under the Content-Security-Policy during the test (its console
+    errors); every end-to-end test fails if anything was."""
+    return []
+
+
+@pytest.fixture
+async def context(
+    browser: Browser, live_url: str, csp_violations: list[str]
+) -> AsyncIterator[BrowserContext]:
     """A fresh profile per test (no cookies, empty localStorage)."""
     ctx = await browser.new_context(base_url=live_url, viewport=DESKTOP, color_scheme="dark")
+
+    def watch(page: Page) -> None:
+        def console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:
+                csp_violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", console)
+
+    ctx.on("page", watch)
     yield ctx
     await ctx.close()
+    assert csp_violations == [], "the dashboard broke its own Content-Security-Policy"
 
 
 @pytest.fixture

@@ -156,24 +156,37 @@ async def test_a_failing_account_is_left_out_then_comes_back(
     assert (third["status"], third["merchant_account_id"]) == ("captured", flaky["id"])
 
 
-async def test_a_card_gets_a_bounded_number_of_attempts_a_day(
+async def test_a_card_gets_a_bounded_number_of_declines_a_day(
     client: httpx.AsyncClient, headers: dict[str, str], sandboxes: str
 ) -> None:
-    down = await _nmi(client, headers, UNREACHABLE, "1.0", "Down")
-    backup = await _nmi(client, headers, f"{sandboxes}/nmi", "2.9", "Backup")
-    await _pool(client, headers, [down, backup], card_retry_budget=3, failure_threshold=100)
-
-    approved = (await pay(client, headers)).json()  # down, then approved: 1 failover attempt
-    assert approved["status"] == "captured"
-    first = (await pay(client, headers, amount=50)).json()  # down, then a decline: 2 more
-    assert first["status"] == "declined"
-    assert (await pay(client, headers)).status_code == 429  # 3 used: refused before any call
-    refused = await pay(client, headers)
+    only = await _nmi(client, headers, f"{sandboxes}/nmi", "2.9", "Only")
+    await _pool(client, headers, [only], card_retry_budget=2)
+    assert (await pay(client, headers)).json()["status"] == "captured"  # approvals are free
+    for _ in range(2):
+        assert (await pay(client, headers, amount=50)).json()["status"] == "declined"
+    refused = await pay(client, headers)  # two declines: refused before any call
     assert refused.status_code == 429, refused.text
-    assert "tried 3 times" in refused.json()["error"]["message"]
+    assert "declined 2 times" in refused.json()["error"]["message"]
     assert refused.json()["error"]["code"] == "card_retry_budget_spent"
     other_card = await pay(client, headers, card=card("5555555555554444"))
     assert other_card.status_code == 201 and other_card.json()["status"] == "captured"
+
+
+async def test_only_the_issuers_answers_spend_a_cards_budget(
+    client: httpx.AsyncClient, headers: dict[str, str], sandboxes: str
+) -> None:
+    """An account that is down is our failure, not the card's: its attempts are free, and
+    failover goes on past them however small the card's budget."""
+    down = await _nmi(client, headers, UNREACHABLE, "1.0", "Down")
+    backup = await _nmi(client, headers, f"{sandboxes}/nmi", "2.9", "Backup")
+    await _pool(client, headers, [down, backup], card_retry_budget=1, failure_threshold=100)
+    for _ in range(3):  # down, then approved: the issuer never said no
+        approved = (await pay(client, headers)).json()
+        assert (approved["status"], approved["merchant_account_id"]) == ("captured", backup["id"])
+    declined = (await pay(client, headers, amount=50)).json()  # down, then the issuer's no
+    assert (declined["status"], declined["merchant_account_id"]) == ("declined", backup["id"])
+    refused = await pay(client, headers)
+    assert refused.status_code == 429, refused.text
 
 
 async def test_adaptive_moves_traffic_to_the_account_that_approves(

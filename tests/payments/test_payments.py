@@ -133,7 +133,7 @@ async def test_a_decline_is_recorded_and_releases_the_capacity(
         ({"currency": "EUR"}, 422, None),  # no account settles in euros
         ({"card": None, "payment_method_id": "pm_unknown"}, 404, "payment_method_id"),
         ({"payment_method_id": "pm_both"}, 400, None),
-        ({"customer_id": "cus_unknown"}, 404, "id"),
+        ({"customer_id": "cus_unknown"}, 404, "customer_id"),
         ({"capture": "sometimes"}, 400, "capture"),
     ],
 )

@@ -147,7 +147,8 @@ async def test_another_tenant_gets_404(
 
 
 async def test_card_retry_budget(runtime: Runtime, world: World) -> None:
-    """Refused payments and failover attempts on the card count; approvals do not."""
+    """The issuer's declines on the card count, each of them; approvals, and failures that were
+    ours (an account down, a crash settled as failed), do not."""
     config = FailoverConfig(card_retry_budget=6)
     company = world.a.company
 
@@ -162,19 +163,21 @@ async def test_card_retry_budget(runtime: Runtime, world: World) -> None:
         card = await _method(session, company, "fp-1")
         other_card = await _method(session, company, "fp-2")
         same_card_again = await _method(session, company, "fp-1")  # vaulted twice, one card
-        approved = await _payment(session, account, card)
-        await _payment(session, account, card, status="declined")
-        await _payment(session, account, same_card_again, status="failed")
-        await _payment(session, account, other_card, status="declined")
+        await _payment(session, account, card, attempt_count=3)  # failed over, then approved
+        await _payment(session, account, card, status="declined", issuer_declines=1)
+        await _payment(session, account, same_card_again, status="declined", issuer_declines=1)
+        await _payment(session, account, card, status="failed", attempt_count=2)  # ours
+        await _payment(session, account, other_card, status="declined", issuer_declines=1)
         old = clock.now() - timedelta(hours=25)
-        await _payment(session, account, card, status="declined", created_at=old)
+        await _payment(session, account, card, status="declined", issuer_declines=1, created_at=old)
     assert await left() == 4
     async with runtime.sessions.begin() as session:
-        await decide(session, approved, [account.id, account.id, account.id])
-    assert await left() == 2  # its two failover attempts count, its approval does not
+        # Declined by one issuer answer, failed over on it, approved by the next account.
+        await _payment(session, account, card, issuer_declines=1, attempt_count=2)
+    assert await left() == 3
     async with runtime.sessions.begin() as session:
-        for _ in range(3):
-            await _payment(session, account, card, status="declined")
+        for _ in range(4):
+            await _payment(session, account, card, status="declined", issuer_declines=1)
     assert await left() == 0  # never below zero
     assert await left(world.b.company.id) == 6
 

@@ -142,6 +142,9 @@ async def test_a_server_killed_mid_payment_is_settled_by_inquiry_after_restart(
     assert await _day_count(client, headers, account_id) == sales  # a failure gives it back
     routing = await _routing(client, headers, payment_id)
     assert routing["final_outcome"] == settled
+    # Our crash is not the card's doing: nothing counts against its retry budget.
+    async with runtime.sessions() as session:
+        assert (await session.get_one(Payment, payment_id)).issuer_declines == 0
 
 
 async def test_a_refund_retried_after_a_crash_is_paid_out_once(crash: Crash) -> None:

@@ -123,6 +123,7 @@ async def _queue_in(
         "currency": "EUR",
         "country": "DE",
         "card_brand": "visa",
+        "livemode": False,
     }
     await notify.queue_notifications(
         session,

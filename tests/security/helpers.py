@@ -40,11 +40,23 @@ def assert_error(
     return error
 
 
+def csp_directives(response: httpx.Response) -> dict[str, list[str]]:
+    """The response's Content-Security-Policy as directive -> sources."""
+    directives: dict[str, list[str]] = {}
+    for part in response.headers["content-security-policy"].split(";"):
+        name, *sources = part.split()
+        directives[name] = sources
+    return directives
+
+
 def assert_security_headers(response: httpx.Response) -> None:
     """The headers RequestMiddleware puts on every response, whatever produced it."""
     for name, value in SECURITY_HEADERS.items():
         assert response.headers.get(name) == value, name
-    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-    assert "default-src 'self'" in response.headers["content-security-policy"]
+    csp = csp_directives(response)
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["default-src"] == ["'self'"]
+    assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
+    assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
     assert response.headers["strict-transport-security"].startswith("max-age=")
     assert response.headers["x-request-id"]

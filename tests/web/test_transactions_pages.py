@@ -197,7 +197,7 @@ async def test_a_bad_refund_amount_is_explained_on_the_page(
     dashboard = await signed_in(Role.COMPANY_ADMIN)
     token = csrf_of((await dashboard.get(f"/transactions/{payment['id']}")).text)
     url = f"/transactions/{payment['id']}/refund"
-    for amount, status in (("abc", 400), ("1.234", 400), ("500.00", 400)):
+    for amount, status in (("abc", 400), ("1.234", 400), ("500.00", 400), ("0", 400), ("-5", 400)):
         response = await dashboard.post(url, data={"csrf_token": token, "amount": amount})
         assert response.status_code == status, (amount, response.status_code)
         assert 'data-testid="action-error"' in response.text

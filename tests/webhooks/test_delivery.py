@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from avnz.audit.payment_events import audit_payment_events
 from avnz.core import clock
 from avnz.jobs.service import ensure_recurring
 from avnz.outbox import service as events
@@ -80,6 +81,7 @@ async def test_an_event_reaches_the_receiver_signed_and_is_logged(
         "organization_id": world.organization.id,
         "client_id": world.a.client.id,
         "company_id": world.a.company.id,
+        "livemode": False,
         "data": {"payment_id": "pay_1", "amount": 1999, "currency": "USD"},
     }
 
@@ -329,6 +331,8 @@ async def test_old_deliveries_and_events_are_purged(client, world, runtime, sess
     await subscribe(client, world, receiver)
     await emit(runtime, world.a.company)
     await pump(runtime)
+    async with runtime.sessions.begin() as writer:
+        await audit_payment_events(writer)
     _move_clock(delivery.KEEP + timedelta(days=1))
     recent = await emit(runtime, world.a.company, "payment.refunded")
     async with runtime.sessions.begin() as writer:
@@ -336,3 +340,16 @@ async def test_old_deliveries_and_events_are_purged(client, world, runtime, sess
     await session.rollback()
     assert [e.id for e in (await session.scalars(select(OutboxEvent))).all()] == [recent.id]
     assert await deliveries(session) == []
+
+
+async def test_an_old_event_the_audit_log_has_not_taken_is_kept(
+    client, world, runtime, session, receiver
+):
+    await subscribe(client, world, receiver)
+    old = await emit(runtime, world.a.company)
+    await pump(runtime)
+    _move_clock(delivery.KEEP + timedelta(days=1))
+    async with runtime.sessions.begin() as writer:
+        await delivery.purge_old(writer)
+    await session.rollback()
+    assert [e.id for e in (await session.scalars(select(OutboxEvent))).all()] == [old.id]

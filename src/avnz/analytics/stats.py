@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.analytics.schemas import Chart, Day, Summary, Volume
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal, mode_clause, scope_clause
 from avnz.commerce.models import Customer, CustomerStatus
 from avnz.core import clock
 from avnz.payments.models import Payment
@@ -39,7 +39,8 @@ def _scoped(principal: Principal, company_id: str | None) -> list[object]:
             organization_id=Payment.organization_id,
             client_id=Payment.client_id,
             company_id=Payment.company_id,
-        )
+        ),
+        mode_clause(principal, Payment.livemode),
     ]
     if company_id is not None:
         conditions.append(Payment.company_id == company_id)
@@ -138,6 +139,7 @@ async def _active_customers(
             client_id=Customer.client_id,
             company_id=Customer.company_id,
         ),
+        mode_clause(principal, Customer.livemode),
         Customer.status == CustomerStatus.ACTIVE,
     )
     if company_id is not None:

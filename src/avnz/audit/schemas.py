@@ -26,3 +26,6 @@ class AuditLogOut(BaseModel):
     user_agent: str | None
     request_id: str | None
     metadata: dict[str, Any] = Field(validation_alias="metadata_")
+    seq: int | None = Field(description="The row's place in its organization's hash chain.")
+    prev_hash: str | None = Field(description="SHA-256 (hex) of the row before it in the chain.")
+    hash: str | None = Field(description="SHA-256 (hex) of this row and prev_hash.")

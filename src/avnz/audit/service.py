@@ -1,7 +1,8 @@
 """Writing and reading the audit log.
 
 `record` adds the row to the caller's session, so the audit entry commits in the same database
-transaction as the change it describes: a change that succeeded always has its audit row.
+transaction as the change it describes: a change that succeeded always has its audit row. The
+row is linked into its organization's hash chain as that transaction commits (`audit.chain`).
 """
 
 import enum
@@ -13,9 +14,10 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz.audit import chain
 from avnz.audit.models import AuditLog
 from avnz.auth.scope import Principal, scope_clause
-from avnz.core import context
+from avnz.core import clock, context
 from avnz.core.errors import NotFound
 from avnz.core.ids import new_id
 from avnz.core.masking import mask_value
@@ -27,6 +29,11 @@ class AuditAction(enum.StrEnum):
     READ = "READ"
     UPDATE = "UPDATE"
     DELETE = "DELETE"
+    CAPTURE = "CAPTURE"
+    VOID = "VOID"
+    REFUND = "REFUND"
+    ROTATE = "ROTATE"
+    LOGIN_FAILED = "LOGIN_FAILED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,7 @@ def record(
     request = context.current()
     entry = AuditLog(
         id=new_id("aud"),
+        timestamp=clock.now(),
         organization_id=tenant.organization_id,
         client_id=tenant.client_id,
         company_id=tenant.company_id,
@@ -97,7 +105,29 @@ def record(
         metadata_=mask_value(metadata or {}),
     )
     session.add(entry)
+    chain.note(session.sync_session, entry)
     return entry
+
+
+def record_key_rotation(
+    session: AsyncSession,
+    *,
+    organization_ids: list[str],
+    key_version: int,
+    re_encrypted: dict[str, int],
+) -> None:
+    """A master key rotation in the audit log of every organization whose secrets the keys
+    protect: the new key's version and how many ciphertexts were rewritten (never a key)."""
+    for organization_id in organization_ids:
+        record(
+            session,
+            actor=None,
+            action=AuditAction.ROTATE,
+            resource="master_keys",
+            resource_id=f"v{key_version}",
+            tenant=Tenant(organization_id),
+            metadata={"key_version": key_version, "re_encrypted": re_encrypted},
+        )
 
 
 def _visible(principal: Principal) -> Any:

@@ -153,6 +153,7 @@ async def authenticate(
         company_id=key.company_id,
         permissions=frozenset(Permission(p) for p in key.permissions),
         extra={"mode": key.mode},
+        livemode=key.mode == "live",
     )
     cache.put(digest, principal)
     return principal

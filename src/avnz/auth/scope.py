@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from avnz.auth.permissions import ROLE_LEVEL, ROLE_PERMISSIONS, Level, Permission
@@ -25,6 +25,10 @@ class Principal:
     email: str | None = None
     session_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Test or live mode: an API key's own (sk_live_ / sk_test_), a user's as the request asks
+    # (`Avnz-Mode` header, the dashboard's switch); test unless asked. Objects with a
+    # `livemode` are seen and made only in the principal's mode.
+    livemode: bool = False
 
     @classmethod
     def for_user(
@@ -51,6 +55,12 @@ class Principal:
             session_id=session_id,
         )
 
+    @property
+    def key_scope(self) -> str:
+        """Whose Idempotency-Keys these are: the caller's, a user's live-mode keys apart from
+        their test-mode ones (an API key has one mode)."""
+        return f"{self.id}:live" if self.livemode and self.kind == "user" else self.id
+
     def can_see(self, organization_id: str, client_id: str | None, company_id: str | None) -> bool:
         """True when a row with these hierarchy ids lies inside this principal's scope."""
         if organization_id != self.organization_id:
@@ -60,6 +70,11 @@ class Principal:
         if self.level is Level.CLIENT:
             return client_id is not None and client_id == self.client_id
         return company_id is not None and company_id == self.company_id
+
+
+def mode_clause(principal: Principal, livemode: InstrumentedAttribute[bool]) -> ColumnElement[bool]:
+    """The WHERE clause that keeps a query to the principal's mode (test or live)."""
+    return livemode.is_(true()) if principal.livemode else livemode.is_(false())
 
 
 def scope_clause(

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import jwt
+import structlog
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,8 @@ from avnz.core.errors import InvalidRequest, Unauthenticated
 from avnz.core.ids import new_id
 from avnz.security.passwords import hash_password, new_token, token_digest, verify_password
 from avnz.tenancy.models import User, UserStatus
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,33 @@ async def _issue_pair(
 async def login(
     *, session: AsyncSession, keyset: Keyset, settings: Settings, email: str, password: str
 ) -> TokenPair:
-    """Start a session for an active user with the right password; same answer for any miss."""
+    """Start a session for an active user with the right password; same answer for any miss.
+    A miss on a known account adds a LOGIN_FAILED audit row to `session` (never the password):
+    the caller commits it even though the login fails."""
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or user.status is not UserStatus.ACTIVE:
+        _record_failed_login(session, user, reason="wrong_password" if not valid else "inactive")
         raise Unauthenticated("Email or password is incorrect.", code="invalid_credentials")
     return await start_session(session=session, keyset=keyset, settings=settings, user=user)
+
+
+def _record_failed_login(session: AsyncSession, user: User | None, *, reason: str) -> None:
+    """The audit row of a failed login on a known account; an unknown email belongs to no
+    organization's audit log, so it is only logged (without the email)."""
+    if user is None:
+        log.warning("auth.login_failed", reason="unknown_email")
+        return
+    entry = audit.record(
+        session,
+        actor=None,
+        action=audit.AuditAction.LOGIN_FAILED,
+        resource="user",
+        resource_id=user.id,
+        tenant=audit.Tenant(user.organization_id, user.client_id, user.company_id),
+        metadata={"reason": reason, "method": "password"},
+    )
+    entry.actor_type, entry.user_id, entry.user_email = "anonymous", user.id, user.email
 
 
 async def start_session(

@@ -80,6 +80,7 @@ async def create_customer(
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
+        livemode=principal.livemode,
         lifetime_value=0,
         payments_count=0,
         chargeback_count=0,
@@ -145,6 +146,21 @@ async def get_customer(
     *, session: AsyncSession, principal: Principal, customer_id: str
 ) -> Customer:
     return await get_row(session, principal, Customer, customer_id)
+
+
+async def customer_of_company(
+    *, session: AsyncSession, principal: Principal, company_id: str, customer_id: str
+) -> Customer:
+    """The customer `customer_id` names, if it is `company_id`'s and the caller may see it: a
+    payment or a card names its customer, and a customer of another brand is as missing (404)
+    as one that does not exist."""
+    try:
+        customer = await get_row(session, principal, Customer, customer_id)
+    except NotFound:  # of another tenant, another mode, or none: the field is named
+        customer = None
+    if customer is None or customer.company_id != company_id:
+        raise NotFound(f"No customer {customer_id!r} in this company.", param="customer_id")
+    return customer
 
 
 async def update_customer(

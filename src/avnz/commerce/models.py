@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from avnz.db.base import Base, Timestamped, id_column
+from avnz.db.base import Base, Timestamped, id_column, livemode_column
 
 
 class CustomerType(enum.StrEnum):
@@ -77,10 +77,12 @@ def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
 class Customer(Timestamped, Base):
     __tablename__ = "customers"
     __table_args__ = (
-        # One live customer per email (and per external id) in a company; deleted ones free it.
+        # One live customer per email (and per external id) in a company and mode; deleted ones
+        # free it.
         Index(
             "uq_customers_company_email",
             "company_id",
+            "livemode",
             "email",
             unique=True,
             sqlite_where=_LIVE,
@@ -89,6 +91,7 @@ class Customer(Timestamped, Base):
         Index(
             "uq_customers_company_external_id",
             "company_id",
+            "livemode",
             "external_id",
             unique=True,
             sqlite_where=_LIVE,
@@ -100,6 +103,7 @@ class Customer(Timestamped, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    livemode: Mapped[bool] = livemode_column()
 
     email: Mapped[str] = mapped_column(String(320))  # lower-cased
     name: Mapped[str | None] = mapped_column(String(200))
@@ -140,6 +144,7 @@ class Product(Timestamped, Base):
         Index(
             "uq_products_company_sku",
             "company_id",
+            "livemode",
             "sku",
             unique=True,
             sqlite_where=_LIVE,
@@ -151,6 +156,7 @@ class Product(Timestamped, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    livemode: Mapped[bool] = livemode_column()
 
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
@@ -176,6 +182,7 @@ class Order(Timestamped, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    livemode: Mapped[bool] = livemode_column()
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
 
     line_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -125,15 +125,18 @@ def _price_line(
 async def _price_lines(
     session: AsyncSession,
     company_id: str,
+    livemode: bool,
     lines: list[schemas.LineItemIn],
     currency: str | None,
     is_renewal: bool,
 ) -> tuple[list[dict[str, Any]], str]:
-    """The lines as stored, priced from the catalog where they do not say, and the currency."""
+    """The lines as stored, priced from the catalog (of the order's mode) where they do not
+    say, and the currency."""
     skus = {line.sku for line in lines}
     found = await session.scalars(
         select(Product).where(
             Product.company_id == company_id,
+            Product.livemode.is_(livemode),
             Product.deleted_at.is_(None),
             Product.sku.in_(skus),
         )
@@ -195,13 +198,14 @@ async def create_order(
     """A pending order of a customer the caller can see, priced and totalled by the server."""
     customer, company_id = await _order_customer(session, principal, data)
     lines, currency = await _price_lines(
-        session, company_id, data.line_items, data.currency, data.is_renewal
+        session, company_id, customer.livemode, data.line_items, data.currency, data.is_renewal
     )
     order = Order(
         id=new_id("ord"),
         organization_id=customer.organization_id,
         client_id=customer.client_id,
         company_id=company_id,
+        livemode=customer.livemode,
         customer_id=customer.id,
         line_items=lines,
         currency=currency,
@@ -298,7 +302,12 @@ async def update_order(
     is_renewal = order.is_renewal if data.is_renewal is None else data.is_renewal
     if data.line_items is not None:
         order.line_items, order.currency = await _price_lines(
-            session, order.company_id, data.line_items, data.currency or order.currency, is_renewal
+            session,
+            order.company_id,
+            order.livemode,
+            data.line_items,
+            data.currency or order.currency,
+            is_renewal,
         )
     for name in ("shipping_amount", "tax_amount", "discount_amount", "is_renewal", "is_trial"):
         if name in changes:

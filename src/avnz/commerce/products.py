@@ -68,6 +68,7 @@ async def create_product(
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
+        livemode=principal.livemode,
         created_by=principal.id,
     )
     apply_changes(product, data.model_dump(exclude={"company_id"}), principal)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal, mode_clause, scope_clause
 from avnz.commerce.models import (
     Customer,
     Order,
@@ -27,13 +27,13 @@ Row = TypeVar("Row", Customer, Product, Order)
 
 
 def visible(principal: Principal, model: type[Row]) -> ColumnElement[bool]:
-    """The WHERE clause of the rows of `model` inside the caller's scope."""
+    """The WHERE clause of the rows of `model` inside the caller's scope and mode."""
     return scope_clause(
         principal,
         organization_id=model.organization_id,
         client_id=model.client_id,
         company_id=model.company_id,
-    )
+    ) & mode_clause(principal, model.livemode)
 
 
 def live(principal: Principal, model: type[Row]) -> Select[Row]:

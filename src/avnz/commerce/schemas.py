@@ -166,6 +166,7 @@ class CustomerOut(Out):
     organization_id: str
     client_id: str
     company_id: str
+    livemode: bool = Field(description="True for a live object, false for a test one.")
     email: str
     name: str | None
     phone: str | None
@@ -230,6 +231,7 @@ class ProductOut(Out):
     organization_id: str
     client_id: str
     company_id: str
+    livemode: bool = Field(description="True for a live object, false for a test one.")
     sku: str
     name: str
     description: str | None
@@ -296,6 +298,7 @@ class OrderOut(Out):
     organization_id: str
     client_id: str
     company_id: str
+    livemode: bool = Field(description="True for a live object, false for a test one.")
     customer_id: str
     line_items: list[LineItem]
     currency: str

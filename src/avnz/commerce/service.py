@@ -9,6 +9,7 @@ payments through `record_purchase`, `record_chargeback` and `mark_order`).
 
 from avnz.commerce.customers import (
     create_customer,
+    customer_of_company,
     delete_customer,
     get_customer,
     list_customers,
@@ -36,6 +37,7 @@ __all__ = [
     "create_customer",
     "create_order",
     "create_product",
+    "customer_of_company",
     "delete_customer",
     "delete_order",
     "delete_product",

@@ -47,6 +47,7 @@ class Event:
     company_id: str | None
     payload: dict[str, Any]
     created_at: datetime
+    livemode: bool = False  # about a live object (test otherwise)
 
 
 Subscriber = Callable[[Event], Awaitable[None] | None]

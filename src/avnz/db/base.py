@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,6 +43,12 @@ class Base(DeclarativeBase):
 
 def id_column() -> Mapped[str]:
     return mapped_column(String(40), primary_key=True)
+
+
+def livemode_column() -> Mapped[bool]:
+    """Test (false) or live (true): the mode of the key or session that made the row. Rows
+    from before modes existed are test rows."""
+    return mapped_column(default=False, server_default=false())
 
 
 class Timestamped:

@@ -8,6 +8,7 @@ once the caller commits.
 
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
@@ -26,11 +27,13 @@ def emit(
     company_id: str | None,
     payload: dict[str, Any],
     fan_out: bool = True,
+    livemode: bool = False,
 ) -> Event:
     """Add event `name` to the outbox in `session`'s transaction; the bus hears of it after
     the commit. `payload` must be JSON-ready (dump Pydantic models with mode="json").
     `fan_out=False`: no endpoint gets it by subscription (the caller makes its own deliveries,
-    as a test event for one endpoint does)."""
+    as a test event for one endpoint does). `livemode`: the mode of what the event is about
+    (a live payment's events reach only live endpoints); test unless said."""
     if name not in catalogue():
         raise ValueError(f"unknown event {name!r}: declare it in its domain's events.py")
     row = OutboxEvent(
@@ -39,6 +42,7 @@ def emit(
         organization_id=organization_id,
         client_id=client_id,
         company_id=company_id,
+        livemode=livemode,
         payload=payload,
         created_at=clock.now(),
         dispatched_at=None if fan_out else clock.now(),
@@ -59,4 +63,27 @@ def _to_event(row: OutboxEvent) -> Event:
         company_id=row.company_id,
         payload=row.payload,
         created_at=row.created_at,
+        livemode=row.livemode,
     )
+
+
+_UNAUDITED = (
+    select(OutboxEvent)
+    .where(OutboxEvent.audited_at.is_(None))
+    .order_by(OutboxEvent.created_at, OutboxEvent.id)
+    .with_for_update(skip_locked=True)
+)
+
+
+async def take_for_audit(session: AsyncSession, limit: int) -> list[Event]:
+    """Up to `limit` events the audit log has not taken yet, oldest first, marked taken in
+    `session`'s transaction: each event is taken once, whatever commits with it (PostgreSQL:
+    `FOR UPDATE SKIP LOCKED` lets several workers take batches side by side)."""
+    rows = (await session.scalars(_UNAUDITED.limit(limit))).all()
+    if rows:
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_([row.id for row in rows]))
+            .values(audited_at=clock.now())
+        )
+    return [_to_event(row) for row in rows]

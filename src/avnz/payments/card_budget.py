@@ -1,27 +1,26 @@
 """A retry budget per card across all of a company's accounts, so failover never turns into the
 MID hopping card networks penalize: at most `card_retry_budget` attempts per card in 24 hours.
 
-An attempt is a refused payment for the card (declined or failed; found by the vault's
-fingerprint) plus every failover attempt any of its payments made beyond the first. Approved
-payments do not count: a subscriber's second order the same day is not MID hopping. The card
-is the payments domain's (its vault and its payments), so the budget is read here; routing only
-sets its size (`FailoverConfig.card_retry_budget`).
+An attempt is an answer from the card's issuer that said no (`Payment.issuer_declines`: each
+decline of each of its payments, failover attempts included; the card found by the vault's
+fingerprint). What the issuer never saw does not count: an account that was down, our own
+errors, a crash settled by the sweep. Approvals do not count either: a subscriber's second order
+the same day is not MID hopping. The card is the payments domain's (its vault and its payments),
+so the budget is read here; routing only sets its size (`FailoverConfig.card_retry_budget`).
 """
 
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from avnz.core import clock
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.payments.states import PaymentStatus
 from avnz.routing.failover import FailoverConfig
 
 WINDOW = timedelta(hours=24)
-_REFUSED = (PaymentStatus.DECLINED.value, PaymentStatus.FAILED.value)
 
 
 def attempts_used(fingerprint: ColumnElement[str]) -> ScalarSelect[int]:
@@ -34,10 +33,7 @@ def attempts_used(fingerprint: ColumnElement[str]) -> ScalarSelect[int]:
     payments, growing with each one)."""
     card = aliased(PaymentMethod)
     return (
-        select(
-            func.coalesce(func.sum(case((Payment.status.in_(_REFUSED), 1), else_=0)), 0)
-            + func.coalesce(func.sum(Payment.attempt_count - 1), 0)
-        )
+        select(func.coalesce(func.sum(Payment.issuer_declines), 0))
         .select_from(Payment)
         .join(card, card.id == Payment.payment_method_id)
         .where(

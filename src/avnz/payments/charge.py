@@ -68,7 +68,14 @@ from avnz.payments.settling import (
 from avnz.payments.states import PaymentStatus
 from avnz.routing import exclusions, usage
 from avnz.routing.config import RoutingConfig
-from avnz.routing.failover import FailoverConfig, Step, is_account_failure, may_try_again, next_step
+from avnz.routing.failover import (
+    FailoverConfig,
+    Step,
+    is_account_failure,
+    is_issuer_decline,
+    may_try_again,
+    next_step,
+)
 from avnz.routing.models import MerchantAccount
 from avnz.routing.selection import (
     NoEligibleAccount,
@@ -107,7 +114,7 @@ class Opened:
     plan: RoutePlan
     position: int
     failover: FailoverConfig
-    attempts_allowed: int  # the pool's max attempts, capped by the card's retry budget
+    declines_left: int  # of the card's retry budget: failover stops before it is spent
     # As read when the payment opened: settling needs them (fees) and need not read them again.
     account: MerchantAccount
     company: Company
@@ -159,7 +166,7 @@ async def create_payment(
             return opened
     except RuleRefusal as refused:
         async with gateways.transaction() as session:
-            await record_refusal(session, refused, clock.now())
+            await record_refusal(session, refused, clock.now(), livemode=principal.livemode)
         raise
     result = await _charge(opened)
     attempt = 1
@@ -214,7 +221,7 @@ def _fails_over(opened: Opened, result: GatewayResult, attempt: int, started: fl
     elapsed_ms = (time.perf_counter() - started) * 1000
     return (
         next_step(result, opened.failover) is Step.TRY_NEXT
-        and attempt < opened.attempts_allowed
+        and opened.payment.issuer_declines + is_issuer_decline(result) < opened.declines_left
         and may_try_again(opened.failover, attempts=attempt, elapsed_ms=elapsed_ms)
     )
 
@@ -274,6 +281,7 @@ async def _open_payment(
         pool_id=directive.pool_id,
         strategy=directive.strategy,
         home_country=home_country(company),
+        livemode=principal.livemode,
     )
     plan = await _plan(
         session, context, ruling, config.routing, pinned=data.merchant_account_id is not None
@@ -284,7 +292,7 @@ async def _open_payment(
     budget = max(0, failover.card_retry_budget - charge_card.attempts_used)
     if budget == 0:
         raise CardRetryBudgetSpent(
-            f"This card was tried {failover.card_retry_budget} times in the last 24 hours; "
+            f"This card was declined {failover.card_retry_budget} times in the last 24 hours; "
             "try again later or with another card.",
             param="card",
         )
@@ -300,6 +308,7 @@ async def _open_payment(
         payment_method_id=method.id,
         merchant_account_id=account.id,
         provider=account.provider_type,
+        livemode=principal.livemode,
         kind=request.payment_kind(data, ruling).value,
         status=PaymentStatus.PENDING.value,
         amount=charged,
@@ -332,7 +341,7 @@ async def _open_payment(
     session.add(payment)
     await session.flush()
     _known_as_inserted(payment)
-    await queue_notifications(session, ruling, company, payment.id)
+    await queue_notifications(session, ruling, company, payment.id, livemode=payment.livemode)
     if payment.review is not None:
         emit_event(session, "payment.review_required", payment)
     # Last: every payment on the account updates the same usage rows, and their row locks are
@@ -351,7 +360,7 @@ async def _open_payment(
         plan=plan,
         position=position,
         failover=failover,
-        attempts_allowed=min(failover.max_attempts, budget),
+        declines_left=budget,
         account=account,
         company=company,
     )
@@ -443,6 +452,7 @@ async def _reroute(
     """Give the failed account its capacity back and move the payment to the next account of
     the plan that has room; and whether there was one."""
     payment = await locked_payment(session, opened.payment_id)
+    payment.issuer_declines += is_issuer_decline(result)
     opened = await _note_attempt(session, opened, result, attempt, Step.TRY_NEXT)
     payment.routing = {**payment.routing, "attempts": list(opened.attempts)}
     await release_capacity(session, payment)

@@ -97,11 +97,9 @@ async def customer_of(
 ) -> str | None:
     if customer_id is None:
         return None
-    customer = await commerce.get_customer(
-        session=session, principal=principal, customer_id=customer_id
+    customer = await commerce.customer_of_company(
+        session=session, principal=principal, company_id=company.id, customer_id=customer_id
     )
-    if customer.company_id != company.id:
-        raise NotFound(f"No customer {customer_id!r} in this company.", param="customer_id")
     return customer.id
 
 
@@ -110,8 +108,11 @@ async def order_of(
 ) -> Order | None:
     if order_id is None:
         return None
-    order = await commerce.get_order(session=session, principal=principal, order_id=order_id)
-    if order.company_id != company.id:
+    try:
+        order = await commerce.get_order(session=session, principal=principal, order_id=order_id)
+    except NotFound:  # of another company, another mode, or none: the field is named
+        order = None
+    if order is None or order.company_id != company.id:
         raise NotFound(f"No order {order_id!r} in this company.", param="order_id")
     if order.status != OrderStatus.PENDING:
         raise InvalidRequest(

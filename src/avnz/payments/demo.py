@@ -3,16 +3,20 @@ and the API have history to show on a fresh machine.
 
 `avnz demo` runs while no server does, so the sandboxes are served in-process (the accounts'
 URLs end in /sandbox/{gateway}, which the ASGI transport routes as `avnz serve` would). The
-payments go through the real hot path; afterwards their creation times are spread over the
-last seven days. Safe to run again: it only tops the brand up to DEMO_PAYMENTS.
+payments go through the real hot path, each at its own moment of the last seven days (the clock
+is set back for it), so everything they touch is dated as they are: the accounts' usage of that
+day and month, their events, their follow-ups. Safe to run again: it only tops the brand up to
+DEMO_PAYMENTS.
 """
 
 import random
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Mount, Router
 from stdnum import luhn
@@ -74,14 +78,35 @@ async def load(
     sandboxes = Router([Mount(registry.SANDBOX_MOUNT, Router(registry.sandbox_mounts()))])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandboxes)) as http:
         gateways = PaymentRuntime(sessions, keyring, http)
-        made = []
-        for index in range(missing):
+        for index, moment in enumerate(_over_the_week(rng, missing)):
             account = accounts[index % len(accounts)]
-            payment = await _one(gateways, principal, rng, account, company_id, customers)
-            await _follow_up(gateways, principal, rng, payment)
-            made.append(payment.id)
-    await _spread_over_the_week(sessions, rng, made)
-    return len(made)
+            with _at(moment):
+                payment = await _one(gateways, principal, rng, account, company_id, customers)
+                await _follow_up(gateways, principal, rng, payment)
+    return missing
+
+
+def _over_the_week(rng: random.Random, count: int) -> list[datetime]:
+    """`count` moments of the last seven days up to now, in order: today's only so far."""
+    now = clock.now()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    moments = []
+    for _ in range(count):
+        back = rng.randrange(7)
+        seconds = 24 * 3600 if back else max(1, int((now - midnight).total_seconds()))
+        moments.append(midnight - timedelta(days=back) + timedelta(seconds=rng.randrange(seconds)))
+    return sorted(moments)
+
+
+@contextmanager
+def _at(moment: datetime) -> Iterator[None]:
+    """The clock reads `moment`, moving on at its usual pace, until the block ends."""
+    started = datetime.now(UTC)
+    clock.set_source(lambda: moment + (datetime.now(UTC) - started))
+    try:
+        yield
+    finally:
+        clock.reset()
 
 
 async def _customers(session: AsyncSession, principal: Principal, company_id: str) -> list[str]:
@@ -154,20 +179,3 @@ async def _follow_up(
             )
     except settling.PaymentDeclined:
         pass  # e.g. Authorize.Net refunds only settled payments: the demo shows the refusal
-
-
-async def _spread_over_the_week(
-    sessions: async_sessionmaker[AsyncSession], rng: random.Random, payment_ids: list[str]
-) -> None:
-    now = clock.now()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    async with sessions.begin() as session:
-        for payment_id in payment_ids:
-            back = rng.randrange(7)
-            seconds = 24 * 3600 if back else max(1, int((now - midnight).total_seconds()))
-            when = midnight - timedelta(days=back) + timedelta(seconds=rng.randrange(seconds))
-            await session.execute(
-                update(Payment)
-                .where(Payment.id == payment_id)
-                .values(created_at=when, completed_at=when)
-            )

@@ -70,13 +70,14 @@ async def idempotent(
         ),
     ] = None,
 ) -> Idempotent:
+    scope = principal.key_scope
     fingerprint = ""
     if key is not None:
         idempotency.validate_key(key)
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         fingerprint = idempotency.fingerprint(
             runtime.keyring,
-            scope=principal.id,
+            scope=scope,
             method=request.method,
             path=path,
             body=await request.body(),
@@ -84,7 +85,7 @@ async def idempotent(
     return Idempotent(
         sessions=runtime.sessions,
         request_session=session,
-        scope=principal.id,
+        scope=scope,
         key=key,
         fingerprint=fingerprint,
     )

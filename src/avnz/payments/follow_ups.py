@@ -272,6 +272,7 @@ async def _open_refund(
         client_id=payment.client_id,
         company_id=payment.company_id,
         payment_id=payment.id,
+        livemode=payment.livemode,
         amount=amount,
         currency=payment.currency,
         reason=data.reason,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from avnz.db.base import Base, Timestamped, id_column
+from avnz.db.base import Base, Timestamped, id_column, livemode_column
 from avnz.payments.states import PaymentStatus
 from avnz.security.keyring import EncryptedColumn, associated_data, register_encrypted
 
@@ -27,7 +27,8 @@ class PaymentMethod(Timestamped, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"))
-    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    livemode: Mapped[bool] = livemode_column()
     pan_ciphertext: Mapped[str | None] = mapped_column(String(200))  # None once deleted
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # across an organization
     bin: Mapped[str] = mapped_column(String(6))
@@ -84,6 +85,7 @@ class Payment(Timestamped, Base):
     payment_method_id: Mapped[str | None] = mapped_column(ForeignKey("payment_methods.id"))
     merchant_account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id"))
     provider: Mapped[str] = mapped_column(String(32))
+    livemode: Mapped[bool] = livemode_column()
 
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.PENDING.value)
@@ -131,8 +133,10 @@ class Payment(Timestamped, Base):
     completed_at: Mapped[datetime | None]
     # When the card network reported a chargeback for this payment (account health counts them).
     chargeback_at: Mapped[datetime | None]
-    # How many accounts it was tried on (failover adds one each): the card retry budget counts them.
+    # How many accounts it was tried on (failover adds one each).
     attempt_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    # How many of those attempts the card's issuer declined: what the card retry budget counts.
+    issuer_declines: Mapped[int] = mapped_column(default=0, server_default="0")
     # When its attempts and its rule's counts were handed to routing and rules; NULL: not yet.
     published_at: Mapped[datetime | None]
 
@@ -156,6 +160,7 @@ class Refund(Timestamped, Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    livemode: Mapped[bool] = livemode_column()  # its payment's
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING.value)

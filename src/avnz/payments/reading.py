@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal, mode_clause, scope_clause
 from avnz.core.errors import NotFound
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.payments.models import Payment, Refund
@@ -32,12 +32,13 @@ async def get_payment(session: AsyncSession, principal: Principal, payment_id: s
 
 
 def _visible(principal: Principal) -> Any:
+    """The caller's payments: in their scope and their mode (test or live)."""
     return scope_clause(
         principal,
         organization_id=Payment.organization_id,
         client_id=Payment.client_id,
         company_id=Payment.company_id,
-    )
+    ) & mode_clause(principal, Payment.livemode)
 
 
 def decision_out(payment: Payment) -> RoutingDecisionOut:
@@ -80,6 +81,7 @@ def to_out(payment: Payment) -> PaymentOut:
         payment_method_id=payment.payment_method_id,
         merchant_account_id=payment.merchant_account_id,
         provider=payment.provider,
+        livemode=payment.livemode,
         kind=payment.kind,
         status=payment.status,
         amount=payment.amount,

@@ -108,7 +108,7 @@ def refusal(
 
 
 async def queue_notifications(
-    session: AsyncSession, ruling: Ruling, company: Company, payment_id: str
+    session: AsyncSession, ruling: Ruling, company: Company, payment_id: str, *, livemode: bool
 ) -> None:
     if ruling.match is None or not ruling.directive.notifications:
         return
@@ -126,10 +126,13 @@ async def queue_notifications(
         currency=context.currency,
         country=context.country,
         card_brand=context.card_brand,
+        livemode=livemode,
     )
 
 
-async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: datetime) -> None:
+async def record_refusal(
+    session: AsyncSession, refused: RuleRefusal, at: datetime, *, livemode: bool
+) -> None:
     """What survives a refused payment: the rule's hit and failure, its notifications and a
     `payment.blocked` event (the refused transaction itself rolled back)."""
     ruling = refused.ruling
@@ -140,7 +143,7 @@ async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: dateti
     await analytics.record_payment(
         session, rule_id=match.rule.id, arm=match.arm, at=at, hit=True, succeeded=False
     )
-    await queue_notifications(session, ruling, company, refused.payment_id)
+    await queue_notifications(session, ruling, company, refused.payment_id, livemode=livemode)
     context = ruling.context
     events.emit(
         session,
@@ -148,6 +151,7 @@ async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: dateti
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
+        livemode=livemode,
         payload={
             "payment_id": refused.payment_id,
             "code": refused.code,
@@ -155,6 +159,7 @@ async def record_refusal(session: AsyncSession, refused: RuleRefusal, at: dateti
             "amount": context.amount,
             "currency": context.currency,
             "card_brand": context.card_brand,
+            "livemode": livemode,
             **ruling.record(),
         },
     )

@@ -59,6 +59,7 @@ class PaymentMethodOut(BaseModel):
     organization_id: str
     client_id: str
     company_id: str
+    livemode: bool = Field(description="True for a live object, false for a test one.")
     customer_id: str | None
     status: str
     card: CardOut
@@ -181,6 +182,7 @@ class PaymentOut(BaseModel):
     organization_id: str
     client_id: str
     company_id: str
+    livemode: bool = Field(description="True for a live object, false for a test one.")
     customer_id: str | None
     order_id: str | None
     payment_method_id: str | None
@@ -214,6 +216,7 @@ class RefundOut(BaseModel):
     object: Literal["refund"] = "refund"
     payment_id: str
     company_id: str
+    livemode: bool = Field(description="True for a live object, false for a test one.")
     amount: int
     currency: str
     status: str

@@ -33,6 +33,7 @@ from avnz.payments.reading import to_out
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
 from avnz.routing import usage
+from avnz.routing.failover import is_issuer_decline
 from avnz.routing.fees import transaction_fee
 from avnz.routing.models import MerchantAccount
 from avnz.routing.schemas import AccountFees
@@ -154,6 +155,7 @@ def _record_answer(payment: Payment, result: GatewayResult) -> None:
     payment.raw_code = result.raw_code
     payment.raw_message = result.raw_message
     payment.gateway_latency_ms = result.latency_ms
+    payment.issuer_declines += is_issuer_decline(result)
 
 
 async def _approved(session: AsyncSession, payment: Payment, result: GatewayResult) -> None:
@@ -231,6 +233,7 @@ def emit_event(session: AsyncSession, name: str, payment: Payment, **extra: Any)
         organization_id=payment.organization_id,
         client_id=payment.client_id,
         company_id=payment.company_id,
+        livemode=payment.livemode,
         payload={"payment": to_out(payment).model_dump(mode="json"), **extra},
     )
 

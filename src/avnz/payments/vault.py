@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, Label, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal, mode_clause, scope_clause
+from avnz.commerce import service as commerce
 from avnz.core import cards, clock
 from avnz.core.errors import InvalidRequest, NotFound
 from avnz.core.ids import new_id
@@ -32,7 +33,7 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
         organization_id=PaymentMethod.organization_id,
         client_id=PaymentMethod.client_id,
         company_id=PaymentMethod.company_id,
-    )
+    ) & mode_clause(principal, PaymentMethod.livemode)
 
 
 def _card_error(exc: cards.CardError) -> InvalidRequest:
@@ -58,6 +59,13 @@ async def vault_card(
     data: PaymentMethodCreate,
 ) -> PaymentMethod:
     """`store_card` for a company the caller already resolved (and may see)."""
+    if data.customer_id is not None:
+        await commerce.customer_of_company(
+            session=session,
+            principal=principal,
+            company_id=company.id,
+            customer_id=data.customer_id,
+        )
     method = new_method(principal, keyring, company, data)
     session.add(method)
     await session.flush()
@@ -87,6 +95,7 @@ def new_method(
         client_id=company.client_id,
         company_id=company.id,
         customer_id=data.customer_id,
+        livemode=principal.livemode,
         fingerprint=keyring.fingerprint(number, scope=company.organization_id),
         bin=number[:6],
         last4=number[-4:],
@@ -206,6 +215,7 @@ def to_out(method: PaymentMethod) -> PaymentMethodOut:
         client_id=method.client_id,
         company_id=method.company_id,
         customer_id=method.customer_id,
+        livemode=method.livemode,
         status=method.status,
         card=CardOut(
             brand=method.brand,
@@ -305,4 +315,6 @@ def _charge_card(method: PaymentMethod, found: Any) -> ChargeCard:
 
 def _can_see(principal: Principal, method: PaymentMethod) -> bool:
     """`_visible` for one loaded row."""
-    return principal.can_see(method.organization_id, method.client_id, method.company_id)
+    return method.livemode == principal.livemode and principal.can_see(
+        method.organization_id, method.client_id, method.company_id
+    )

@@ -79,6 +79,17 @@ def is_account_failure(result: GatewayResult) -> bool:
     return True
 
 
+def is_issuer_decline(result: GatewayResult) -> bool:
+    """Did the card's issuer say no? What the card retry budget counts: our own errors, an
+    account's refusals and crashes are not the card's doing."""
+    if result.outcome is Outcome.HARD_DECLINE:
+        return True
+    return (
+        result.outcome is Outcome.SOFT_DECLINE
+        and result.decline_reason not in ACCOUNT_LEVEL_REASONS
+    )
+
+
 def may_try_again(config: FailoverConfig, *, attempts: int, elapsed_ms: float) -> bool:
     """Whether another attempt may start after `attempts` made in `elapsed_ms`."""
     return attempts < config.max_attempts and elapsed_ms < config.time_budget_ms

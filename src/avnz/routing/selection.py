@@ -22,7 +22,7 @@ from avnz.routing import snapshot, strategies
 from avnz.routing.config import Members, PoolConfig, RoutingConfig
 from avnz.routing.exclusions import Circuits
 from avnz.routing.fees import transaction_fee
-from avnz.routing.models import AccountStatus, MerchantAccount, Period
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount, Period
 from avnz.routing.pools.models import AccountPool
 from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
 from avnz.routing.strategies import Candidate, Facts, Strategy, StrategyConfig, StrategyContext
@@ -57,12 +57,23 @@ class RoutingContext:
     pool_id: str | None = None  # the pool to route through; default: the company's default pool
     strategy: str | None = None  # a routing rule's override of the pool's strategy
     home_country: str = HOME_COUNTRY  # the company's country: other card countries pay more
+    # Live payments go to production accounts only, test payments to sandbox ones; None (a
+    # pool simulation) considers both.
+    livemode: bool | None = None
 
 
 def ineligibility(account: MerchantAccount, context: RoutingContext) -> str | None:
     """Why `account` cannot take this payment at all, or None. Caps are checked by reserving."""
     if account.status is not AccountStatus.ACTIVE:
         return f"the account is {account.status.value}"
+    if context.livemode is not None and context.livemode != (
+        account.environment is AccountEnvironment.PRODUCTION
+    ):
+        return (
+            "the account is a sandbox account; live payments go to production accounts only"
+            if context.livemode
+            else "the account is a production account; test payments go to sandbox accounts only"
+        )
     if account.currency != context.currency:
         return f"the account settles in {account.currency}"
     limits = AccountLimits.model_validate(account.limits)

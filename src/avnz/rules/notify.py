@@ -57,6 +57,7 @@ async def queue_notifications(
     currency: str,
     country: str | None,
     card_brand: str | None,
+    livemode: bool,
 ) -> None:
     """Add one outbox event per notification (and an email job for email) to `session`;
     nothing is sent before the caller commits."""
@@ -86,6 +87,7 @@ async def queue_notifications(
             organization_id=organization_id,
             client_id=client_id,
             company_id=company_id,
+            livemode=livemode,
             payload=payload,
         )
         if notification.channel == "email":

@@ -49,6 +49,12 @@ async def list_organizations(
     return await paginate(session, scoped(principal, Organization), Organization.id, page)
 
 
+async def all_organization_ids(*, session: AsyncSession) -> list[str]:
+    """Every organization's id, for platform-wide work with no caller (a master key rotation
+    audited in each organization's log); never for a request, which has a scope."""
+    return list(await session.scalars(select(Organization.id).order_by(Organization.id)))
+
+
 async def get_organization(
     *, session: AsyncSession, principal: Principal, organization_id: str
 ) -> Organization:

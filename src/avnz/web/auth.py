@@ -5,6 +5,7 @@ checked by the same code as a bearer token, plus page permissions and CSRF check
 is refreshed with the refresh cookie and the request repeated (307 keeps the method and body)."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -22,6 +23,9 @@ from avnz.web.templating import is_htmx, render
 
 ACCESS_COOKIE = "avnz_session"
 REFRESH_COOKIE = "avnz_refresh"
+# The dashboard's test/live switch: "live" puts the session in live mode, anything else (or
+# nothing) in test mode.
+MODE_COOKIE = "avnz_mode"
 LOGIN_PATH = "/login"
 
 
@@ -58,7 +62,7 @@ def set_session_cookies(
 
 
 def clear_session_cookies(response: Response) -> None:
-    for name in (ACCESS_COOKIE, REFRESH_COOKIE):
+    for name in (ACCESS_COOKIE, REFRESH_COOKIE, MODE_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="lax")
 
 
@@ -123,7 +127,8 @@ async def page_principal(request: Request, runtime: RuntimeDep, session: Session
         raise PageInterrupt(repeat or login_redirect(request)) from None
     if principal.kind != "user":
         raise PageInterrupt(login_redirect(request))
-    return principal
+    # Test mode unless the switch says live: pages see and make the objects of one mode.
+    return replace(principal, livemode=request.cookies.get(MODE_COOKIE) == "live")
 
 
 PagePrincipal = Annotated[Principal, Depends(page_principal)]

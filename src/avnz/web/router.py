@@ -12,6 +12,7 @@ from fastapi.routing import iter_route_contexts
 PAGE_MODULES: tuple[str | ModuleType, ...] = (
     "avnz.web.pages.login",
     "avnz.web.pages.home",
+    "avnz.web.pages.mode",
     "avnz.web.pages.transactions",
     "avnz.web.pages.search",
     "avnz.web.pages.notifications",

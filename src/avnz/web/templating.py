@@ -83,7 +83,12 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-templates = Jinja2Templates(env=_environment())
+def csp_nonce(request: Request) -> dict[str, str]:
+    """The response's script nonce (`security.middleware`), for `<script nonce=...>`."""
+    return {"csp_nonce": getattr(request.state, "csp_nonce", "")}
+
+
+templates = Jinja2Templates(env=_environment(), context_processors=[csp_nonce])
 
 
 def page_paths(request: Request) -> frozenset[str]:

@@ -75,6 +75,7 @@ def envelope(event: OutboxEvent) -> bytes:
         "organization_id": event.organization_id,
         "client_id": event.client_id,
         "company_id": event.company_id,
+        "livemode": event.livemode,
         "data": event.payload,
     }
     return json.dumps(body, separators=(",", ":")).encode()
@@ -102,7 +103,8 @@ def new_delivery(
 async def fan_out(session: AsyncSession, limit: int = FAN_OUT_BATCH) -> int:
     """One delivery per undispatched event and subscribed endpoint; returns events handled.
 
-    An endpoint only gets events that happened after it was created."""
+    An endpoint only gets events of its own mode (test or live) that happened after it was
+    created."""
     now = clock.now()
     rows = (
         await session.scalars(
@@ -127,6 +129,7 @@ async def fan_out(session: AsyncSession, limit: int = FAN_OUT_BATCH) -> int:
         for endpoint in endpoints:
             if (
                 endpoint.company_id == event.company_id
+                and endpoint.livemode == event.livemode
                 and endpoint.created_at <= event.created_at
                 and any(matches(pattern, event.name) for pattern in endpoint.events)
             ):
@@ -310,7 +313,7 @@ async def deliver_due(
 
 
 async def purge_old(session: AsyncSession) -> None:
-    """Forget finished deliveries and dispatched events older than `KEEP`."""
+    """Forget finished deliveries and dispatched, audited events older than `KEEP`."""
     cutoff = clock.now() - KEEP
     await session.execute(
         delete(WebhookDelivery).where(
@@ -323,6 +326,7 @@ async def purge_old(session: AsyncSession) -> None:
         delete(OutboxEvent).where(
             OutboxEvent.created_at < cutoff,
             OutboxEvent.dispatched_at.is_not(None),
+            OutboxEvent.audited_at.is_not(None),  # the audit log has taken it
             ~referenced,
         )
     )

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from avnz.core import clock
-from avnz.db.base import Base, Timestamped, id_column
+from avnz.db.base import Base, Timestamped, id_column, livemode_column
 from avnz.security.keyring import EncryptedColumn, associated_data, register_encrypted
 
 
@@ -30,6 +30,7 @@ class WebhookEndpoint(Timestamped, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     company_id: Mapped[str] = mapped_column(ForeignKey("companies.id"), index=True)
+    livemode: Mapped[bool] = livemode_column()  # it receives the events of its mode only
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str | None] = mapped_column(String(500))
     events: Mapped[list[str]] = mapped_column(JSON, default=list)  # names, `*` or `prefix.*`

@@ -70,6 +70,7 @@ class WebhookEndpointOut(BaseModel):
     organization_id: str
     client_id: str
     company_id: str
+    livemode: bool = Field(description="True: receives live events only; false: test events only.")
     url: str
     description: str | None
     events: list[str]

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit import service as audit
-from avnz.auth.scope import Principal, scope_clause
+from avnz.auth.scope import Principal, mode_clause, scope_clause
 from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
@@ -149,7 +149,7 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
         organization_id=WebhookEndpoint.organization_id,
         client_id=WebhookEndpoint.client_id,
         company_id=WebhookEndpoint.company_id,
-    )
+    ) & mode_clause(principal, WebhookEndpoint.livemode)
 
 
 def _visible_delivery(principal: Principal) -> ColumnElement[bool]:
@@ -222,6 +222,7 @@ async def create_endpoint(
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
+        livemode=principal.livemode,
         url=check_url(data.url, production=production),
         description=data.description,
         events=list(dict.fromkeys(data.events)),
@@ -336,6 +337,7 @@ def to_out(keyring: Keyring, endpoint: WebhookEndpoint) -> WebhookEndpointOut:
         organization_id=endpoint.organization_id,
         client_id=endpoint.client_id,
         company_id=endpoint.company_id,
+        livemode=endpoint.livemode,
         url=endpoint.url,
         description=endpoint.description,
         events=endpoint.events,
@@ -419,6 +421,7 @@ async def send_test(
         company_id=endpoint.company_id,
         payload={"endpoint_id": endpoint.id, "message": TEST_MESSAGE},
         fan_out=False,
+        livemode=endpoint.livemode,
     )
     await session.flush()  # the event row first: the delivery refers to it
     test = delivery.new_delivery(endpoint, event_id=event.id, event_name=event.name)

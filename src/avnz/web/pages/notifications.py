@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from avnz.auth.scope import scope_clause
+from avnz.auth.scope import mode_clause, scope_clause
 from avnz.deps import Session
 from avnz.outbox.models import OutboxEvent
 from avnz.web.auth import PagePrincipal
@@ -24,7 +24,7 @@ async def notifications(
         organization_id=OutboxEvent.organization_id,
         client_id=OutboxEvent.client_id,
         company_id=OutboxEvent.company_id,
-    )
+    ) & mode_clause(principal, OutboxEvent.livemode)
     events = await session.scalars(
         select(OutboxEvent).where(visible).order_by(OutboxEvent.id.desc()).limit(LATEST)
     )

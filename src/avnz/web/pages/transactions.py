@@ -167,11 +167,16 @@ def _minor_units(text: str, currency: str) -> int | None:
     if not text.strip():
         return None
     try:
-        return Money.from_decimal(Decimal(text.strip()), currency).amount
+        amount = Money.from_decimal(Decimal(text.strip()), currency).amount
     except (InvalidOperation, ValueError):
         raise InvalidRequest(
             f"Enter the amount in {currency}, like 12.50.", param="amount"
         ) from None
+    if amount <= 0:
+        raise InvalidRequest(
+            "Enter an amount above zero, or leave it empty to refund what is left.", param="amount"
+        )
+    return amount
 
 
 async def _form_key(request: Request) -> str | None:
@@ -200,7 +205,7 @@ async def _after_follow_up(
     fields = {k: v for k, v in form.items() if k not in (FORM_FIELD, IDEMPOTENCY_FIELD)}
     fingerprint = idempotency.fingerprint(
         runtime.keyring,
-        scope=principal.id,
+        scope=principal.key_scope,
         method="POST",
         path=request.url.path,
         body=json.dumps(fields, sort_keys=True, default=str).encode(),
@@ -208,7 +213,7 @@ async def _after_follow_up(
     try:
         replay = await idempotency.run_claiming(
             runtime.sessions,
-            scope=principal.id,
+            scope=principal.key_scope,
             key=await _form_key(request),
             fingerprint=fingerprint,
             work=partial(_noticed, action, notice),

@@ -120,6 +120,13 @@
     }
   });
 
+  // A <select data-autosubmit> submits its form when it changes (no inline handlers: the CSP
+  // runs no inline script without the page's nonce).
+  document.addEventListener("change", function (event) {
+    var field = event.target.closest("[data-autosubmit]");
+    if (field && field.form) { field.form.submit(); }
+  });
+
   // Every HTMX request carries the session's CSRF token.
   document.addEventListener("htmx:configRequest", function (event) {
     var token = csrfToken();
