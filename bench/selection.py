@@ -23,14 +23,8 @@ from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
 from avnz.payments.models import Payment
 from avnz.routing import selection
-from avnz.routing.models import (
-    AccountEnvironment,
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    PoolMembership,
-    PoolStrategy,
-)
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyContext
 from avnz.tenancy.models import Company
 from support import bench_company, percentiles
@@ -85,13 +79,13 @@ async def through_plan_route(rounds: int) -> None:
             company = await bench_company(session)
             accounts = [await _account(session, company, i) for i in range(POOL_SIZE)]
             pools = {}
-            for strategy in PoolStrategy:
+            for strategy in STRATEGIES:
                 pool = AccountPool(
                     id=new_id("pool"),
                     organization_id=company.organization_id,
                     client_id=company.client_id,
                     company_id=company.id,
-                    name=strategy.value,
+                    name=strategy,
                     strategy=strategy,
                     configuration={},
                     failover_config={},
@@ -125,7 +119,7 @@ async def through_plan_route(rounds: int) -> None:
                     started = time.perf_counter()
                     await selection.plan_route(session, context)
                     samples.append((time.perf_counter() - started) * 1e6)
-            print(f"  {strategy.value:16} {percentiles(samples)}")
+            print(f"  {strategy:16} {percentiles(samples)}")
         await engine.dispose()
 
 

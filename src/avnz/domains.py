@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "avnz.payments.models",
     "avnz.payments.idempotency",
     "avnz.routing.models",
+    "avnz.routing.pools.models",
     "avnz.rules.models",
     "avnz.webhooks.models",
     "avnz.outbox.models",

@@ -14,7 +14,7 @@ from avnz.core.cache import TtlCache
 from avnz.db.engine import WriteTurns, create_engine, session_factory
 from avnz.integrations import identity
 from avnz.routing import selection
-from avnz.routing.strategies.round_robin import RedisCounter
+from avnz.routing.strategies.turns import RedisCounter
 from avnz.rules.cache import RuleCache
 from avnz.rules.simulation import PaymentHistory
 from avnz.security.keyring import Keyring
@@ -73,8 +73,8 @@ class Runtime:
         engine = create_engine(settings.resolved_database_url)
         client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
         if settings.redis_url:
-            # Round-robin positions shared by every process (in process without Redis).
-            selection.use_round_robin_counter(RedisCounter(settings.redis_url))
+            # The pools' turn counters (round robin) shared by every process (else in process).
+            selection.use_turn_counter(RedisCounter(settings.redis_url))
         return cls(
             settings=settings,
             engine=engine,

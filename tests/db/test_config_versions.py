@@ -3,8 +3,10 @@ company's version (a membership through its pool), a rolled-back one does not, a
 starts with its own row."""
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.db.versions import current_version
+from avnz.db.versions import CONFIG_VERSION
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company, Role
 from tests.factories import World
@@ -16,6 +18,12 @@ from tests.support.payments import API
 async def _version(runtime: Runtime, company_id: str) -> int:
     async with runtime.sessions() as session:
         return await current_version(session, company_id)
+
+
+async def current_version(session: AsyncSession, company_id: str) -> int:
+    """A company's configuration version, read on its own (0 before its first change)."""
+    version = await session.scalar(select(CONFIG_VERSION), {"config_company": company_id})
+    return int(version or 0)
 
 
 async def test_changes_move_the_version_and_only_the_companys(

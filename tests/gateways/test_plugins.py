@@ -15,6 +15,7 @@ from avnz.gateways.nmi import sandbox as nmi_sandbox
 from avnz.gateways.nmi.connector import NmiConnector
 from avnz.gateways.plugin import GatewayPlugin
 from avnz.integrations.definitions import DEFINITIONS
+from avnz.integrations.schemas import ProviderCode
 from avnz.routing.schemas import ProviderType
 
 
@@ -37,6 +38,7 @@ ACME = GatewayPlugin(
 
 BUILT_IN = ["authorize_net", "nmi", "payflow", "stripe"]
 provider_type = TypeAdapter(ProviderType)
+provider_code = TypeAdapter(ProviderCode)
 
 
 @pytest.fixture
@@ -87,15 +89,20 @@ def test_merchant_accounts_accept_a_gateway_only_while_it_is_registered() -> Non
         provider_type.validate_python("acme")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="IntegrationProvider (integrations/models.py) and the integration_definitions.provider "
-    "column are a closed enum; a gateway declared outside it cannot have a definition yet",
-)
 def test_a_registered_gateway_has_an_integration_definition(acme: GatewayPlugin) -> None:
     [definition] = [d for d in DEFINITIONS.values() if d.gateway == "acme"]
     assert (definition.name, definition.logo_url) == ("Acme Pay", "/static/integrations/acme.svg")
+    assert definition.provider == "ACME"
+    assert DEFINITIONS["ACME"] is definition
+    assert definition.row()["provider"] == "ACME"  # what `avnz migrate` upserts
+    assert provider_code.validate_python("ACME") == "ACME"
+    assert "ACME" in provider_code.json_schema()["enum"]
+
+
+def test_integrations_accept_a_gateways_provider_code_only_while_it_is_registered() -> None:
+    with pytest.raises(ValidationError, match="must be one of"):
+        provider_code.validate_python("ACME")
+    assert "ACME" not in provider_code.json_schema()["enum"]
 
 
 @pytest.mark.parametrize("name", BUILT_IN)

@@ -49,7 +49,7 @@ def test_the_enums_hold_the_seeds_names_and_ours():
 async def test_the_migrated_reference_rows_equal_the_code(runtime, session):
     rows = (await session.scalars(select(IntegrationDefinition))).all()
     stored = {
-        row.provider.value: {
+        row.provider: {
             column: getattr(row, column).value
             if hasattr(getattr(row, column), "value")
             else getattr(row, column)

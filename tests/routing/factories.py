@@ -13,14 +13,8 @@ from avnz.gateways import registry
 from avnz.payments import publishing
 from avnz.payments.models import Payment
 from avnz.routing import service as routing
-from avnz.routing.models import (
-    AccountEnvironment,
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    PoolMembership,
-    PoolStrategy,
-)
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company
 
@@ -97,7 +91,7 @@ async def pool_row(
     company: Company,
     members: list[tuple[MerchantAccount, dict[str, Any]]],
     *,
-    strategy: PoolStrategy = PoolStrategy.WEIGHTED,
+    strategy: str = "weighted",
     is_default: bool = False,
     configuration: dict[str, Any] | None = None,
 ) -> AccountPool:

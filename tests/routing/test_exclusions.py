@@ -13,7 +13,7 @@ from sqlalchemy import select
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
 from avnz.payments import history
-from avnz.routing import exclusions, health
+from avnz.routing import exclusions, health, snapshot
 from avnz.routing.failover import FailoverConfig
 from avnz.routing.models import AccountCircuit, MerchantAccount
 from avnz.runtime import Runtime
@@ -28,14 +28,18 @@ async def _record(runtime: Runtime, account_id: str, ok: bool, config: FailoverC
         return await exclusions.record_outcome(session, account_id, ok, config)
 
 
-async def _excluded(runtime: Runtime, *account_ids: str) -> set[str]:
+async def _circuits(runtime: Runtime, account_ids: tuple[str, ...]) -> exclusions.Circuits:
+    """The circuits as routing reads them: in the plan's one live read."""
     async with runtime.sessions.begin() as session:
-        return set((await exclusions.circuits(session, account_ids)).excluded)
+        return (await snapshot.live(session, account_ids, clock.now())).circuits
+
+
+async def _excluded(runtime: Runtime, *account_ids: str) -> set[str]:
+    return set((await _circuits(runtime, account_ids)).excluded)
 
 
 async def _failing(runtime: Runtime, *account_ids: str) -> set[str]:
-    async with runtime.sessions.begin() as session:
-        return set((await exclusions.circuits(session, account_ids)).failing)
+    return set((await _circuits(runtime, account_ids)).failing)
 
 
 async def _failures(runtime: Runtime, account_id: str) -> int:

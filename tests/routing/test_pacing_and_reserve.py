@@ -7,7 +7,7 @@ from typing import Any
 
 from avnz.core import clock
 from avnz.routing import snapshot, usage
-from avnz.routing.models import MerchantAccount, PoolStrategy
+from avnz.routing.models import MerchantAccount
 from avnz.runtime import Runtime
 from tests.factories import World
 from tests.routing.factories import pool_row
@@ -31,7 +31,7 @@ async def _paced_pool(
             session,
             world.a.company,
             [(m, {"priority": i}) for i, m in enumerate(members)],
-            strategy=PoolStrategy.LOWEST_COST,
+            strategy="lowest_cost",
             is_default=True,
             configuration={"pace_daily_caps": True, **config},
         )
@@ -90,7 +90,7 @@ async def test_lowest_cost_counts_the_rolling_reserve(runtime: Runtime, world: W
             session,
             world.a.company,
             [(reserved, {"priority": 0}), (plain, {"priority": 1})],
-            strategy=PoolStrategy.LOWEST_COST,
+            strategy="lowest_cost",
             is_default=True,
         )
     snapshot.clear_cache()

@@ -14,8 +14,9 @@ from avnz.core import clock
 from avnz.core.errors import NotFound
 from avnz.routing import exclusions, selection, snapshot, usage
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountStatus, MerchantAccount, PoolStrategy
+from avnz.routing.models import AccountStatus, MerchantAccount
 from avnz.routing.selection import NoEligibleAccount, RoutingContext, plan_route
+from avnz.routing.strategies import STRATEGIES
 from avnz.runtime import Runtime
 from tests.factories import World
 from tests.routing.factories import account_row, payment_rows, pool_row
@@ -69,7 +70,7 @@ async def test_the_default_pool_is_used_and_the_rest_follow_by_priority(
             session,
             world.a.company,
             [(a, {"priority": 3}), (b, {"priority": 1}), (c, {"priority": 2, "weight": 0})],
-            strategy=PoolStrategy.LOWEST_COST,
+            strategy="lowest_cost",
             is_default=True,
         )
     route = await plan(runtime, ctx(world))
@@ -130,7 +131,7 @@ async def test_ineligible_accounts_are_dropped_before_the_strategy(
             session,
             world.a.company,
             [(m, {}) for m in members] + [(inactive, {"is_active": False})],
-            strategy=PoolStrategy.ROUND_ROBIN,
+            strategy="round_robin",
             is_default=True,
         )
         await usage.reserve(session, full, 100, clock.now())
@@ -153,7 +154,7 @@ async def test_round_robin_rotates_through_plan_route(runtime: Runtime, world: W
             session,
             world.a.company,
             [(a, {}), (b, {}), (c, {})],
-            strategy=PoolStrategy.ROUND_ROBIN,
+            strategy="round_robin",
             is_default=True,
         )
     firsts = [(await plan(runtime, ctx(world))).accounts[0].account.id for _ in range(6)]
@@ -178,7 +179,7 @@ async def test_lowest_cost_uses_the_fee_table_for_this_card(runtime: Runtime, wo
             session,
             world.a.company,
             [(flat, {}), (amex_cheap, {})],
-            strategy=PoolStrategy.LOWEST_COST,
+            strategy="lowest_cost",
             is_default=True,
         )
     assert order(await plan(runtime, ctx(world)))[0] == flat.id
@@ -187,10 +188,10 @@ async def test_lowest_cost_uses_the_fee_table_for_this_card(runtime: Runtime, wo
 
 @pytest.mark.parametrize(
     ("strategy", "winner"),
-    [(PoolStrategy.LOWEST_LATENCY, "fast"), (PoolStrategy.HIGHEST_SUCCESS, "reliable")],
+    [("lowest_latency", "fast"), ("highest_success", "reliable")],
 )
 async def test_recorded_payments_drive_latency_and_success(
-    runtime: Runtime, world: World, strategy: PoolStrategy, winner: str
+    runtime: Runtime, world: World, strategy: str, winner: str
 ) -> None:
     fast, reliable = await accounts(runtime, world, {}, {})
     async with runtime.sessions.begin() as session:
@@ -227,7 +228,7 @@ async def test_least_load_counts_the_attempts_in_flight(runtime: Runtime, world:
             session,
             world.a.company,
             [(busy, {}), (idle, {})],
-            strategy=PoolStrategy.LEAST_LOAD,
+            strategy="least_load",
             is_default=True,
         )
     with in_flight_at(busy.id, busy.id, busy.id, idle.id):
@@ -248,7 +249,7 @@ async def test_recent_stats_fold_one_query(runtime: Runtime, world: World) -> No
                 session,
                 "pool_x",
                 [account.id, quiet.id],
-                selection.strategy_config(PoolStrategy.LOWEST_LATENCY, {"ewma_alpha": 0.5}),
+                selection.strategy_config(STRATEGIES["lowest_latency"], {"ewma_alpha": 0.5}),
                 clock.now(),
                 cached=False,
             )
@@ -283,10 +284,10 @@ async def test_the_number_of_queries_does_not_grow_with_the_pool(
         for member in (*small, *large):
             await payment_rows(session, member, ["captured", "declined"], latency_ms=90.0)
         small_pool = await pool_row(
-            session, world.a.company, [(m, {}) for m in small], strategy=PoolStrategy.ADAPTIVE
+            session, world.a.company, [(m, {}) for m in small], strategy="adaptive"
         )
         large_pool = await pool_row(
-            session, world.a.company, [(m, {}) for m in large], strategy=PoolStrategy.ADAPTIVE
+            session, world.a.company, [(m, {}) for m in large], strategy="adaptive"
         )
     counts = []
     for pool in (small_pool, large_pool):

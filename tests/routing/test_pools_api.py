@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.audit.models import AuditLog
 from avnz.payments.publishing import publisher_for
-from avnz.routing.models import AccountPool, PoolMembership
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World

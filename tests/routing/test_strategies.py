@@ -10,7 +10,7 @@ import pytest
 
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyConfig, StrategyContext
 from avnz.routing.strategies.adaptive import AdaptiveConfig
-from avnz.routing.strategies.round_robin import LocalCounter, RedisCounter
+from avnz.routing.strategies.turns import LocalCounter, RedisCounter
 
 
 def candidate(account_id: str, order: int = 0, **fields: Any) -> Candidate:
@@ -42,10 +42,19 @@ def context(position: int = 0, config: StrategyConfig | None = None) -> Strategy
     )
 
 
-def test_the_registry_has_every_pool_strategy() -> None:
-    from avnz.routing.models import PoolStrategy
-
-    assert set(STRATEGIES) == {strategy.value for strategy in PoolStrategy}
+def test_the_built_in_strategies_are_found_in_their_modules() -> None:
+    assert list(STRATEGIES) == [
+        "adaptive",
+        "capacity",
+        "highest_success",
+        "least_load",
+        "lowest_cost",
+        "lowest_latency",
+        "round_robin",
+        "weighted",
+    ]
+    assert all(s.label and len(s.summary) > 20 for s in STRATEGIES.values())
+    assert [s.name for s in STRATEGIES.values() if s.needs_position] == ["round_robin"]
 
 
 def test_weighted_follows_the_weights_within_tolerance() -> None:

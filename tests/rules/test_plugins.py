@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from avnz.rules import actions, conditions
 from avnz.rules.actions.base import Action, ActionInput, Directive, Names, Reason
@@ -62,12 +63,16 @@ STAMP = {"type": "stamp", "mark": "even"}
 
 
 @pytest.fixture
-def plugins() -> Iterator[None]:
+def plugins(app: FastAPI) -> Iterator[None]:
+    # The test app lives for the session and keeps the OpenAPI document it made first: forget
+    # it on both sides, so that this test and the later ones see the registries as they are.
+    app.openapi_schema = None
     conditions.register(ParityCondition)
     actions.register(Stamp)
     yield
     conditions.unregister(ParityCondition.NAME)
     actions.unregister(Stamp.NAME)
+    app.openapi_schema = None
 
 
 def _rule(**fields: Any) -> SimpleNamespace:

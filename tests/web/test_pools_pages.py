@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import PoolStrategy
+from avnz.routing.strategies import STRATEGIES
 from avnz.tenancy.models import Role
 from avnz.web.pages import pools as pool_pages
 from tests.factories import World
@@ -350,8 +350,8 @@ async def test_another_agencys_pool_is_not_found(
 
 
 def test_every_strategy_and_failover_setting_has_its_explanation_and_input() -> None:
-    assert set(pool_pages.STRATEGY_HELP) == {strategy.value for strategy in PoolStrategy}
-    assert all(len(text) > 20 for text in pool_pages.STRATEGY_HELP.values())
+    assert set(pool_pages.strategy_help()) == set(STRATEGIES)
+    assert all(len(text) > 20 for text in pool_pages.strategy_help().values())
     fields = pool_pages.failover_fields(FailoverConfig())
     assert [f.name for f in fields] == list(FailoverConfig.model_fields)
     attempts = next(f for f in fields if f.name == "max_attempts")

@@ -27,7 +27,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from avnz.db.base import Base
@@ -130,9 +129,3 @@ CONFIG_VERSION = (
     .where(VERSIONS.c.company_id == bindparam("config_company"))
     .scalar_subquery()
 )
-
-
-async def current_version(session: AsyncSession, company_id: str) -> int:
-    """A company's configuration version, read on its own (0 before its first change)."""
-    version = await session.scalar(select(CONFIG_VERSION), {"config_company": company_id})
-    return int(version or 0)

@@ -18,7 +18,6 @@ from avnz.integrations import service as integrations
 from avnz.integrations.models import (
     IntegrationCategory,
     IntegrationMode,
-    IntegrationProvider,
     IntegrationStatus,
     PlatformIntegration,
 )
@@ -70,7 +69,7 @@ async def list_definitions(
     session: Session,
     principal: PlatformRead,
     category: IntegrationCategory | None = None,
-    provider: IntegrationProvider | None = None,
+    provider: schemas.ProviderCode | None = None,
     client_allowed: bool | None = None,
 ) -> Any:
     rows = await integrations.list_definitions(
@@ -89,7 +88,7 @@ async def list_platform_integrations(
     principal: PlatformRead,
     paging: Paging,
     category: IntegrationCategory | None = None,
-    provider: IntegrationProvider | None = None,
+    provider: schemas.ProviderCode | None = None,
     status: IntegrationStatus | None = None,
     shared: bool | None = None,
 ) -> Any:
@@ -232,7 +231,7 @@ async def list_client_integrations(
     client_id: Id = None,
     company_id: Id = None,
     category: IntegrationCategory | None = None,
-    provider: IntegrationProvider | None = None,
+    provider: schemas.ProviderCode | None = None,
     status: IntegrationStatus | None = None,
     mode: IntegrationMode | None = None,
 ) -> Any:

@@ -8,7 +8,6 @@ from avnz.integrations.models import (
     DefinitionStatus,
     IntegrationCategory,
     IntegrationDefinition,
-    IntegrationProvider,
 )
 
 
@@ -16,7 +15,7 @@ async def list_definitions(
     *,
     session: AsyncSession,
     category: IntegrationCategory | None = None,
-    provider: IntegrationProvider | None = None,
+    provider: str | None = None,
     client_allowed: bool | None = None,
 ) -> list[IntegrationDefinition]:
     stmt = select(IntegrationDefinition).order_by(
@@ -31,18 +30,14 @@ async def list_definitions(
     return list((await session.scalars(stmt)).all())
 
 
-async def get_definition(
-    *, session: AsyncSession, provider: IntegrationProvider
-) -> IntegrationDefinition:
+async def get_definition(*, session: AsyncSession, provider: str) -> IntegrationDefinition:
     row = await session.get(IntegrationDefinition, provider)
     if row is None:
-        raise NotFound(f"No integration definition for {provider.value}.", param="provider")
+        raise NotFound(f"No integration definition for {provider}.", param="provider")
     return row
 
 
-async def definition_for_new(
-    session: AsyncSession, provider: IntegrationProvider
-) -> IntegrationDefinition:
+async def definition_for_new(session: AsyncSession, provider: str) -> IntegrationDefinition:
     """The definition of a provider a new integration may still use (not deprecated)."""
     definition = await get_definition(session=session, provider=provider)
     if definition.status is DefinitionStatus.DEPRECATED:

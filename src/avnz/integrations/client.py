@@ -24,7 +24,6 @@ from avnz.integrations.models import (
     IntegrationCategory,
     IntegrationDefinition,
     IntegrationMode,
-    IntegrationProvider,
     IntegrationStatus,
     PlatformIntegration,
 )
@@ -77,7 +76,7 @@ async def list_client_integrations(
     client_id: str | None = None,
     company_id: str | None = None,
     category: IntegrationCategory | None = None,
-    provider: IntegrationProvider | None = None,
+    provider: str | None = None,
     status: IntegrationStatus | None = None,
     mode: IntegrationMode | None = None,
 ) -> Page[ClientIntegration]:
@@ -226,10 +225,9 @@ async def create_client_integration(
         platform = await _shared_platform_integration(
             session, client.organization_id, data.platform_integration_id
         )
-        if platform.provider is not definition.provider or not definition.is_platform_offered:
+        if platform.provider != definition.provider or not definition.is_platform_offered:
             raise InvalidRequest(
-                f"That platform integration is {platform.provider.value}, not "
-                f"{definition.provider.value}.",
+                f"That platform integration is {platform.provider}, not {definition.provider}.",
                 param="platform_integration_id",
             )
         _no_platform_endpoint(data.settings)
@@ -387,7 +385,7 @@ async def _client_target(session: AsyncSession, keyring: Keyring, row: ClientInt
 
 
 async def client_provider_target(
-    session: AsyncSession, keyring: Keyring, *, client_id: str, provider: IntegrationProvider
+    session: AsyncSession, keyring: Keyring, *, client_id: str, provider: str
 ) -> Target | None:
     """The client's active integration of `provider` for background work (its category's
     default first, then by priority, lowest first), or None. Not scoped by a principal: the
@@ -453,6 +451,6 @@ async def available(
         )
     ).all()
     return [
-        (d, [o for o in offers if o.provider is d.provider and d.is_platform_offered])
+        (d, [o for o in offers if o.provider == d.provider and d.is_platform_offered])
         for d in definitions
     ]

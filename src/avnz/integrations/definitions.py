@@ -148,7 +148,7 @@ GATEWAY_SETTINGS = _object({"base_url": BASE_URL})
 
 @dataclass(frozen=True, slots=True)
 class Definition:
-    provider: IntegrationProvider
+    provider: str  # an IntegrationProvider, or the code a gateway declares
     category: IntegrationCategory
     name: str
     description: str
@@ -170,12 +170,12 @@ class Definition:
 
     @property
     def logo_url(self) -> str:
-        return f"/static/integrations/{self.icon or f'{self.provider.value.lower()}.svg'}"
+        return f"/static/integrations/{self.icon or f'{self.provider.lower()}.svg'}"
 
     def row(self) -> dict[str, Any]:
         """The reference row of this definition, as `integration_definitions` stores it."""
         return {
-            "provider": self.provider.value,
+            "provider": self.provider,
             "category": self.category.value,
             "name": self.name,
             "description": self.description,
@@ -194,15 +194,8 @@ class Definition:
 
 @functools.cache
 def _gateway(plugin: GatewayPlugin) -> Definition:
-    try:
-        provider = IntegrationProvider(plugin.provider)
-    except ValueError:
-        raise ValueError(
-            f"gateway {plugin.name!r} declares provider {plugin.provider!r}, "
-            "which IntegrationProvider does not list"
-        ) from None
     return Definition(
-        provider=provider,
+        provider=plugin.provider,
         category=C.PAYMENT_GATEWAY,
         name=plugin.label,
         description=plugin.description,
@@ -531,27 +524,27 @@ _NON_GATEWAYS: tuple[Definition, ...] = (
 )
 
 
-class _Catalogue(Mapping[IntegrationProvider, Definition]):
+class _Catalogue(Mapping[str, Definition]):
     """The definitions by provider: the fixed ones, then one per registered gateway, read live."""
 
-    def _current(self) -> dict[IntegrationProvider, Definition]:
+    def _current(self) -> dict[str, Definition]:
         every = (*_NON_GATEWAYS, *map(_gateway, registry.GATEWAYS.values()))
         return {d.provider: d for d in every}
 
-    def __getitem__(self, provider: IntegrationProvider) -> Definition:
+    def __getitem__(self, provider: str) -> Definition:
         return self._current()[provider]
 
-    def __iter__(self) -> Iterator[IntegrationProvider]:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._current())
 
     def __len__(self) -> int:
         return len(self._current())
 
 
-DEFINITIONS: Mapping[IntegrationProvider, Definition] = _Catalogue()
+DEFINITIONS: Mapping[str, Definition] = _Catalogue()
 
 
-def definition(provider: IntegrationProvider) -> Definition:
+def definition(provider: str) -> Definition:
     """The definition of `provider`; KeyError when no provider or gateway declares it."""
     return DEFINITIONS[provider]
 

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth.oidc import OidcSettings
 from avnz.integrations.models import (
     IntegrationCategory,
-    IntegrationProvider,
     IntegrationStatus,
     PlatformIntegration,
 )
@@ -22,10 +21,10 @@ from avnz.security.keyring import Keyring
 _OIDC_FIELDS = ("issuer", "audience", "jwks_uri", "algorithms", "client_id")
 
 
-def oidc_settings(provider: IntegrationProvider, settings: Mapping[str, Any]) -> OidcSettings:
+def oidc_settings(provider: str, settings: Mapping[str, Any]) -> OidcSettings:
     """The OIDC settings of an identity integration; raises pydantic's ValidationError."""
     values = {name: settings[name] for name in _OIDC_FIELDS if name in settings}
-    return OidcSettings.model_validate({**values, "provider": provider.value.lower()})
+    return OidcSettings.model_validate({**values, "provider": provider.lower()})
 
 
 async def oidc_configs(session: AsyncSession) -> list[tuple[str, OidcSettings]]:

@@ -34,6 +34,11 @@ class IntegrationCategory(enum.StrEnum):
 
 
 class IntegrationProvider(enum.StrEnum):
+    """The codes of the providers defined in `integrations/definitions.py` and of the built-in
+    gateways, as constants. The catalogue is open: a gateway declares its own code
+    (`GatewayPlugin.provider`), so the columns below are strings and the API checks a code
+    against the live catalogue (`definitions.DEFINITIONS`), not against this enum."""
+
     AUTH0 = "AUTH0"
     OKTA = "OKTA"
     COGNITO = "COGNITO"
@@ -88,9 +93,7 @@ class IntegrationDefinition(Base):
 
     __tablename__ = "integration_definitions"
 
-    provider: Mapped[IntegrationProvider] = mapped_column(
-        _enum(IntegrationProvider, "integration_provider"), primary_key=True
-    )
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
     category: Mapped[IntegrationCategory] = mapped_column(
         _enum(IntegrationCategory, "integration_category"), index=True
     )
@@ -118,8 +121,8 @@ class PlatformIntegration(Timestamped, Base):
 
     id: Mapped[str] = id_column()
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
-    provider: Mapped[IntegrationProvider] = mapped_column(
-        _enum(IntegrationProvider, "integration_provider"),
+    provider: Mapped[str] = mapped_column(
+        String(32),
         ForeignKey("integration_definitions.provider"),
         index=True,
     )
@@ -165,8 +168,8 @@ class ClientIntegration(Timestamped, Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     # The brand a payment gateway integration feeds (its MerchantAccount); None otherwise.
     company_id: Mapped[str | None] = mapped_column(ForeignKey("companies.id"), index=True)
-    provider: Mapped[IntegrationProvider] = mapped_column(
-        _enum(IntegrationProvider, "integration_provider"),
+    provider: Mapped[str] = mapped_column(
+        String(32),
         ForeignKey("integration_definitions.provider"),
         index=True,
     )

@@ -17,7 +17,6 @@ from avnz.integrations.models import (
     ClientIntegration,
     IntegrationCategory,
     IntegrationDefinition,
-    IntegrationProvider,
     IntegrationStatus,
     PlatformIntegration,
 )
@@ -65,7 +64,7 @@ async def list_platform_integrations(
     principal: Principal,
     page: PageParams,
     category: IntegrationCategory | None = None,
-    provider: IntegrationProvider | None = None,
+    provider: str | None = None,
     status: IntegrationStatus | None = None,
     shared: bool | None = None,
 ) -> Page[PlatformIntegration]:

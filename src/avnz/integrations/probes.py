@@ -330,7 +330,7 @@ async def check_connection(target: Target, http: httpx.AsyncClient) -> ProbeResu
     except Exception as exc:  # a connection test reports; it never turns into a 500
         log.warning(
             "integration_test_failed",
-            provider=target.definition.provider.value,
+            provider=target.definition.provider,
             error_class=type(exc).__name__,
         )
         result = ProbeResult(

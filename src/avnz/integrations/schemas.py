@@ -7,17 +7,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from avnz.core.choices import OneOf
 from avnz.gateways.base import Environment
+from avnz.integrations import definitions
 from avnz.integrations.models import (
     DefinitionStatus,
     IntegrationCategory,
     IntegrationMode,
-    IntegrationProvider,
     IntegrationStatus,
 )
 from avnz.tenancy.schemas import Audited, JsonObject, Name, ObjectId, Out, StrictModel
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+# A provider code an integration may be created with: one the catalogue defines now.
+ProviderCode = Annotated[str, OneOf(lambda: sorted(definitions.DEFINITIONS))]
 
 
 def _utf8(value: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +101,7 @@ class ClientPricing(StrictModel):
 
 
 class DefinitionOut(Out):
-    provider: IntegrationProvider
+    provider: str
     category: IntegrationCategory
     name: str
     description: str
@@ -126,7 +131,7 @@ class ConnectionTestOut(BaseModel):
 
 
 class PlatformIntegrationCreate(StrictModel):
-    provider: IntegrationProvider
+    provider: ProviderCode
     name: Name
     description: Description | None = None
     credentials: Credentials = Field(default_factory=dict)
@@ -157,7 +162,7 @@ class PlatformIntegrationOut(Audited):
     id: str
     object: Literal["platform_integration"] = "platform_integration"
     organization_id: str
-    provider: IntegrationProvider
+    provider: str
     category: IntegrationCategory
     name: str
     description: str | None
@@ -181,7 +186,7 @@ class ClientIntegrationCreate(StrictModel):
         description="Payment gateways only (and required there): the brand whose merchant "
         "account this integration feeds.",
     )
-    provider: IntegrationProvider
+    provider: ProviderCode
     name: Name
     description: Description | None = None
     mode: IntegrationMode = IntegrationMode.OWN
@@ -220,7 +225,7 @@ class ClientIntegrationOut(Audited):
     organization_id: str
     client_id: str
     company_id: str | None
-    provider: IntegrationProvider
+    provider: str
     category: IntegrationCategory
     name: str
     description: str | None
@@ -243,7 +248,7 @@ class PlatformOption(Out):
     """A platform integration a client may use in platform mode, and what it costs."""
 
     id: str
-    provider: IntegrationProvider
+    provider: str
     name: str
     description: str | None
     environment: Environment

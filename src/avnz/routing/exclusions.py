@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, case, literal, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, case, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,12 +36,7 @@ _INSERTS: dict[str, Callable[[Table], Any]] = {
     "sqlite": sqlite.insert,
 }
 
-# Built once, as every payment runs the read of the plan's failing accounts, and a success on
-# one of them closes its circuit.
-_FAILING = select(CIRCUITS.c.account_id, CIRCUITS.c.excluded_until).where(
-    CIRCUITS.c.account_id.in_(bindparam("accounts", expanding=True)),
-    or_(CIRCUITS.c.consecutive_failures > 0, CIRCUITS.c.excluded_until.is_not(None)),
-)
+# Built once: a success on an account with failures on record closes its circuit.
 _CLOSE = (
     update(CIRCUITS)
     .where(
@@ -102,14 +97,6 @@ class Circuits:
 
     excluded: frozenset[str] = frozenset()
     failing: frozenset[str] = frozenset()
-
-
-async def circuits(session: AsyncSession, account_ids: Collection[str]) -> Circuits:
-    """The circuits among `account_ids` that are not plainly closed, in one read."""
-    if not account_ids:
-        return Circuits()
-    rows = (await session.execute(_FAILING, {"accounts": list(account_ids)})).all()
-    return circuits_of([(row.account_id, row.excluded_until) for row in rows], clock.now())
 
 
 def circuits_of(failing: Collection[tuple[str, datetime | None]], now: datetime) -> Circuits:

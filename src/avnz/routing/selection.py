@@ -18,21 +18,15 @@ from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, NotFound
 from avnz.routing import config as routing_config
-from avnz.routing import snapshot
+from avnz.routing import snapshot, strategies
 from avnz.routing.config import Members, PoolConfig, RoutingConfig
 from avnz.routing.exclusions import Circuits
-from avnz.routing.fees import reserve_cost, transaction_fee
-from avnz.routing.models import (
-    AccountEnvironment,
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    Period,
-    PoolStrategy,
-)
+from avnz.routing.fees import transaction_fee
+from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount, Period
+from avnz.routing.pools.models import AccountPool
 from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
-from avnz.routing.strategies import STRATEGIES, Candidate, StrategyConfig, StrategyContext
-from avnz.routing.strategies.round_robin import Counter, LocalCounter
+from avnz.routing.strategies import Candidate, Facts, Strategy, StrategyConfig, StrategyContext
+from avnz.routing.strategies.turns import Counter, LocalCounter
 
 STRATEGY = "company_default"
 PINNED = "pinned"
@@ -42,6 +36,11 @@ HOME_COUNTRY = "US"
 class NoEligibleAccount(AppError):
     status_code: ClassVar[int] = 422
     default_code: ClassVar[str] = "no_eligible_account"
+
+
+class UnknownStrategy(AppError):
+    status_code: ClassVar[int] = 422
+    default_code: ClassVar[str] = "unknown_strategy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,22 +161,20 @@ _counter: Counter = LocalCounter()
 _rng = random.Random()  # noqa: S311 - spreads load; nothing secret depends on it
 
 
-def use_round_robin_counter(counter: Counter) -> None:
-    """Share round-robin positions through `counter` (a RedisCounter when Redis is configured)."""
+def use_turn_counter(counter: Counter) -> None:
+    """Share the pools' turn counters through `counter` (a RedisCounter when Redis is
+    configured), for the strategies that need a position."""
     global _counter
     _counter = counter
 
 
-def strategy_config(strategy: PoolStrategy, configuration: dict[str, Any]) -> StrategyConfig:
+def strategy_config(strategy: Strategy, configuration: dict[str, Any]) -> StrategyConfig:
     """The pool's `configuration` as its strategy's settings (raises pydantic's ValidationError)."""
-    return STRATEGIES[strategy.value].config.model_validate(configuration)
+    return strategy.config.model_validate(configuration)
 
 
-def _costs(
-    account: MerchantAccount, context: RoutingContext, config: StrategyConfig
-) -> tuple[int, int]:
-    """This transaction's fee on the account and, for LOWEST_COST, its rolling reserve's cost."""
-    fees = AccountFees.model_validate(account.fees)
+def _fee(fees: AccountFees, context: RoutingContext) -> int:
+    """This transaction's fee on the account (its fee table: base, international, per brand)."""
     brand: Brand | None
     try:
         brand = Brand(context.card_brand) if context.card_brand else None
@@ -186,9 +183,7 @@ def _costs(
     international = context.card_country is not None and context.card_country != (
         context.home_country
     )
-    fee = transaction_fee(fees, context.amount, card_brand=brand, international=international)
-    rate = getattr(config, "reserve_cost_rate", None)
-    return fee, (0 if rate is None else reserve_cost(fees, context.amount, rate))
+    return transaction_fee(fees, context.amount, card_brand=brand, international=international)
 
 
 def build_candidates(
@@ -196,15 +191,15 @@ def build_candidates(
     context: RoutingContext,
     used: dict[str, dict[Period, tuple[int, int]]],
     stats: dict[str, snapshot.AccountStats],
+    strategy: Strategy,
     config: StrategyConfig,
     skipped: dict[str, str],
     *,
     drop_full: bool = True,
 ) -> list[Candidate]:
-    """A Candidate per member whose caps still fit this transaction; the others land in
-    `skipped` with the cap that is full (kept as candidates when not `drop_full`)."""
+    """A Candidate per member whose caps still fit this transaction, as `strategy` refines it;
+    the others land in `skipped` with the cap that is full (kept when not `drop_full`)."""
     key = snapshot.context_key(context.card_brand, context.card_country, context.amount)
-    min_context = getattr(config, "min_context_samples", 10)
     candidates = []
     ahead: list[str] = []
     for order, (membership, account) in enumerate(members):
@@ -229,30 +224,27 @@ def build_candidates(
             continue
         if _ahead_of_pace(config, daily):
             ahead.append(account.id)
-        fee, reserve = _costs(account, context, config)
+        fees = AccountFees.model_validate(account.fees)
         account_stats = stats.get(account.id) or snapshot.AccountStats()
-        approved, refused = account_stats.by_context.get(key, (0, 0))
-        if approved + refused < min_context:
-            approved = account_stats.approved
-            refused = account_stats.decided - account_stats.approved
-        candidates.append(
-            Candidate(
-                account_id=account.id,
-                weight=membership.weight,
-                priority=membership.priority,
-                order=order,
-                fee=fee,
-                daily_headroom=daily,
-                monthly_headroom=monthly,
-                in_flight=account_stats.in_flight,
-                latency_ewma_ms=account_stats.latency_ewma_ms,
-                approved=account_stats.approved,
-                decided=account_stats.decided,
-                alpha=1.0 + approved,
-                beta=1.0 + refused,
-                reserve_cost=reserve,
-            )
+        approved, decided = account_stats.approved, account_stats.decided
+        candidate = Candidate(
+            account_id=account.id,
+            weight=membership.weight,
+            priority=membership.priority,
+            order=order,
+            fee=_fee(fees, context),
+            daily_headroom=daily,
+            monthly_headroom=monthly,
+            in_flight=account_stats.in_flight,
+            latency_ewma_ms=account_stats.latency_ewma_ms,
+            approved=approved,
+            decided=decided,
+            alpha=1.0 + approved,
+            beta=1.0 + decided - approved,
         )
+        in_context = account_stats.by_context.get(key, (0, 0))
+        facts = Facts(fees, context.amount, *in_context)
+        candidates.append(strategy.refine(candidate, facts, config))
     return _paced(candidates, ahead, skipped)
 
 
@@ -336,14 +328,14 @@ async def _from_pool(
     accounts = [account for _, account in pool_config.members]
     usable = {a.id for a in _eligible(accounts, context, state.circuits, skipped)}
     members = [(m, account) for m, account in pool_config.members if account.id in usable]
-    strategy = PoolStrategy(context.strategy) if context.strategy else pool.strategy
+    strategy = strategy_of(context.strategy or pool.strategy, pool.id)
     config = _strategy_config(strategy, pool)
     ids = [account.id for _, account in members]
     stats = await snapshot.recent_stats(session, pool.id, ids, config, now)
-    candidates = build_candidates(members, context, state.used, stats, config, skipped)
+    candidates = build_candidates(members, context, state.used, stats, strategy, config, skipped)
     if not candidates:
         raise NoEligibleAccount(_summary(skipped, pool.id))
-    position = await _counter.next(pool.id) if strategy is PoolStrategy.ROUND_ROBIN else 0
+    position = await _counter.next(pool.id) if strategy.needs_position else 0
     strategy_context = StrategyContext(
         pool_id=pool.id,
         amount=context.amount,
@@ -351,12 +343,12 @@ async def _from_pool(
         config=config,
         position=position,
     )
-    pick = STRATEGIES[strategy.value].choose(candidates, strategy_context, rng or _rng)
+    pick = strategy.choose(candidates, strategy_context, rng or _rng)
     by_id = {account.id: account for _, account in members}
     rest = [c for c in candidates if c is not pick.candidate]
     return RoutePlan(
         pool_id=pool.id,
-        strategy=strategy.value,
+        strategy=strategy.name,
         accounts=(
             PlannedAccount(by_id[pick.candidate.account_id], pick.probability),
             *(PlannedAccount(by_id[c.account_id], None) for c in rest),
@@ -369,12 +361,20 @@ async def _from_pool(
     )
 
 
-def _strategy_config(strategy: PoolStrategy, pool: AccountPool) -> StrategyConfig:
+def strategy_of(name: str, pool_id: str) -> Strategy:
+    """The registered strategy `name`; 422 when it is not registered (any more)."""
+    try:
+        return strategies.strategy(name)
+    except strategies.UnknownStrategyError as exc:
+        raise UnknownStrategy(f"Pool {pool_id} routes with strategy {exc}.") from None
+
+
+def _strategy_config(strategy: Strategy, pool: AccountPool) -> StrategyConfig:
     """The pool's configuration for `strategy`; a rule's override of another strategy than the
     pool's own gets that strategy's defaults (the pool's settings are for its own)."""
-    if strategy is pool.strategy:
+    if strategy.name == pool.strategy:
         return strategy_config(strategy, pool.configuration)
-    return STRATEGIES[strategy.value].config()
+    return strategy.config()
 
 
 def _since(started: float) -> float:

@@ -29,13 +29,12 @@ from avnz.integrations import service as integrations_service
 from avnz.routing import usage
 from avnz.routing.models import (
     AccountEnvironment,
-    AccountPool,
     AccountStatus,
     MerchantAccount,
     Period,
-    PoolMembership,
     credentials_aad,
 )
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.routing.schemas import (
     AccountLimits,
     HealthMetrics,

@@ -38,7 +38,6 @@ from avnz.routing.attempts import IN_DOUBT
 from avnz.routing.models import Period, RoutingAttempt
 from avnz.routing.schemas import AccountLimits
 from avnz.routing.strategies.base import StrategyConfig
-from avnz.routing.strategies.lowest_latency import LatencyConfig
 
 STATS_TTL_SECONDS = 2.0
 APPROVED = Outcome.APPROVED.value
@@ -105,7 +104,7 @@ async def recent_stats(
 ) -> dict[str, AccountStats]:
     """Stats per account from its recent attempts; accounts without any get zeros. The counts
     in flight are this process's, read fresh on every call."""
-    alpha = config.ewma_alpha if isinstance(config, LatencyConfig) else 0.2
+    alpha = config.latency_weight()
     key = (pool_id, config.lookback_hours, config.sample_size, alpha, tuple(sorted(account_ids)))
     stats = _stats_cache.get(key) if cached else None
     if stats is None:

@@ -26,12 +26,8 @@ from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.money import Money
 from avnz.routing import usage
-from avnz.routing.models import (
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    PoolMembership,
-)
+from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.routing.schemas import AccountLimits
 from avnz.rules import analysis
 from avnz.rules.actions import InvalidActions

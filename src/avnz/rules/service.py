@@ -26,7 +26,8 @@ from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
-from avnz.routing.models import AccountPool, AccountStatus, MerchantAccount
+from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.pools.models import AccountPool
 from avnz.rules import analytics, lint
 from avnz.rules.actions import InvalidActions, parse_actions
 from avnz.rules.actions.base import Action, Target

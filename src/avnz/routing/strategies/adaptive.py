@@ -12,10 +12,20 @@ cheap enough for the selection budget) for the Thompson part.
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import ClassVar
 
 from pydantic import Field
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext
+from avnz.routing.strategies.base import (
+    Candidate,
+    Facts,
+    Pick,
+    Strategy,
+    StrategyConfig,
+    StrategyContext,
+    settings_of,
+)
 
 
 class AdaptiveConfig(StrategyConfig):
@@ -43,17 +53,26 @@ def _winner(candidates: Sequence[Candidate], draws: Sequence[float], resolution:
     return min(range(len(candidates)), key=key)
 
 
-class Adaptive:
-    name: str = "adaptive"
-    config: type[StrategyConfig] = AdaptiveConfig
+class Adaptive(Strategy):
+    name: ClassVar[str] = "adaptive"
+    label: ClassVar[str] = "Adaptive"
+    config: ClassVar[type[StrategyConfig]] = AdaptiveConfig
+
+    def refine(self, candidate: Candidate, facts: Facts, config: StrategyConfig) -> Candidate:
+        """The posterior of approval for this transaction's context key, once the context has
+        `min_context_samples` payments (before that, the account's overall counts)."""
+        approved, refused = facts.context_approved, facts.context_refused
+        if approved + refused < settings_of(config, AdaptiveConfig).min_context_samples:
+            return candidate
+        return replace(candidate, alpha=1.0 + approved, beta=1.0 + refused)
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
     ) -> Pick:
-        settings = context.config
-        exploration = settings.exploration if isinstance(settings, AdaptiveConfig) else 0.05
-        rounds = settings.propensity_rounds if isinstance(settings, AdaptiveConfig) else 16
-        resolution = settings.resolution if isinstance(settings, AdaptiveConfig) else 0.01
+        settings = settings_of(context.config, AdaptiveConfig)
+        exploration = settings.exploration
+        rounds = settings.propensity_rounds
+        resolution = settings.resolution
         n = len(candidates)
         if rng.random() < exploration:
             index = rng.randrange(n)
@@ -87,3 +106,6 @@ class Adaptive:
             draws = [rng.gauss(mean, sd) for mean, sd in moments]
             wins += _winner(candidates, draws, 1e-9) == index
         return exploration / n + (1 - exploration) * wins / rounds
+
+
+STRATEGY = Adaptive()

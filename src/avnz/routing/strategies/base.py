@@ -1,16 +1,25 @@
 """What every strategy sees and returns: a snapshot of each eligible account (Candidate), the
-transaction's side (StrategyContext) and the pick with the probability it had.
+transaction's side (StrategyContext) and the pick with the probability it had; and `Strategy`,
+the one class a strategy module subclasses to declare itself.
 
 Strategies are pure: no database, no clock, randomness only from the `rng` they are given, so
 a seeded rng replays a choice exactly and a strategy can be evaluated offline on logged traffic.
 """
 
+import inspect
 import random
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from avnz.routing.schemas import AccountFees
+
+# The weight of the newest latency in the average the stats keep, unless a strategy's settings
+# make it a setting (LOWEST_LATENCY's `ewma_alpha`).
+LATENCY_WEIGHT = 0.2
 
 
 class StrategyConfig(BaseModel):
@@ -29,6 +38,10 @@ class StrategyConfig(BaseModel):
     )
     pace_slack: float = Field(default=0.05, ge=0, le=1)
 
+    def latency_weight(self) -> float:
+        """The weight of the newest latency in each account's average latency (the stats)."""
+        return LATENCY_WEIGHT
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -45,9 +58,11 @@ class Candidate:
     latency_ewma_ms: float | None  # None: no recent payment with a latency
     approved: int  # recent decided payments: approved ...
     decided: int  # ... out of approved + declined + failed
-    alpha: float  # Beta posterior of approval for the transaction's context key
+    alpha: float  # Beta posterior of approval (overall, unless the strategy refines it)
     beta: float
-    reserve_cost: int = 0  # LOWEST_COST: what the account's rolling reserve costs on it
+    reserve_cost: int = (
+        0  # what the account's rolling reserve costs on it, if the strategy counts it
+    )
 
     @property
     def cost(self) -> int:
@@ -88,15 +103,60 @@ class Pick:
     probability: float  # the chance the strategy had of choosing this candidate
 
 
-class Strategy(Protocol):
-    name: str
-    config: type[StrategyConfig]
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What selection knows of one account beyond its Candidate, for `Strategy.refine`."""
+
+    fees: AccountFees  # the account's fee table
+    amount: int  # the transaction's amount, minor units
+    context_approved: int  # recent approvals for the transaction's context key ...
+    context_refused: int  # ... and declines or failures
+
+
+class Strategy:
+    """One load-balancing strategy, declared in its own module (see `strategies/__init__.py`).
+
+    A subclass sets `name` (stored on the pool, shown in the API), `label` and `summary` (what
+    the dashboard shows; `summary` defaults to the first paragraph of its module's docstring,
+    after the "NAME: " it starts with), `config` (its settings' Pydantic model, the pool's
+    `configuration`) and implements `choose`. Two optional hooks: `refine`, for a strategy that
+    compares more of an account than the common Candidate fields, and `needs_position` for one
+    that takes turns.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    summary: ClassVar[str]
+    config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    # Whether `choose` reads `StrategyContext.position`, the pool's shared turn counter (one
+    # increment per payment, so a strategy that does not need it does not pay for it).
+    needs_position: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "summary" not in cls.__dict__:
+            doc = inspect.getdoc(sys.modules[cls.__module__]) or ""
+            first = doc.split("\n\n")[0].replace("\n", " ")
+            cls.summary = first.partition(": ")[2] or first
+
+    def refine(self, candidate: Candidate, facts: Facts, config: StrategyConfig) -> Candidate:
+        """The candidate as this strategy compares it (default: as selection built it)."""
+        return candidate
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
     ) -> Pick:
         """One of `candidates` (never empty), and the probability it had."""
-        ...
+        raise NotImplementedError
+
+
+Settings = TypeVar("Settings", bound=StrategyConfig)
+
+
+def settings_of(config: StrategyConfig, kind: type[Settings]) -> Settings:
+    """`config` if it is a `kind`, else `kind`'s defaults (a rule's override of the strategy
+    gets the defaults; a strategy called with the shared settings alone, too)."""
+    return config if isinstance(config, kind) else kind()
 
 
 def best(candidates: Sequence[Candidate], key: Callable[[Candidate], Any]) -> Pick:

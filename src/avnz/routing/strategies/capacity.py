@@ -3,15 +3,25 @@ after this transaction (an uncapped account has all its headroom)."""
 
 import random
 from collections.abc import Sequence
+from typing import ClassVar
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext, best
+from avnz.routing.strategies.base import (
+    Candidate,
+    Pick,
+    Strategy,
+    StrategyContext,
+    best,
+)
 
 
-class Capacity:
-    name: str = "capacity"
-    config: type[StrategyConfig] = StrategyConfig
+class Capacity(Strategy):
+    name: ClassVar[str] = "capacity"
+    label: ClassVar[str] = "Capacity"
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
     ) -> Pick:
         return best(candidates, lambda c: -c.headroom)
+
+
+STRATEGY = Capacity()

@@ -3,15 +3,25 @@
 
 import random
 from collections.abc import Sequence
+from typing import ClassVar
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext, best
+from avnz.routing.strategies.base import (
+    Candidate,
+    Pick,
+    Strategy,
+    StrategyContext,
+    best,
+)
 
 
-class HighestSuccess:
-    name: str = "highest_success"
-    config: type[StrategyConfig] = StrategyConfig
+class HighestSuccess(Strategy):
+    name: ClassVar[str] = "highest_success"
+    label: ClassVar[str] = "Highest success"
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
     ) -> Pick:
         return best(candidates, lambda c: -(c.approved + 1) / (c.decided + 2))
+
+
+STRATEGY = HighestSuccess()

@@ -4,11 +4,23 @@ pool's `reserve_cost_rate` a year); ties go to the failover order."""
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
+from typing import ClassVar
 
 from pydantic import Field
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext, best
+from avnz.routing.fees import reserve_cost
+from avnz.routing.strategies.base import (
+    Candidate,
+    Facts,
+    Pick,
+    Strategy,
+    StrategyConfig,
+    StrategyContext,
+    best,
+    settings_of,
+)
 
 
 class LowestCostConfig(StrategyConfig):
@@ -20,11 +32,20 @@ class LowestCostConfig(StrategyConfig):
     )
 
 
-class LowestCost:
-    name: str = "lowest_cost"
-    config: type[StrategyConfig] = LowestCostConfig
+class LowestCost(Strategy):
+    name: ClassVar[str] = "lowest_cost"
+    label: ClassVar[str] = "Lowest cost"
+    config: ClassVar[type[StrategyConfig]] = LowestCostConfig
+
+    def refine(self, candidate: Candidate, facts: Facts, config: StrategyConfig) -> Candidate:
+        """The candidate with its rolling reserve's cost at the pool's `reserve_cost_rate`."""
+        rate = settings_of(config, LowestCostConfig).reserve_cost_rate
+        return replace(candidate, reserve_cost=reserve_cost(facts.fees, facts.amount, rate))
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
     ) -> Pick:
         return best(candidates, lambda c: c.cost)
+
+
+STRATEGY = LowestCost()

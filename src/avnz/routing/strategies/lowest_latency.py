@@ -3,21 +3,37 @@ over its recent payments; an account without any comes after those with one."""
 
 import random
 from collections.abc import Sequence
+from typing import ClassVar
 
 from pydantic import Field
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext, best
+from avnz.routing.strategies.base import (
+    LATENCY_WEIGHT,
+    Candidate,
+    Pick,
+    Strategy,
+    StrategyConfig,
+    StrategyContext,
+    best,
+)
 
 
 class LatencyConfig(StrategyConfig):
     ewma_alpha: float = Field(
-        default=0.2, gt=0, le=1, description="Weight of the newest latency in the average."
+        default=LATENCY_WEIGHT,
+        gt=0,
+        le=1,
+        description="Weight of the newest latency in the average.",
     )
 
+    def latency_weight(self) -> float:
+        return self.ewma_alpha
 
-class LowestLatency:
-    name: str = "lowest_latency"
-    config: type[StrategyConfig] = LatencyConfig
+
+class LowestLatency(Strategy):
+    name: ClassVar[str] = "lowest_latency"
+    label: ClassVar[str] = "Lowest latency"
+    config: ClassVar[type[StrategyConfig]] = LatencyConfig
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
@@ -26,3 +42,6 @@ class LowestLatency:
             candidates,
             lambda c: (c.latency_ewma_ms is None, c.latency_ewma_ms or 0.0),
         )
+
+
+STRATEGY = LowestLatency()

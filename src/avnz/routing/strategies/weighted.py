@@ -3,13 +3,14 @@ failover only; when every weight is 0 the choice is uniform."""
 
 import random
 from collections.abc import Sequence
+from typing import ClassVar
 
-from avnz.routing.strategies.base import Candidate, Pick, StrategyConfig, StrategyContext
+from avnz.routing.strategies.base import Candidate, Pick, Strategy, StrategyContext
 
 
-class Weighted:
-    name: str = "weighted"
-    config: type[StrategyConfig] = StrategyConfig
+class Weighted(Strategy):
+    name: ClassVar[str] = "weighted"
+    label: ClassVar[str] = "Weighted"
 
     def choose(
         self, candidates: Sequence[Candidate], context: StrategyContext, rng: random.Random
@@ -24,3 +25,6 @@ class Weighted:
                 return Pick(candidate, candidate.weight / total)
         last = next(c for c in reversed(candidates) if c.weight > 0)  # float rounding at the end
         return Pick(last, last.weight / total)
+
+
+STRATEGY = Weighted()

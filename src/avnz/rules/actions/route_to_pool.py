@@ -2,9 +2,9 @@
 
 from typing import Annotated, ClassVar
 
-from pydantic import StringConstraints, field_validator
+from pydantic import StringConstraints
 
-from avnz.routing.strategies import STRATEGIES
+from avnz.routing.strategies import StrategyName
 from avnz.rules.actions.base import Action, ActionInput, Directive, Names, Target
 from avnz.rules.context import RuleContext
 
@@ -19,14 +19,7 @@ class RouteToPool(Action):
         ActionInput("strategy", "strategy", "Strategy (default: the pool's)"),
     )
     pool_id: PoolId
-    strategy: str | None = None  # overrides the pool's own strategy
-
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, strategy: str | None) -> str | None:
-        if strategy is not None and strategy not in STRATEGIES:
-            raise ValueError(f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
-        return strategy
+    strategy: StrategyName | None = None  # overrides the pool's own strategy
 
     def apply(self, directive: Directive, context: RuleContext) -> None:
         """Route to the pool; replaces any earlier route (pool or account)."""

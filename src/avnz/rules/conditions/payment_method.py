@@ -7,16 +7,14 @@
 from operator import attrgetter
 from typing import Any, ClassVar
 
+from avnz.core.cards import Brand
 from avnz.rules.conditions import values
 from avnz.rules.conditions.base import EQ, Condition, FieldSpec, Predicate, ascending, flag
 from avnz.rules.context import RuleContext
 
-# The brands a rule can name (the card vault's brands; a test keeps the two lists equal).
-CARD_BRANDS = (
-    *("visa", "mastercard", "amex", "discover", "diners"),
-    *("jcb", "unionpay", "maestro", "mir"),
-)
-UNKNOWN_BRAND = "unknown"
+# The brands a rule can name: the card vault's own, and `unknown` for a card it cannot tell.
+CARD_BRANDS = tuple(brand.value for brand in Brand if brand is not Brand.UNKNOWN)
+UNKNOWN_BRAND = Brand.UNKNOWN.value
 CARD_TYPES = ("credit", "debit", "prepaid", "unknown")
 
 

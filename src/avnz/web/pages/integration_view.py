@@ -10,10 +10,10 @@ from fastapi import Request
 
 from avnz.core.errors import InvalidRequest
 from avnz.integrations import probes
+from avnz.integrations.definitions import DEFINITIONS
 from avnz.integrations.models import (
     IntegrationCategory,
     IntegrationDefinition,
-    IntegrationProvider,
     PlatformIntegration,
 )
 from avnz.web import forms
@@ -59,7 +59,7 @@ def provider_choice(
     offers: Sequence[PlatformIntegration] = (),
 ) -> ProviderChoice:
     """The provider's inputs; the one just submitted keeps its values and shows its errors."""
-    chosen = submitted.get("provider") == definition.provider.value
+    chosen = submitted.get("provider") == definition.provider
     return ProviderChoice(
         definition=definition,
         credential_fields=forms.schema_fields(
@@ -84,7 +84,7 @@ ECHOED = ("provider", "name", "environment", "company_id", "mode", "platform_int
 
 def wizard(choices: list[ProviderChoice], errors: Mapping[str, str], chosen: str) -> dict[str, Any]:
     """The add modal's context: the catalog by category, and the errors its inputs cannot show."""
-    picked = next((c for c in choices if c.definition.provider.value == chosen), None)
+    picked = next((c for c in choices if c.definition.provider == chosen), None)
     fields = [*picked.credential_fields, *picked.settings_fields] if picked else []
     return {
         "catalog": by_category(choices, lambda c: c.definition.category),
@@ -109,12 +109,12 @@ def _category_rank(category: IntegrationCategory) -> int:
     return list(IntegrationCategory).index(category)
 
 
-def chosen_provider(form: forms.FormValues) -> IntegrationProvider:
+def chosen_provider(form: forms.FormValues) -> str:
     """The provider picked in the wizard, or a 400 naming the input."""
-    try:
-        return IntegrationProvider(str(form.get("provider") or ""))
-    except ValueError:
-        raise InvalidRequest("Choose a provider.", param="provider") from None
+    provider = str(form.get("provider") or "")
+    if provider not in DEFINITIONS:
+        raise InvalidRequest("Choose a provider.", param="provider")
+    return provider
 
 
 def submitted_values(form: forms.FormValues) -> dict[str, Any]:

@@ -251,7 +251,7 @@ async def _client_page(
     catalog = await integrations.available(session=session, principal=principal)
     names = {d.provider: d.name for d, _ in catalog}
     cards = [
-        ClientCard(out, names.get(out.provider, out.provider.value))
+        ClientCard(out, names.get(out.provider, out.provider))
         for out in await integrations.client_out(session, page.items)
     ]
     choices = [provider_choice(d, errors, submitted, offers) for d, offers in catalog]

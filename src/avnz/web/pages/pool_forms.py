@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from avnz.core.errors import Conflict, InvalidRequest
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.pool_schemas import (
+from avnz.routing.pools.schemas import (
     MembershipUpdate,
     PoolCreate,
     PoolDetail,

@@ -2,31 +2,26 @@
 statistics charts and the members' weight shares.
 """
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import PoolStrategy
-from avnz.routing.pool_schemas import (
+from avnz.routing.pools.schemas import (
     PoolDetail,
     PoolStats,
 )
-from avnz.routing.strategies import STRATEGIES
+from avnz.routing.strategies import STRATEGIES, Strategy
 
 
-def _explanation(strategy: PoolStrategy) -> str:
-    """What a strategy does, in the words of its own module's docstring (first paragraph)."""
-    module = inspect.getmodule(STRATEGIES[strategy.value])
-    doc = inspect.getdoc(module) or ""
-    first = doc.split("\n\n")[0].replace("\n", " ")
-    return first.partition(": ")[2] or first
+def strategy_choices() -> list[Strategy]:
+    """The strategies a pool can use, as the registry has them now (each brings its label)."""
+    return list(STRATEGIES.values())
 
 
-STRATEGY_HELP: dict[str, str] = {
-    strategy.value: _explanation(strategy) for strategy in PoolStrategy
-}
+def strategy_help() -> dict[str, str]:
+    """What each strategy does, as its own declaration says it (`Strategy.summary`)."""
+    return {name: strategy.summary for name, strategy in STRATEGIES.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,15 +22,17 @@ from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.deps import Session
-from avnz.routing import pools
 from avnz.routing import service as accounts
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountPool, MerchantAccount, PoolStrategy
-from avnz.routing.pool_schemas import (
+from avnz.routing.models import MerchantAccount
+from avnz.routing.pools import service as pools
+from avnz.routing.pools.models import AccountPool
+from avnz.routing.pools.schemas import (
     MembershipCreate,
     PoolUpdate,
     SimulateOut,
 )
+from avnz.routing.strategies import STRATEGIES
 from avnz.web import forms
 from avnz.web.auth import CsrfChecked, page_requires
 from avnz.web.flash import flash
@@ -44,7 +46,13 @@ from avnz.web.pages.pool_forms import (
     simulate_request,
     update_request,
 )
-from avnz.web.pages.pool_view import STRATEGY_HELP, failover_fields, stats_charts, weight_shares
+from avnz.web.pages.pool_view import (
+    failover_fields,
+    stats_charts,
+    strategy_choices,
+    strategy_help,
+    weight_shares,
+)
 from avnz.web.templating import is_htmx, render
 
 router = APIRouter()
@@ -107,7 +115,7 @@ async def _list_page(
         principal=principal,
         page=EVERYTHING,
         is_active=None,
-        strategy=PoolStrategy(strategy) if strategy in set(PoolStrategy) else None,
+        strategy=strategy if strategy in STRATEGIES else None,
         company_id=None,
     )
     merchant_accounts = await accounts_of(session, principal, None)
@@ -117,8 +125,8 @@ async def _list_page(
         {
             "pools": page.items,
             "member_counts": await _member_counts(session, page.items),
-            "strategies": list(PoolStrategy),
-            "strategy_help": STRATEGY_HELP,
+            "strategies": strategy_choices(),
+            "strategy_help": strategy_help(),
             "companies": await common.visible_companies(session, principal),
             "accounts": merchant_accounts[::-1],  # oldest first: the usual failover order
             **common.add_form_context(
@@ -217,8 +225,8 @@ async def _detail_page(
             "charts": stats_charts(stats),
             "detail_inputs": DETAIL_INPUTS,
             "stats_ranges": STATS_RANGES,
-            "strategies": list(PoolStrategy),
-            "strategy_help": STRATEGY_HELP,
+            "strategies": strategy_choices(),
+            "strategy_help": strategy_help(),
             "failover_fields": failover_fields(detail.failover_config),
             "brands": BRANDS,
             "simulation": simulation,

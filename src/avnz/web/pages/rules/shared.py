@@ -14,8 +14,9 @@ from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.errors import InvalidRequest
 from avnz.core.pagination import PageParams
-from avnz.routing import pools
-from avnz.routing.models import AccountPool, MerchantAccount
+from avnz.routing.models import MerchantAccount
+from avnz.routing.pools import service as pools
+from avnz.routing.pools.models import AccountPool
 from avnz.rules import service as rules
 from avnz.rules.lint import LintWarning
 from avnz.rules.models import RoutingRule

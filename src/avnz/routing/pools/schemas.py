@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from avnz.core.cards import Brand
 from avnz.core.money import CurrencyCode
 from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountStatus, PoolStrategy
+from avnz.routing.models import AccountStatus
 from avnz.routing.schemas import CardBrand, Country, MinorAmount
+from avnz.routing.strategies import DEFAULT, StrategyName
 from avnz.tenancy.schemas import JsonObject, Name, ObjectId, StrictModel
 
 Weight = Annotated[int, Field(ge=0, le=100, description="0-100; WEIGHTED's share, 0: standby.")]
@@ -25,7 +26,7 @@ class PoolCreate(StrictModel):
     )
     name: Name
     description: Description | None = None
-    strategy: PoolStrategy = PoolStrategy.WEIGHTED
+    strategy: StrategyName = Field(default=DEFAULT, description="A registered strategy.")
     is_active: bool = True
     is_default: bool = Field(default=False, description="At most one per company.")
     configuration: JsonObject = Field(
@@ -40,7 +41,7 @@ class PoolUpdate(StrictModel):
 
     name: Name | None = None
     description: Description | None = None
-    strategy: PoolStrategy | None = None
+    strategy: StrategyName | None = None
     is_active: bool | None = None
     is_default: bool | None = None
     configuration: JsonObject | None = None
@@ -86,7 +87,7 @@ class PoolOut(BaseModel):
     company_id: str
     name: str
     description: str | None
-    strategy: PoolStrategy
+    strategy: str
     is_active: bool
     is_default: bool
     configuration: dict[str, Any]
@@ -185,7 +186,7 @@ class SimulatedAccount(BaseModel):
 class SimulateOut(BaseModel):
     object: Literal["account_pool_simulation"] = "account_pool_simulation"
     pool_id: str
-    strategy: PoolStrategy
+    strategy: str
     transactions: int
     currency: str
     accounts: list[SimulatedAccount]

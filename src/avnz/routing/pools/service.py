@@ -26,16 +26,9 @@ from avnz.gateways.base import Outcome
 from avnz.routing import selection, snapshot
 from avnz.routing import service as accounts
 from avnz.routing.attempts import IN_DOUBT
-from avnz.routing.models import (
-    AccountPool,
-    AccountStatus,
-    MerchantAccount,
-    Period,
-    PoolMembership,
-    PoolStrategy,
-    RoutingAttempt,
-)
-from avnz.routing.pool_schemas import (
+from avnz.routing.models import AccountStatus, MerchantAccount, Period, RoutingAttempt
+from avnz.routing.pools.models import AccountPool, PoolMembership
+from avnz.routing.pools.schemas import (
     AccountShare,
     CurrencyVolume,
     MembershipCreate,
@@ -50,7 +43,7 @@ from avnz.routing.pool_schemas import (
     SimulateOut,
     SimulateRequest,
 )
-from avnz.routing.strategies import STRATEGIES, StrategyContext
+from avnz.routing.strategies import StrategyContext
 from avnz.tenancy.visibility import target_company
 
 RESOURCE = "account_pool"
@@ -76,15 +69,16 @@ async def get_pool(*, session: AsyncSession, principal: Principal, pool_id: str)
     return pool
 
 
-def _configuration(strategy: PoolStrategy, configuration: dict[str, Any]) -> dict[str, Any]:
+def _configuration(pool_id: str, strategy: str, configuration: dict[str, Any]) -> dict[str, Any]:
     """The configuration as the strategy's settings model keeps it; 400 naming the bad field."""
+    plugin = selection.strategy_of(strategy, pool_id)
     try:
-        settings = selection.strategy_config(strategy, configuration)
+        settings = selection.strategy_config(plugin, configuration)
     except ValidationError as exc:
         error = exc.errors()[0]
         param = ".".join(["configuration", *(str(part) for part in error["loc"])])
         raise InvalidRequest(
-            f"{param}: {error['msg']} (strategy {strategy.value}).",
+            f"{param}: {error['msg']} (strategy {strategy}).",
             code="invalid_configuration",
             param=param,
         ) from None
@@ -135,11 +129,12 @@ async def create_pool(
 ) -> AccountPool:
     """A new pool in a company the caller can see; at most one default pool per company."""
     company = await target_company(session, principal, data.company_id)
-    configuration = _configuration(data.strategy, data.configuration)
+    pool_id = new_id("pool")
+    configuration = _configuration(pool_id, data.strategy, data.configuration)
     if data.is_default:
         await _check_default(session, company.id, None)
     pool = AccountPool(
-        id=new_id("pool"),
+        id=pool_id,
         organization_id=company.organization_id,
         client_id=company.client_id,
         company_id=company.id,
@@ -179,7 +174,7 @@ async def list_pools(
     principal: Principal,
     page: PageParams,
     is_active: bool | None,
-    strategy: PoolStrategy | None,
+    strategy: str | None,
     company_id: str | None,
 ) -> Page[AccountPool]:
     """Pools in scope, newest first."""
@@ -210,7 +205,7 @@ async def update_pool(
     strategy = data.strategy or pool.strategy
     if "strategy" in changes or "configuration" in changes:
         configuration = data.configuration if data.configuration is not None else pool.configuration
-        pool.configuration = _configuration(strategy, configuration)
+        pool.configuration = _configuration(pool.id, strategy, configuration)
         pool.strategy = strategy
     if data.is_default and not pool.is_default:
         await _check_default(session, pool.company_id, pool.id)
@@ -500,13 +495,13 @@ async def simulate(
         if membership.is_active and account.status is AccountStatus.ACTIVE
     ]
     currency = data.currency or (members[0][1].currency if members else "USD")
-    config = selection.strategy_config(pool.strategy, pool.configuration)
+    strategy = selection.strategy_of(pool.strategy, pool.id)
+    config = selection.strategy_config(strategy, pool.configuration)
     ids = [account.id for _, account in members]
     now = clock.now()
     used = (await snapshot.live(session, ids, now)).used
     stats = await snapshot.recent_stats(session, pool.id, ids, config, now, cached=False)
     rng = random.Random(data.seed)  # noqa: S311 - a reproducible simulation, nothing secret
-    strategy = STRATEGIES[pool.strategy.value]
     picked: dict[str, int] = defaultdict(int)
     served: dict[str, int] = defaultdict(int)
     volume: dict[str, int] = defaultdict(int)
@@ -528,7 +523,7 @@ async def simulate(
         # The strategy sees every eligible account, full or not, as it would before reserving;
         # a pick without room fails over, as a refused reservation does on the payment path.
         everyone = selection.build_candidates(
-            eligible, context, used, stats, config, {}, drop_full=False
+            eligible, context, used, stats, strategy, config, {}, drop_full=False
         )
         room = [c for c in everyone if c.fits]
         if not room:
