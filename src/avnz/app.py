@@ -27,7 +27,7 @@ from avnz.jobs.worker import Worker
 from avnz.payments import api as payments_api
 from avnz.payments import history as payments_history
 from avnz.routing import api as routing_api
-from avnz.routing import pools_api
+from avnz.routing.pools import api as pools_api
 from avnz.rules import api as rules_api
 from avnz.runtime import Runtime
 from avnz.security.middleware import RequestMiddleware
