@@ -20,6 +20,10 @@ Test triggers (reference/gateways.md §1, test mode):
 - Payment tokens: 00000000-000000-000000-000000000000 is Visa 4111…1111 exp 10/25 with CVV 999;
   11111111-111111-111111-111111111111 is the ACH account. Other tokens: `Invalid Payment Token`.
 - Approvals carry `authcode=123456` and `responsetext=SUCCESS`.
+- `type=validate` (no amount, or 0.00) verifies the card: approved with AVS and CVV results and a
+  transaction id that cannot be captured, voided or refunded; any other amount is an error.
+- An unknown transaction id (capture, void, refund) is `Invalid Transaction ID specified` and a
+  void after settlement `Only transactions pending settlement can be voided`, as NMI words them.
 - `dup_seconds=N` (N > 0) refuses the same type, instrument, amount and currency within N
   seconds as `Duplicate transaction`. Without it no duplicate check runs (a real account applies
   its configured window, which a sandbox cannot know).
@@ -64,6 +68,7 @@ from avnz.gateways.sandbox.common import (
     numeric_ids,
     sandbox_app,
 )
+from avnz.gateways.sandbox.store import SandboxStore
 
 SANDBOX_CREDENTIALS: dict[str, str] = {"security_key": "6457Thfj624V5r7WUwc5v6a68Zsd6YEm"}
 
@@ -81,7 +86,7 @@ AVS_CODES: dict[tuple[bool, bool], str] = {
     (False, False): "N",
 }
 
-NOT_FOUND = "Transaction not found"
+NOT_FOUND = "Invalid Transaction ID specified"
 NOT_VOIDABLE = "Only transactions pending settlement can be voided"
 NOT_CAPTURABLE = "A capture requires that the existing transaction be an AUTH"
 OVER_BALANCE = "Refund amount may not exceed the transaction balance"
@@ -209,6 +214,7 @@ class NmiSandbox:
             "capture": self.capture,
             "void": self.void,
             "refund": self.refund,
+            "validate": self.validate,
         }
 
     def authenticated(self, fields: Fields) -> bool:
@@ -219,6 +225,10 @@ class NmiSandbox:
 
     async def transact(self, request: Request) -> Response:
         fields = await _fields(request)
+        with self.ledger.store.unit():
+            return self._transact(fields)
+
+    def _transact(self, fields: Fields) -> Response:
         if not self.authenticated(fields):
             return _error(fields, "Authentication Failed")
         operation = self.operations.get(fields.get("type") or "sale")
@@ -238,8 +248,10 @@ class NmiSandbox:
         instrument = _instrument(fields)
         if isinstance(instrument, str):
             return _error(fields, instrument)
-        money = _money(fields.get("amount"), (fields.get("currency") or "USD").upper())
-        if money is None:
+        verifying = kind == "validate"
+        amount = fields.get("amount") or ("0.00" if verifying else None)
+        money = _money(amount, (fields.get("currency") or "USD").upper())
+        if money is None or (verifying and money.amount != 0):
             return _error(fields, "Invalid amount")
         if self._duplicate(fields, kind, instrument, money):
             return _error(fields, "Duplicate transaction")
@@ -256,11 +268,13 @@ class NmiSandbox:
                 card_last4=instrument.last4,
             )
         )
-        if money.to_decimal() < DECLINE_BELOW:
+        if money.to_decimal() < DECLINE_BELOW and not verifying:
             text = "DECLINE" if is_card else "FAILED"
             _action(txn, kind, txn.amount, False, text)
             return _reply(fields, "2", text, "200", txn_id=txn.id, **checks)
         txn.state = TxnState.CAPTURED if kind == "sale" else TxnState.AUTHORIZED
+        if verifying:
+            txn.extra["settled"] = True  # nothing to capture, void, refund or settle
         txn.captured = txn.amount if kind == "sale" else 0
         txn.auth_code = TEST_AUTH_CODE
         # Only approvals count as duplicates of a later attempt.
@@ -268,6 +282,10 @@ class NmiSandbox:
         txn.extra["at"] = clock.now().isoformat()
         _action(txn, kind, txn.amount, True, "SUCCESS")
         return _approved(fields, txn, authcode=TEST_AUTH_CODE, **checks)
+
+    def validate(self, fields: Fields) -> Response:
+        """An account verification: the card is checked (AVS, CVV), no money is held."""
+        return self._pay(fields, "validate")
 
     def _duplicate(self, fields: Fields, kind: str, instrument: Instrument, money: Money) -> bool:
         try:
@@ -371,6 +389,10 @@ class NmiSandbox:
 
     async def query(self, request: Request) -> Response:
         fields = await _fields(request)
+        with self.ledger.store.unit():
+            return self._query(fields)
+
+    def _query(self, fields: Fields) -> Response:
         root = ET.Element("nm_response")
         if not self.authenticated(fields):
             ET.SubElement(root, "error_response").text = "Invalid Security Key"
@@ -476,9 +498,12 @@ def _xml(root: ET.Element) -> Response:
 # --- faults and the app ------------------------------------------------------------------------
 
 
-def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
-    """A fresh sandbox with an empty ledger, accepting `credentials` (default: the demo key)."""
-    state = SandboxState(ledger=Ledger(id_factory=numeric_ids()))
+def create_app(
+    credentials: Mapping[str, str] | None = None, *, store: SandboxStore | None = None
+) -> Starlette:
+    """A sandbox accepting `credentials` (default: the demo key), its ledger kept in `store`
+    (default: the one in effect, `store.current()`; a fresh one is empty)."""
+    state = SandboxState(ledger=Ledger.stored("nmi", numeric_ids(), store))
     gateway = NmiSandbox(state.ledger, SANDBOX_CREDENTIALS if credentials is None else credentials)
 
     routes: list[BaseRoute] = [

@@ -47,6 +47,7 @@ class Answer:
     account_number: str = ""
     account_type: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    network_trans_id: str = ""  # the card network's id of an approved authorization
 
     @property
     def response_code(self) -> str:
@@ -262,6 +263,8 @@ def transaction_document(decided: Answer) -> dict[str, Any]:
         "transHashSha2": "",
         "SupplementalDataQualificationIndicator": 0,
     }
+    if decided.network_trans_id:
+        response["networkTransId"] = decided.network_trans_id
     approved = code == "1" or code == "4"
     messages = (
         ok_messages() if approved else error_messages("E00027", "The transaction was unsuccessful.")
@@ -289,6 +292,7 @@ def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
         "authAmount": json_amount(txn.amount, txn.currency),
         "settleAmount": json_amount(settle_amount(txn), txn.currency),
         "payment": payment_detail(txn),
+        "networkTransId": txn.extra.get("network_trans_id"),
         "product": "Card Not Present",
         "marketType": "eCommerce",
     }
