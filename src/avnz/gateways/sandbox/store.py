@@ -30,6 +30,10 @@ from typing import Any, Generic, Protocol, TypeVar
 T = TypeVar("T")
 
 MEMORY = ":memory:"
+# In the data directory: what `avnz serve` mounts and `avnz demo` charges share one file, so a
+# demo payment can be refunded by the server; `avnz sandbox` keeps a file of its own.
+MOUNTED_FILE = "sandboxes.sqlite3"
+STANDALONE_FILE = "sandbox-standalone.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)

@@ -280,6 +280,8 @@ def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
         "transId": txn.id,
         "refTransId": txn.parent_id,
         "submitTimeUTC": txn.extra["submitted"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        # The sandbox's merchant is on UTC; the gateway reports the merchant's local time too.
+        "submitTimeLocal": txn.extra["submitted"].strftime("%Y-%m-%dT%H:%M:%S.%f"),
         "transactionType": txn.kind,
         "transactionStatus": status_of(txn),
         "responseCode": int(response_code),
@@ -292,9 +294,9 @@ def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
         "authAmount": json_amount(txn.amount, txn.currency),
         "settleAmount": json_amount(settle_amount(txn), txn.currency),
         "payment": payment_detail(txn),
-        "networkTransId": txn.extra.get("network_trans_id"),
         "product": "Card Not Present",
         "marketType": "eCommerce",
+        "networkTransId": txn.extra.get("network_trans_id"),
     }
     return {key: value for key, value in detail.items() if value is not None}
 

@@ -28,6 +28,14 @@ WRAPPED = {
 }
 
 
+# Fields the JSON answers carry that the XSD (as the SDKs ship it) does not know; a binding
+# that validates against it would refuse the whole answer.
+JSON_ONLY = frozenset({"SupplementalDataQualificationIndicator"})
+
+
+BASE_RESPONSE = ("refId", "messages", "sessionToken")
+
+
 class XmlRefused(ValueError):
     """The body is not an XML document the gateway would read."""
 
@@ -74,7 +82,10 @@ def xml_answer(method: str | None, document: Mapping[str, Any]) -> Response:
     """The answer to a request named `method` (None: unreadable) in the gateway's XML."""
     name = method.removesuffix("Request") + "Response" if method else "ErrorResponse"
     root = ET.Element(name, {"xmlns": NAMESPACE})
-    _write(root, document)
+    # The XSD's response base type (refId, messages, sessionToken) comes before what a method
+    # adds; the JSON answers put the additions first.
+    first = {key: document[key] for key in BASE_RESPONSE if key in document}
+    _write(root, {**first, **{k: v for k, v in document.items() if k not in first}})
     body = ET.tostring(root, encoding="unicode")
     text = f'{BOM}<?xml version="1.0" encoding="utf-8"?>{body}'
     return Response(text.encode("utf-8"), media_type="application/xml; charset=utf-8")
@@ -82,7 +93,7 @@ def xml_answer(method: str | None, document: Mapping[str, Any]) -> Response:
 
 def _write(parent: ET.Element, document: Mapping[str, Any]) -> None:
     for key, value in document.items():
-        if value is None:
+        if value is None or key in JSON_ONLY:
             continue
         if isinstance(value, list) and key in WRAPPED:
             wrapper = ET.SubElement(parent, key)
