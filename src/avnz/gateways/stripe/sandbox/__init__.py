@@ -1,17 +1,26 @@
-"""A local Stripe: PaymentIntents, Refunds, balance and lookups on the real API paths, so the
-connector only swaps its base URL (reference/gateways.md, section 4; docs.stripe.com/testing).
+"""A local Stripe on the real API paths, so the connector only swaps its base URL and Stripe's
+own `stripe` library works against it unchanged (reference/gateways.md, section 4;
+docs.stripe.com/testing).
 
 Credentials: the sandbox accepts one secret key, `SANDBOX_CREDENTIALS["secret_key"]`
 (`sk_test_avnzSandboxStripe…`), as `Authorization: Bearer <key>` or as the Basic username. A
 missing or different key gets Stripe's 401 `invalid_request_error` ("Invalid API Key provided:
-sk_test_****abcd"). `create_app(credentials)` accepts another key instead.
+sk_test_****abcd"), on every path, known or not: the key is checked before the route, so
+"404 means the key works" holds. `create_app(credentials)` accepts another key instead.
 
-Endpoints: POST /v1/payment_intents (confirm=true, capture_method automatic|manual),
-POST /v1/payment_intents/{id}/capture (amount_to_capture), POST /v1/payment_intents/{id}/cancel,
-GET /v1/payment_intents/{id}, GET /v1/payment_intents (created[gte|gt|lte|lt], limit),
-GET /v1/payment_intents/search (query clauses `metadata['k']:'v'`, `status:'…'`, `currency:'…'`,
-`amount:'…'` joined by AND), POST /v1/refunds (payment_intent or charge, amount, reason),
-GET /v1/refunds/{id}, GET /v1/balance. `expand[]=latest_charge` (`data.latest_charge` on lists)
+Every call (calls.py): `Stripe-Version` is echoed (default: the connector's API_VERSION; a
+malformed one is 400); versions before 2022-11-15 get `charges` instead of `latest_charge`. A
+parameter an endpoint does not take is 400 `parameter_unknown` naming it (`TABLE` below lists
+what each takes). An unknown path with a good key is Stripe's 404 JSON. Errors carry type, code,
+decline_code, param (exp_month, cvc, number… for card errors), doc_url, request_log_url.
+
+Endpoints (TABLE): PaymentIntents (create with confirm=true or confirm later, capture, cancel,
+retrieve, list by `created`, search by `metadata['k']:'v'`/status/currency/amount), Refunds,
+balance, PaymentMethods (create from card data or `card[token]=tok_visa`, retrieve, update,
+attach, detach, list), Customers (create, retrieve, update, delete, list, their
+PaymentMethods), SetupIntents (create, confirm, cancel, retrieve), Disputes (list, retrieve,
+update evidence, close; disputes.py), Events and webhook endpoints whose deliveries are signed
+like Stripe's (events.py, webhooks.py). `expand[]=latest_charge` (`data.latest_charge` on lists)
 embeds the charge with its AVS/CVC checks.
 
 Cards: a test PaymentMethod id as `payment_method=pm_card_…` (tokens stand for a card saved with
@@ -40,6 +49,8 @@ Test triggers (number / PaymentMethod → result):
                                            sent (Radar's default "block if CVC fails" rule)
   4000002500003155, 4000002760003184 (pm_card_authenticationRequired),
   4000000000003220 (pm_card_threeDSecure2Required)   requires_action (3-D Secure)
+  4000000000000259 (pm_card_createDispute)           succeeded, then disputed (fraudulent)
+  4000000000002685 / 4000000000001976                disputed: product_not_received / inquiry
   4242424242424241 or any number failing Luhn          incorrect_number (no PaymentIntent made)
   exp_month outside 1-12 / a past month              invalid_expiry_month
   a past exp_year                                    invalid_expiry_year
@@ -58,6 +69,11 @@ Idempotency-Key (POST): the status and body of the first request that started ex
 stored and replayed with `Idempotent-Replayed: true`; the same key with other parameters gets
 400 idempotency_error; validation failures (bad parameters, unknown ids, wrong state) are not
 stored. Keys survive /_sandbox/reset: use fresh keys after a reset.
+
+State: the ledger of PaymentIntents and refunds, the objects (customers, PaymentMethods,
+SetupIntents, disputes, events, webhook endpoints) and the idempotency keys live in the
+sandbox's store (`avnz.gateways.sandbox.store`): memory by default, a SQLite file when built
+inside `store.persisting(...)` as `avnz serve`, `avnz demo` and `avnz sandbox` do.
 
 Faults (`/_sandbox/faults`) hit the answer after the request was processed: after a hang, a
 5xx or a garbled body the PaymentIntent exists, as when a real answer is lost on its way back,
