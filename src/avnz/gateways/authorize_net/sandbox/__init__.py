@@ -325,13 +325,18 @@ class AuthorizeNetSandbox:
     ) -> bool:
         window = int(settings.get("duplicateWindow", DUPLICATE_WINDOW_SECONDS))
         now = clock.now()
+        order_id = str(invoice) if invoice else None
+        # With an invoice number only that order's transactions can match (an indexed read).
+        candidates = (
+            self.ledger.by_order(order_id) if order_id else self.ledger.transactions.values()
+        )
         return any(
             t.kind == kind
             and t.card_last4 == instrument.last4
             and t.amount == amount
-            and t.order_id == (str(invoice) if invoice else None)
+            and t.order_id == order_id
             and (now - t.extra["submitted"]).total_seconds() < window
-            for t in self.ledger.transactions.values()
+            for t in candidates
         )
 
     def referenced(self, request: Mapping[str, Any]) -> SandboxTxn | None:
