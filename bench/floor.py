@@ -123,7 +123,15 @@ def main() -> None:
     target = Target("Floor, PostgreSQL", database_url, args.workers)
     sandbox_port, port = free_port(), free_port()
     sandboxes, base = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{port}"
-    sandbox = [str(BIN / "avnz"), "sandbox", "all", "--port", str(sandbox_port)]
+    sandbox = [
+        str(BIN / "avnz"),
+        "sandbox",
+        "all",
+        "--port",
+        str(sandbox_port),
+        "--state",
+        ":memory:",
+    ]
     server = [
         str(BIN / "python"), "-m", "uvicorn", "--factory", "floor:server_app",
         "--app-dir", str(Path(__file__).parent), "--host", "127.0.0.1", "--port", str(port),

@@ -107,7 +107,9 @@ async def measure(payments: int, sandboxes: str, profile: Path | None, show_sql:
     print(f"\n{payments} payments, one at a time, in process")
     print(f"  latency   {spread(latencies)}")
     print(f"  overhead  {spread(overheads)}  (latency - gateway.latency_ms)")
-    print(f"  CPU       {cpu_ms:.2f} ms per payment in this process (app and client, not sandboxes or DB)")
+    print(
+        f"  CPU       {cpu_ms:.2f} ms per payment in this process (app and client; no sandbox, no DB)"
+    )
     per_payment = {kind: count / payments for kind, count in counter.statements.most_common()}
     total = sum(per_payment.values())
     kinds = ", ".join(f"{kind} {count:.1f}" for kind, count in per_payment.items())
@@ -171,7 +173,7 @@ def main() -> None:
     )
     port = free_port()
     sandboxes = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "avnz"), "sandbox", "all", "--port", str(port)]
+    command = [str(BIN / "avnz"), "sandbox", "all", "--port", str(port), "--state", ":memory:"]
     with (
         serving(command, {**os.environ, "AVNZ_LOG_LEVEL": "WARNING"}, f"{sandboxes}/stripe"),
         tempfile.TemporaryDirectory() as directory,

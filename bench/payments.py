@@ -427,7 +427,7 @@ def main() -> None:
     }
     port = free_port()
     sandboxes = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "avnz"), "sandbox", "all", "--port", str(port)]
+    command = [str(BIN / "avnz"), "sandbox", "all", "--port", str(port), "--state", ":memory:"]
     with serving(command, {**os.environ, "AVNZ_LOG_LEVEL": "WARNING"}, f"{sandboxes}/stripe"):
         for name in args.databases.split(","):
             bench(targets[name], args, sandboxes)

@@ -1,12 +1,14 @@
 """The `avnz` command as a user runs it: real processes, a real port, a fresh data directory."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,10 +27,30 @@ def _env(data_dir: Path) -> dict[str, str]:
     return {**env, "AVNZ_DATA_DIR": str(data_dir)}
 
 
-def _avnz(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _avnz(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [AVNZ, *args], env=_env(data_dir), capture_output=True, text=True, timeout=120, check=False
+        [AVNZ, *args],
+        env=env or _env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+
+
+@contextlib.contextmanager
+def _running(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`avnz *args` as a background process, stopped at the end of the block."""
+    process = subprocess.Popen(
+        [AVNZ, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 def _free_port() -> int:
@@ -138,6 +160,73 @@ def test_serve_over_real_http_with_demo_login(migrated):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_demo_payments_are_refunded_by_the_server_after_a_restart(migrated):
+    """`avnz demo` charges the sandboxes in its own process; the server started afterwards
+    (and again after a restart) finds those payments in the data directory's sandbox file."""
+    port = _free_port()
+    env = {**_env(migrated), "AVNZ_BASE_URL": f"http://127.0.0.1:{port}"}  # where accounts point
+    demo = _avnz(migrated, "demo", "--password", "refund-password", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert (migrated / "sandboxes.sqlite3").exists()
+    with sqlite3.connect(migrated / "avnz.db") as db:
+        chosen = dict(
+            db.execute(
+                "select provider, min(id) from payments where status = 'captured' "
+                "and provider in ('stripe', 'nmi', 'payflow') group by provider"
+            ).fetchall()
+        )
+        held = db.execute(
+            "select min(id) from payments where status = 'authorized' and provider = 'nmi'"
+        ).fetchone()[0]
+    assert set(chosen) == {"stripe", "nmi", "payflow"}
+    for restart in (False, True):
+        base = f"http://127.0.0.1:{port}"
+        with _running(env, "serve", "--port", str(port)) as process:
+            _wait_until_up(f"{base}/health/live", process)
+            login = httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"email": "org.admin@demo.avnz.io", "password": "refund-password"},
+            )
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            for provider, payment_id in chosen.items():
+                refund = httpx.post(
+                    f"{base}/api/v1/payments/{payment_id}/refunds",
+                    json={"amount": 100},
+                    headers={**headers, "Idempotency-Key": f"{provider}-{restart}"},
+                    timeout=30,
+                )
+                assert refund.status_code == 201, (provider, refund.text)
+                assert refund.json()["status"] == "succeeded"
+            if held is not None and not restart:
+                void = httpx.post(
+                    f"{base}/api/v1/payments/{held}/void",
+                    headers={**headers, "Idempotency-Key": "void-held"},
+                    timeout=30,
+                )
+                assert void.status_code == 201, void.text
+
+
+def test_sandbox_command_keeps_its_own_file(tmp_path):
+    state = tmp_path / "mine.sqlite3"
+    for _ in range(2):
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        args = ("sandbox", "nmi", "--port", str(port), "--state", str(state))
+        with _running(_env(tmp_path), *args) as process:
+            _wait_until_up(f"{base}/_sandbox/transactions", process)
+            form = {
+                "security_key": registry.gateway("nmi").sandbox_credentials["security_key"],
+                "type": "sale",
+                "amount": "12.00",
+                "ccnumber": "4111111111111111",
+                "ccexp": "1030",
+            }
+            assert "response=1" in httpx.post(f"{base}/api/transact.php", data=form).text
+            listed = httpx.get(f"{base}/_sandbox/transactions").json()
+    assert len(listed) == 2  # the second run still knew the first one's sale
+    assert not (tmp_path / "sandboxes.sqlite3").exists()  # not the file `avnz serve` uses
 
 
 def test_worker_runs_recurring_housekeeping(migrated):

@@ -22,6 +22,7 @@ from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
 from avnz.gateways import registry as gateways
+from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import api as integrations_api
 from avnz.jobs.worker import Worker
 from avnz.payments import api as payments_api
@@ -121,8 +122,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_pages(app)  # after the JSON handlers it wraps
     app.add_middleware(FlashMiddleware)
     if settings.sandboxes_mounted:
-        # The embedded default: demo accounts charge the local gateways through this same port.
-        app.mount(gateways.SANDBOX_MOUNT, Router(gateways.sandbox_mounts()))
+        # The embedded default: demo accounts charge the local gateways through this same port,
+        # their state in the data directory's file that `avnz demo` writes too.
+        state = sandbox_store.open_store(settings.data_dir / sandbox_store.MOUNTED_FILE)
+        with sandbox_store.persisting(state):
+            app.mount(gateways.SANDBOX_MOUNT, Router(gateways.sandbox_mounts()))
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     async def jwks(runtime: RuntimeDep) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
+from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import definitions
 from avnz.jobs.worker import Worker
 from avnz.payments import demo as demo_payments
@@ -94,21 +95,29 @@ def sandbox(
         str, typer.Option(help="Interface to bind (keep it on loopback).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 9100,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLite file that keeps the sandboxes' transactions across restarts "
+            f"(default: {sandbox_store.STANDALONE_FILE} in the data dir; "
+            f"{sandbox_store.MEMORY} forgets them at exit)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the local gateway sandboxes: `all` at /{gateway}, a single one at /."""
-    configure_logging(get_settings().log_level)
-    if gateway == "all":
-        mounts = gateways.sandbox_mounts()
-        sandbox_app: ASGIApp = Router(mounts)
-    elif gateway in gateways.GATEWAYS:
-        mounts = gateways.sandbox_mounts([gateway])
-        sandbox_app = mounts[0].app
-    else:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if gateway != "all" and gateway not in gateways.GATEWAYS:
         typer.secho(f"avnz: {gateways.UnknownGatewayError(gateway)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2)
+    path = state or str(settings.data_dir / sandbox_store.STANDALONE_FILE)
+    with sandbox_store.persisting(sandbox_store.open_store(path)):
+        mounts = gateways.sandbox_mounts(None if gateway == "all" else [gateway])
+    sandbox_app: ASGIApp = Router(mounts) if gateway == "all" else mounts[0].app
+    typer.echo(f"  state          {path}")
     for mount in mounts:
-        path = mount.path if gateway == "all" else ""
-        typer.echo(f"  {mount.name:<14} http://{host}:{port}{path}")
+        url_path = mount.path if gateway == "all" else ""
+        typer.echo(f"  {mount.name:<14} http://{host}:{port}{url_path}")
     uvicorn.run(sandbox_app, host=host, port=port, log_config=None, access_log=False)
 
 
@@ -187,8 +196,12 @@ def load_demo(
         finally:
             await engine.dispose()
 
+    # The demo's payments go through sandboxes in this process; their state goes to the file
+    # the server's sandboxes read, so the server can capture, void and refund them.
+    state = sandbox_store.open_store(settings.data_dir / sandbox_store.MOUNTED_FILE)
     try:
-        logins, payments_made = asyncio.run(run())
+        with sandbox_store.persisting(state):
+            logins, payments_made = asyncio.run(run())
     except NotMigrated as exc:
         typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None

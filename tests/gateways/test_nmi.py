@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -887,3 +888,35 @@ async def test_logs_never_show_card_data_or_credentials(
     for event in events:
         values = " ".join(str(v) for k, v in event.items() if k != "timestamp")
         assert not re.search(rf"\b{cvv}\b", values)
+
+
+def _transact(url: str, **fields: str) -> dict[str, str]:
+    key = {"security_key": SANDBOX_CREDENTIALS["security_key"]}
+    answer = httpx.post(f"{url}/api/transact.php", data={**key, **fields})
+    return dict(parse_qsl(answer.text, keep_blank_values=True))
+
+
+def test_validate_checks_the_card_and_holds_no_money(url: str) -> None:
+    card = {"ccnumber": VISA, "ccexp": "1030", "cvv": "999", "address1": "888 Main", "zip": "77777"}
+    verified = _transact(url, type="validate", **card)
+    assert (verified["response"], verified["responsetext"], verified["response_code"]) == (
+        "1",
+        "SUCCESS",
+        "100",
+    )
+    assert (verified["avsresponse"], verified["cvvresponse"]) == ("Y", "M")
+    txn_id = verified["transactionid"]
+    for follow_up in ("capture", "void", "refund"):
+        refused = _transact(url, type=follow_up, transactionid=txn_id, amount="1.00")
+        assert refused["response"] == "3", follow_up
+    with_amount = _transact(url, type="validate", amount="5.00", **card)
+    assert with_amount["responsetext"].startswith("Invalid amount")
+    bad_card = _transact(url, type="validate", ccnumber="4111111111111112", ccexp="1030")
+    assert bad_card["responsetext"].startswith("Invalid Credit Card Number")
+
+
+def test_unknown_transactions_get_nmis_documented_text(url: str) -> None:
+    for follow_up in ("void", "capture", "refund"):
+        answer = _transact(url, type=follow_up, transactionid="1234567890")
+        assert answer["response"] == "3"
+        assert re.fullmatch(r"Invalid Transaction ID specified REFID:\d+", answer["responsetext"])

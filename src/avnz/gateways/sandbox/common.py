@@ -1,6 +1,7 @@
-"""What every gateway sandbox shares: an in-memory ledger of the transactions it approved,
-fault injection (slow, hang after receiving, 5xx, malformed body), and control routes under
-`/_sandbox/` that tests and load scripts use over HTTP.
+"""What every gateway sandbox shares: a ledger of the transactions it approved (kept in a
+`store.SandboxStore`: memory, or a SQLite file that outlives the process), fault injection (slow,
+hang after receiving, 5xx, malformed body), and control routes under `/_sandbox/` that tests and
+load scripts use over HTTP. Faults are the process's own and are never stored.
 
 Control routes (JSON):
   POST /_sandbox/faults   {"mode": "slow|hang|error|malformed|none", "delay_ms": 0, "count": null}
@@ -16,14 +17,16 @@ import enum
 import itertools
 import secrets
 import string
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from avnz.gateways.sandbox.store import Codec, MemoryStore, SandboxStore, current
 
 HANG_SECONDS = 3600.0
 
@@ -108,12 +111,35 @@ class SandboxTxn:
         return self.captured - self.refunded
 
 
+def _dump_txn(txn: SandboxTxn) -> dict[str, Any]:
+    return {f.name: getattr(txn, f.name) for f in fields(SandboxTxn)}
+
+
+def _load_txn(data: dict[str, Any]) -> SandboxTxn:
+    return SandboxTxn(**{**data, "state": TxnState(data["state"])})
+
+
+TXN_CODEC: Codec[SandboxTxn] = Codec(_dump_txn, _load_txn, order_key=lambda txn: txn.order_id)
+
+
 @dataclass
 class Ledger:
-    """The sandbox's memory of transactions, so follow-up operations behave like the real thing."""
+    """The sandbox's memory of transactions, so follow-up operations behave like the real thing.
+
+    `transactions` is a dict in memory or a view of the store's file; change a transaction only
+    inside `store.unit()`, which writes it back."""
 
     id_factory: Callable[[], str]
-    transactions: dict[str, SandboxTxn] = field(default_factory=dict)
+    transactions: MutableMapping[str, SandboxTxn] = field(default_factory=dict)
+    store: SandboxStore = field(default_factory=MemoryStore)
+
+    @classmethod
+    def stored(
+        cls, gateway: str, id_factory: Callable[[], str], store: SandboxStore | None = None
+    ) -> "Ledger":
+        """The ledger of `gateway` in `store` (default: the store in effect, `store.current`)."""
+        chosen = store or current()
+        return cls(id_factory, chosen.records(gateway, "transactions", TXN_CODEC), chosen)
 
     def add(self, txn: SandboxTxn) -> SandboxTxn:
         self.transactions[txn.id] = txn
@@ -123,10 +149,17 @@ class Ledger:
         return self.transactions.get(txn_id)
 
     def by_order(self, order_id: str) -> list[SandboxTxn]:
+        indexed = getattr(self.transactions, "by_order_key", None)
+        if indexed is not None:
+            found: list[SandboxTxn] = indexed(order_id)
+            return found
         return [t for t in self.transactions.values() if t.order_id == order_id]
 
     def new_id(self) -> str:
-        return self.id_factory()
+        """A fresh id; one a restarted or other process already used is skipped."""
+        while (txn_id := self.id_factory()) in self.transactions:
+            pass
+        return txn_id
 
 
 def numeric_ids(start: int = 2_000_000_000) -> Callable[[], str]:
@@ -166,12 +199,15 @@ def control_routes(state: SandboxState) -> list[BaseRoute]:
         return JSONResponse({"mode": state.faults.mode.value, "count": state.faults.count})
 
     async def reset(_request: Request) -> Response:
-        state.ledger.transactions.clear()
+        with state.ledger.store.unit():
+            state.ledger.transactions.clear()
         state.faults.set(FaultMode.NONE)
         return JSONResponse({"reset": True})
 
     async def transactions(_request: Request) -> Response:
-        return JSONResponse([asdict(t) for t in state.ledger.transactions.values()])
+        with state.ledger.store.unit():
+            listed = [asdict(t) for t in state.ledger.transactions.values()]
+        return JSONResponse(jsonable(listed))
 
     return [
         Route("/_sandbox/faults", set_faults, methods=["POST"]),
@@ -244,9 +280,20 @@ def sandbox_app(
     if settle is not None:
 
         async def settle_batch(_request: Request) -> Response:
-            return JSONResponse({"settled": settle()})
+            with state.ledger.store.unit():
+                settled = settle()
+            return JSONResponse({"settled": settled})
 
         controls.append(Route("/_sandbox/settle", settle_batch, methods=["POST"]))
     app = Starlette(routes=[*controls, *routes])
     app.state.sandbox = state
     return app
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with datetimes as ISO strings, for a JSON answer."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value

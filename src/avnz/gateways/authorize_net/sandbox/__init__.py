@@ -1,5 +1,7 @@
-"""Authorize.Net sandbox: the JSON API at `POST /xml/v1/request.api`, answered as the real
-sandbox (an account in Live Mode) answers it, so a connector only swaps its base URL.
+"""Authorize.Net sandbox: the API at `POST /xml/v1/request.api`, answered as the real sandbox
+(an account in Live Mode) answers it, so a connector only swaps its base URL. A request in XML
+(an XML content type, or a body that starts with `<`: what the official SDKs send) is answered in
+XML, one in JSON in JSON (`xmlwire.py`). Approved card payments carry a `networkTransId`.
 
 Credentials: SANDBOX_CREDENTIALS, i.e. API Login ID `avnzSandbox` and Transaction Key
 `SandboxKey000001`, unless create_app() is given others. Any other pair gets E00007.
@@ -92,16 +94,30 @@ from avnz.gateways.authorize_net.sandbox.wire import (
     transaction_detail,
     transaction_document,
 )
+from avnz.gateways.authorize_net.sandbox.xmlwire import (
+    XmlRefused,
+    looks_like_xml,
+    read_xml,
+    xml_answer,
+)
 from avnz.gateways.sandbox.common import (
     Ledger,
     SandboxState,
     SandboxTxn,
     TxnState,
+    alnum_ids,
     auth_code,
     gateway_endpoint,
     numeric_ids,
     sandbox_app,
 )
+from avnz.gateways.sandbox.store import SandboxStore
+
+
+def network_trans_id() -> str:
+    """A card network's transaction id as Authorize.Net passes it on: 15 upper-case
+    alphanumerics (Visa's Transaction Identifier has this shape)."""
+    return alnum_ids(length=15)()
 
 
 class AuthorizeNetSandbox:
@@ -126,9 +142,18 @@ class AuthorizeNetSandbox:
     # --- HTTP ------------------------------------------------------------------------------
 
     async def api(self, request: Request) -> Response:
+        body = await request.body()
+        as_xml = looks_like_xml(body, request.headers.get("content-type", ""))
+        with self.ledger.store.unit():
+            method, document = self.respond(body, as_xml)
+        return xml_answer(method, document) if as_xml else answer(document)
+
+    def respond(self, body: bytes, as_xml: bool) -> tuple[str | None, dict[str, Any]]:
+        """(the request's method name if it could be read, the answer document)."""
         ref_id: str | None = None
+        method: str | None = None
         try:
-            method, content = self.method_of(await request.body())
+            method, content = self.method_of(body, as_xml)
             ref_id = content.get("refId")
             if (problem := sequence_problem(method, content)) is not None:
                 raise RequestError("E00003", problem)
@@ -139,7 +164,7 @@ class AuthorizeNetSandbox:
         if ref_id is not None:  # echoed just before `messages`, as the gateway does
             messages = document.pop("messages")
             document = {**document, "refId": ref_id, "messages": messages}
-        return answer(document)
+        return method, document
 
     def settle(self) -> int:
         """The daily batch: every unsettled transaction but open authorizations settles."""
@@ -152,10 +177,10 @@ class AuthorizeNetSandbox:
             txn.extra[SETTLED_KEY] = True
         return len(batch)
 
-    def method_of(self, body: bytes) -> tuple[str, dict[str, Any]]:
+    def method_of(self, body: bytes, as_xml: bool) -> tuple[str, dict[str, Any]]:
         try:
-            document = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            document = read_xml(body) if as_xml else json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError, XmlRefused):
             raise RequestError("E00003", "An error occurred while parsing the request.") from None
         if not (isinstance(document, dict) and len(document) == 1):
             raise RequestError("E00003", "The request must have exactly one root element.")
@@ -236,6 +261,8 @@ class AuthorizeNetSandbox:
             self.ledger.add(txn)
         decided.account_number = masked(instrument.last4)
         decided.account_type = instrument.account_type
+        if decided.response_code in ("1", "4") and not instrument.echeck:
+            decided.network_trans_id = txn.extra["network_trans_id"] = network_trans_id()
         return decided
 
     def decide(
@@ -298,13 +325,18 @@ class AuthorizeNetSandbox:
     ) -> bool:
         window = int(settings.get("duplicateWindow", DUPLICATE_WINDOW_SECONDS))
         now = clock.now()
+        order_id = str(invoice) if invoice else None
+        # With an invoice number only that order's transactions can match (an indexed read).
+        candidates = (
+            self.ledger.by_order(order_id) if order_id else self.ledger.transactions.values()
+        )
         return any(
             t.kind == kind
             and t.card_last4 == instrument.last4
             and t.amount == amount
-            and t.order_id == (str(invoice) if invoice else None)
+            and t.order_id == order_id
             and (now - t.extra["submitted"]).total_seconds() < window
-            for t in self.ledger.transactions.values()
+            for t in candidates
         )
 
     def referenced(self, request: Mapping[str, Any]) -> SandboxTxn | None:
@@ -435,9 +467,12 @@ class AuthorizeNetSandbox:
         }
 
 
-def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
-    """A fresh Authorize.Net sandbox that accepts `credentials` (default SANDBOX_CREDENTIALS)."""
-    state = SandboxState(ledger=Ledger(numeric_ids(40_000_000_000)))
+def create_app(
+    credentials: Mapping[str, str] | None = None, *, store: SandboxStore | None = None
+) -> Starlette:
+    """An Authorize.Net sandbox that accepts `credentials` (default SANDBOX_CREDENTIALS), its
+    ledger kept in `store` (default: the one in effect, `store.current()`)."""
+    state = SandboxState(ledger=Ledger.stored("authorize_net", numeric_ids(40_000_000_000), store))
     gateway = AuthorizeNetSandbox(state, credentials or SANDBOX_CREDENTIALS)
     routes: list[BaseRoute] = [
         Route(API_PATH, gateway_endpoint(state, gateway.api), methods=["POST"])

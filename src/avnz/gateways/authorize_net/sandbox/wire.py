@@ -47,6 +47,7 @@ class Answer:
     account_number: str = ""
     account_type: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    network_trans_id: str = ""  # the card network's id of an approved authorization
 
     @property
     def response_code(self) -> str:
@@ -262,6 +263,8 @@ def transaction_document(decided: Answer) -> dict[str, Any]:
         "transHashSha2": "",
         "SupplementalDataQualificationIndicator": 0,
     }
+    if decided.network_trans_id:
+        response["networkTransId"] = decided.network_trans_id
     approved = code == "1" or code == "4"
     messages = (
         ok_messages() if approved else error_messages("E00027", "The transaction was unsuccessful.")
@@ -277,6 +280,8 @@ def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
         "transId": txn.id,
         "refTransId": txn.parent_id,
         "submitTimeUTC": txn.extra["submitted"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        # The sandbox's merchant is on UTC; the gateway reports the merchant's local time too.
+        "submitTimeLocal": txn.extra["submitted"].strftime("%Y-%m-%dT%H:%M:%S.%f"),
         "transactionType": txn.kind,
         "transactionStatus": status_of(txn),
         "responseCode": int(response_code),
@@ -291,6 +296,7 @@ def transaction_detail(txn: SandboxTxn) -> dict[str, Any]:
         "payment": payment_detail(txn),
         "product": "Card Not Present",
         "marketType": "eCommerce",
+        "networkTransId": txn.extra.get("network_trans_id"),
     }
     return {key: value for key, value in detail.items() if value is not None}
 

@@ -75,6 +75,7 @@ from avnz.gateways.sandbox.common import (
     gateway_endpoint,
     sandbox_app,
 )
+from avnz.gateways.sandbox.store import TEXT_CODEC, SandboxStore
 
 
 class PayflowPilot:
@@ -85,7 +86,7 @@ class PayflowPilot:
         self.credentials = dict(credentials)
         # X-VPS-REQUEST-ID → PNREF of the first answer; a reset ledger forgets the PNREF, and
         # with it the replay.
-        self.request_ids: dict[str, str] = {}
+        self.request_ids = state.ledger.store.records("payflow", "request_ids", TEXT_CODEC)
         self.handlers: dict[str, Callable[[dict[str, str]], SandboxTxn]] = {
             "S": lambda fields: self._payment("S", fields),
             "A": lambda fields: self._payment("A", fields),
@@ -389,18 +390,23 @@ def encode_reply(reply: Mapping[str, str], tagged: bool) -> str:
     return encode_nvp(reply)
 
 
-def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
-    """The sandbox app: `POST /` speaks Payflow NVP; `/_sandbox/*` controls faults and state."""
-    state = SandboxState(ledger=Ledger(id_factory=alnum_ids(prefix="E", length=11)))
+def create_app(
+    credentials: Mapping[str, str] | None = None, *, store: SandboxStore | None = None
+) -> Starlette:
+    """The sandbox app: `POST /` speaks Payflow NVP; `/_sandbox/*` controls faults and state
+    (kept in `store`, by default the one in effect: `store.current()`)."""
+    state = SandboxState(ledger=Ledger.stored("payflow", alnum_ids(prefix="E", length=11), store))
     pilot = PayflowPilot(state, credentials or SANDBOX_CREDENTIALS)
 
     async def transact(request: Request) -> Response:
-        try:
-            fields = parse_nvp((await request.body()).decode("utf-8"))
-        except ValueError:
-            reply = Refused(7, "the body is not name-value pairs").reply(pilot.ledger.new_id())
-        else:
-            reply = pilot.answer(fields, request.headers.get("X-VPS-REQUEST-ID"))
+        body = await request.body()
+        with state.ledger.store.unit():
+            try:
+                fields = parse_nvp(body.decode("utf-8"))
+            except ValueError:
+                reply = Refused(7, "the body is not name-value pairs").reply(pilot.ledger.new_id())
+            else:
+                reply = pilot.answer(fields, request.headers.get("X-VPS-REQUEST-ID"))
         tagged = request.headers.get("PAYPAL-NVP", "").upper() == "Y"
         return Response(encode_reply(reply, tagged), media_type="text/namevalue")
 

@@ -1,37 +1,41 @@
-"""One call to the Stripe sandbox: the API key check, idempotency replay, Stripe-shaped errors
-and the typed reading of form parameters (amounts, currencies, cards).
+"""One call to the Stripe sandbox, in Stripe's order: the API key (before the route is even
+looked at, so an unknown path with a bad key is 401), the `Stripe-Version` header, the route
+(Stripe's 404 JSON for an unknown one), unknown parameters (400 `parameter_unknown`), then the
+handler inside one store unit with idempotency replay, and the webhooks of what it did, sent
+after the answer; and the typed reading of form parameters (amounts, currencies, cards).
 """
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from stdnum import luhn
 
 from avnz.core import clock
 from avnz.gateways.sandbox.common import FaultMode, SandboxState, gateway_endpoint
+from avnz.gateways.sandbox.store import JSON_CODEC
 from avnz.gateways.stripe.payloads import API_VERSION, stripe_exponent
 from avnz.gateways.stripe.sandbox.tables import (
-    BRANDS,
     MAXIMUM_AMOUNT,
-    MESSAGES,
     MINIMUM_AMOUNT,
-    PAYMENT_METHODS,
-    RAW_CARDS_REFUSED,
     SYMBOLS,
     request_ids,
 )
+from avnz.gateways.stripe.sandbox.webhooks import Delivery, deliver, deliveries, new_event
+
+DOCS = "https://stripe.com/docs"
+CHARGES_REMOVED = "2022-11-15"  # the API version that replaced `charges` with `latest_charge`
 
 
 class StripeApiError(Exception):
@@ -51,7 +55,8 @@ class StripeApiError(Exception):
         stored: bool = False,
     ) -> None:
         super().__init__(message)
-        optional = {"code": code, "decline_code": decline_code, "param": param}
+        doc_url = f"{DOCS}/error-codes/{code.replace('_', '-')}" if code else None
+        optional = {"code": code, "decline_code": decline_code, "param": param, "doc_url": doc_url}
         self.status = status
         self.body = {
             "error": {
@@ -97,94 +102,146 @@ class Params:
 class Call:
     params: Params
     path: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class CardInput:
-    """The card of one request; the full number never leaves this object."""
-
-    number: str
-    exp_month: int
-    exp_year: int
-    cvc_sent: bool
-    line1_sent: bool
-    postal_sent: bool
-
-    def details(self) -> dict[str, Any]:
-        brand = next((name for prefix, name in BRANDS if self.number.startswith(prefix)), "unknown")
-        return {
-            "brand": brand,
-            "last4": self.number[-4:],
-            "exp_month": self.exp_month,
-            "exp_year": self.exp_year,
-            "funding": "credit",
-            "country": "US",
-        }
-
-
-@dataclass
-class Stored:
-    fingerprint: str
-    status: int
-    body: Any
+    api_version: str = API_VERSION  # the Stripe-Version the request asked for
+    emitted: list[dict[str, Any]] = field(default_factory=list)  # events this call caused
 
 
 @dataclass
 class StripeSandbox:
+    """One Stripe account's sandbox: its records live in `state.ledger.store`."""
+
     state: SandboxState
     api_key: str
     allow_raw_cards: bool = True
-    idempotency: dict[str, Stored] = field(default_factory=dict)
+    webhook_tolerance: int = 300
+
+    def records(self, namespace: str) -> MutableMapping[str, dict[str, Any]]:
+        """The JSON records of `namespace` (customers, idempotency keys, ...) in the store."""
+        return self.state.ledger.store.records("stripe", namespace, JSON_CODEC)
+
+    @property
+    def idempotency(self) -> MutableMapping[str, dict[str, Any]]:
+        """Idempotency-Key -> {fingerprint, status, body} of the first executed request."""
+        return self.records("idempotency")
 
 
 Handler = Callable[[StripeSandbox, Call], dict[str, Any]]
+Answer = tuple[int, Any, bool, list[Delivery]]
 
 
 # --- HTTP plumbing ----------------------------------------------------------------------------
 
+VERSION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?")
 
-def route(sandbox: StripeSandbox, path: str, method: str, handler: Handler) -> Route:
-    """The route of one API endpoint, served through the sandbox's fault injection."""
+
+def route(
+    sandbox: StripeSandbox, path: str, method: str, handler: Handler, allowed: Collection[str]
+) -> Route:
+    """The route of one API endpoint taking the top-level parameters `allowed` (plus `expand`),
+    served through the sandbox's fault injection."""
+    names = frozenset({*allowed, "expand"})
 
     async def endpoint(request: Request) -> Response:
-        return await _answer(sandbox, request, handler)
+        return await _answer(sandbox, request, handler, names)
 
     # Every fault strikes the answer after Stripe acted on the request.
     faulted = gateway_endpoint(sandbox.state, endpoint, processed_first=frozenset(FaultMode))
     return Route(path, faulted, methods=[method])
 
 
-async def _answer(sandbox: StripeSandbox, request: Request, handler: Handler) -> Response:
+def unknown_route(sandbox: StripeSandbox) -> Route:
+    """The last route: any other path or method, answered only once the key is good."""
+
+    def unrecognized(_sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+        raise StripeApiError(
+            404,
+            "invalid_request_error",
+            f"Unrecognized request URL ({call.path['method']}: {call.path['url'][:80]}). Please "
+            "see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+        )
+
+    async def endpoint(request: Request) -> Response:
+        return await _answer(sandbox, request, unrecognized, None)
+
+    return Route("/{rest:path}", endpoint, methods=["GET", "POST", "DELETE", "PUT", "PATCH"])
+
+
+async def _answer(
+    sandbox: StripeSandbox, request: Request, handler: Handler, allowed: frozenset[str] | None
+) -> Response:
     raw = (await request.body()).decode("utf-8", "replace")
-    query = raw if request.method == "POST" else request.url.query
-    call = Call(Params(parse_qsl(query, keep_blank_values=True)), request.path_params)
     problem = _auth_problem(sandbox.api_key, request.headers.get("authorization"))
+    version = request.headers.get("stripe-version") or API_VERSION
+    if not VERSION_PATTERN.fullmatch(version):
+        problem = problem or invalid_request(f"Invalid Stripe API version: {version[:40]}")
+        version = API_VERSION
     if problem is not None:
-        return _json(problem.body, problem.status)
+        return _json(problem.body, problem.status, version)
+    query = raw if request.method == "POST" else request.url.query
+    params = Params(parse_qsl(query, keep_blank_values=True))
+    where = {"method": request.method, "url": request.url.path}
+    call = Call(params, request.path_params if allowed is not None else where, version)
+    unknown = None if allowed is None else _unknown_parameter(params, allowed)
+    if unknown is not None:
+        return _json(unknown.body, unknown.status, version)
     key = request.headers.get("idempotency-key") if request.method == "POST" else None
-    if key is None:
-        status, body, _ = _execute(sandbox, handler, call)
-        return _json(body, status)
-    return _idempotent(
-        sandbox, key, _fingerprint(request, call), lambda: _execute(sandbox, handler, call)
-    )
+    with sandbox.state.ledger.store.unit():
+        if key is None:
+            status, body, _, sending = _execute(sandbox, handler, call)
+            replayed = False
+        else:
+            run = functools.partial(_execute, sandbox, handler, call)
+            status, body, sending, replayed = _idempotent(
+                sandbox, key, _fingerprint(request, call), run
+            )
+    task = BackgroundTask(deliver, sending) if sending else None
+    return _json(versioned(body, version), status, version, replayed=replayed, background=task)
 
 
-def _execute(sandbox: StripeSandbox, handler: Handler, call: Call) -> tuple[int, Any, bool]:
+def _unknown_parameter(params: Params, allowed: frozenset[str]) -> StripeApiError | None:
+    for key, _ in params.pairs:
+        root = key.partition("[")[0]
+        if root not in allowed:
+            return invalid_request(
+                f"Received unknown parameter: {root[:60]}", code="parameter_unknown", param=root
+            )
+    return None
+
+
+def _execute(sandbox: StripeSandbox, handler: Handler, call: Call) -> Answer:
+    endpoints = sandbox.records("webhook_endpoints")
     try:
-        return 200, handler(sandbox, call), True
+        body = handler(sandbox, call)
     except StripeApiError as error:
-        return error.status, error.body, error.stored
+        # A stored error (a decline) happened; a refused request did nothing to tell anyone.
+        emitted = call.emitted if error.stored else []
+        return error.status, error.body, error.stored, deliveries(endpoints.values(), emitted)
+    return 200, body, True, deliveries(endpoints.values(), call.emitted)
+
+
+def emit(
+    sandbox: StripeSandbox,
+    call: Call,
+    kind: str,
+    obj: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record the event `kind` about `obj` (GET /v1/events finds it) and queue its webhooks."""
+    created = int(clock.now().timestamp())
+    event = new_event(kind, obj, previous, call.api_version, created)
+    sandbox.records("events")[event["id"]] = event
+    call.emitted.append(event)
+    return event
 
 
 def _idempotent(
-    sandbox: StripeSandbox, key: str, fingerprint: str, run: Callable[[], tuple[int, Any, bool]]
-) -> Response:
+    sandbox: StripeSandbox, key: str, fingerprint: str, run: Callable[[], Answer]
+) -> tuple[int, Any, list[Delivery], bool]:
     if len(key) > 255:
         error = invalid_request("Idempotency-Key must be at most 255 characters long.")
-        return _json(error.body, error.status)
+        return error.status, error.body, [], False
     stored = sandbox.idempotency.get(key)
-    if stored is not None and stored.fingerprint != fingerprint:
+    if stored is not None and stored["fingerprint"] != fingerprint:
         error = StripeApiError(
             400,
             "idempotency_error",
@@ -192,13 +249,13 @@ def _idempotent(
             f"first used with. Try using a key other than '{key}' if you meant to execute a "
             "different request.",
         )
-        return _json(error.body, error.status)
+        return error.status, error.body, [], False
     if stored is not None:
-        return _json(stored.body, stored.status, replayed=True)
-    status, body, keep = run()
+        return int(stored["status"]), stored["body"], [], True
+    status, body, keep, sending = run()
     if keep:
-        sandbox.idempotency[key] = Stored(fingerprint, status, body)
-    return _json(body, status)
+        sandbox.idempotency[key] = {"fingerprint": fingerprint, "status": status, "body": body}
+    return status, body, sending, False
 
 
 def _fingerprint(request: Request, call: Call) -> str:
@@ -206,11 +263,41 @@ def _fingerprint(request: Request, call: Call) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _json(body: Any, status: int, *, replayed: bool = False) -> Response:
-    headers = {"Request-Id": request_ids(), "Stripe-Version": API_VERSION}
+def _json(
+    body: Any,
+    status: int,
+    version: str,
+    *,
+    replayed: bool = False,
+    background: BackgroundTask | None = None,
+) -> Response:
+    request_id = request_ids()
+    headers = {"Request-Id": request_id, "Stripe-Version": version}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(body, status_code=status, headers=headers)
+    if status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
+        log_url = f"https://dashboard.stripe.com/test/logs/{request_id}"
+        body = {"error": {**body["error"], "request_log_url": log_url}}
+    return JSONResponse(body, status_code=status, headers=headers, background=background)
+
+
+def versioned(body: Any, version: str) -> Any:
+    """`body` as API `version` shapes it: before 2022-11-15 a PaymentIntent lists its charges
+    (`charges`) where later versions name the latest one (`latest_charge`)."""
+    if version >= CHARGES_REMOVED or not isinstance(body, dict):
+        return body
+    if body.get("object") == "payment_intent":
+        latest = body.get("latest_charge")
+        charges = [latest] if isinstance(latest, dict) else []
+        url = f"/v1/charges?payment_intent={body['id']}"
+        listed = {"object": "list", "data": charges, "has_more": False, "url": url}
+        return {k: v for k, v in body.items() if k != "latest_charge"} | {"charges": listed}
+    if isinstance(body.get("data"), list):
+        return {**body, "data": [versioned(item, version) for item in body["data"]]}
+    if isinstance(body.get("error"), dict) and "payment_intent" in body["error"]:
+        intent = versioned(body["error"]["payment_intent"], version)
+        return {"error": {**body["error"], "payment_intent": intent}}
+    return body
 
 
 def _auth_problem(api_key: str, header: str | None) -> StripeApiError | None:
@@ -318,86 +405,38 @@ def display_amount(amount: int, currency: str) -> str:
     return f"{symbol}{major:,}"
 
 
-def card_param(sandbox: StripeSandbox, params: Params) -> CardInput | None:
-    """The card of a request (test PaymentMethod or raw card data), None when it has none."""
-    token = params.get("payment_method")
-    has_data = params.has_prefix("payment_method_data[")
-    if token and has_data:
-        raise invalid_request(
-            "You cannot specify both payment_method and payment_method_data.",
-            param="payment_method_data",
-        )
-    if token:
-        return _token_card(token)
-    return _raw_card(sandbox, params) if has_data else None
-
-
-def _token_card(token: str) -> CardInput:
-    number = PAYMENT_METHODS.get(token)
-    if number is None:
-        raise invalid_request(
-            f"No such PaymentMethod: '{token[:40]}'",
-            code="resource_missing",
-            param="payment_method",
-        )
-    # A saved PaymentMethod was created with CVC and billing address: every check runs.
-    year = clock.now().year + 3
-    return CardInput(number, 12, year, cvc_sent=True, line1_sent=True, postal_sent=True)
-
-
-def _raw_card(sandbox: StripeSandbox, params: Params) -> CardInput:
-    if not sandbox.allow_raw_cards:
-        raise StripeApiError(402, "invalid_request_error", RAW_CARDS_REFUSED)
-    if params.get("payment_method_data[type]") != "card":
-        raise invalid_request(
-            "Invalid payment_method_data[type]: must be card.", param="payment_method_data[type]"
-        )
-    card = params.prefixed("payment_method_data[card]")
-    address = params.prefixed("payment_method_data[billing_details][address]")
-    number = re.sub(r"[\s-]", "", card.get("number", ""))
-    month, year = _digits(card.get("exp_month")), _digits(card.get("exp_year"))
-    cvc = card.get("cvc")
-    failure = _card_data_error(number, month, year, cvc, clock.now())
-    if failure is not None:
-        code, part = failure
-        raise StripeApiError(
-            402,
-            "card_error",
-            MESSAGES[code],
-            code=code,
-            param=f"payment_method_data[card][{part}]",
-        )
-    return CardInput(
-        number,
-        month or 0,
-        year or 0,
-        cvc_sent=bool(cvc),
-        line1_sent=bool(address.get("line1")),
-        postal_sent=bool(address.get("postal_code")),
+def missing(kind: str, object_id: str, param: str) -> StripeApiError:
+    """Stripe's 404 for an id that names nothing: `No such <kind>: '<id>'`."""
+    return StripeApiError(
+        404,
+        "invalid_request_error",
+        f"No such {kind}: '{object_id[:60]}'",
+        code="resource_missing",
+        param=param,
     )
 
 
-def _digits(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+def find_record(sandbox: StripeSandbox, namespace: str, object_id: str, param: str) -> Any:
+    """The record `object_id` of `namespace` (`customers` names a `customer`), or Stripe's 404."""
+    found = sandbox.records(namespace).get(object_id)
+    if found is None:
+        raise missing(namespace.removesuffix("s"), object_id, param)
+    return found
 
 
-def _card_data_error(
-    number: str, month: int | None, year: int | None, cvc: str | None, today: datetime
-) -> tuple[str, str] | None:
-    """The first card data error Stripe reports when creating the PaymentMethod, if any."""
-    expired_month = year == today.year and month is not None and month < today.month
-    problems = (
-        (
-            not (number.isdigit() and 12 <= len(number) <= 19 and luhn.is_valid(number)),
-            "incorrect_number",
-            "number",
-        ),
-        (
-            month is None or not 1 <= month <= 12 or expired_month,
-            "invalid_expiry_month",
-            "exp_month",
-        ),
-        (year is None or year < today.year, "invalid_expiry_year", "exp_year"),
-        (cvc is not None and not re.fullmatch(r"\d{3,4}", cvc), "invalid_cvc", "cvc"),
-    )
-    return next(((code, part) for failed, code, part in problems if failed), None)
+def live_customer(sandbox: StripeSandbox, customer_id: str, param: str) -> dict[str, Any]:
+    """The customer `customer_id` unless it is unknown or deleted (Stripe's 404 then)."""
+    customer: dict[str, Any] = find_record(sandbox, "customers", customer_id, param)
+    if customer.get("deleted"):
+        raise missing("customer", customer_id, param)
+    return customer
+
+
+def listing(url: str, items: list[dict[str, Any]], params: Params) -> dict[str, Any]:
+    """A list object of `items` (newest first) after `starting_after`, at most `limit` long."""
+    limit = min(max(int_param(params, "limit") or 10, 1), 100)
+    after = params.get("starting_after")
+    if after:
+        ids = [item["id"] for item in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": url}

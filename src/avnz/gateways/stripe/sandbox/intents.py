@@ -1,5 +1,6 @@
-"""PaymentIntents in the Stripe sandbox: create and confirm, capture, cancel, retrieve, list and
-search, with the charge each one carries. State changes only through these handlers.
+"""PaymentIntents in the Stripe sandbox: create and confirm (at once or later), capture,
+cancel, retrieve, list and search, with the charge each one carries, and the webhook events of
+each change. State changes only through these handlers.
 """
 
 import re
@@ -11,17 +12,28 @@ from avnz.core import clock
 from avnz.gateways.sandbox.common import SandboxTxn, auth_code
 from avnz.gateways.stripe.sandbox.calls import (
     Call,
-    CardInput,
     Params,
     StripeApiError,
     StripeSandbox,
-    card_param,
     check_amount,
     currency_param,
+    emit,
     int_param,
     invalid_request,
+    live_customer,
+    missing,
     positive,
 )
+from avnz.gateways.stripe.sandbox.cards import (
+    ERROR_PARAMS,
+    CardInput,
+    attach,
+    card_param,
+    method_card,
+    trigger_key,
+    trigger_number,
+)
+from avnz.gateways.stripe.sandbox.disputes import open_dispute
 from avnz.gateways.stripe.sandbox.tables import (
     APPROVE,
     CANCELABLE,
@@ -35,7 +47,6 @@ from avnz.gateways.stripe.sandbox.tables import (
     TRIGGERS,
     Trigger,
     charge_ids,
-    method_ids,
 )
 
 
@@ -51,6 +62,7 @@ def create_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
             "Invalid capture_method: must be one of automatic, automatic_async, or manual",
             param="capture_method",
         )
+    customer = _customer(sandbox, params)
     card = card_param(sandbox, params)
     confirm = params.get("confirm") == "true"
     if confirm and card is None:
@@ -59,11 +71,43 @@ def create_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
             code="payment_intent_unexpected_state",
         )
     txn = sandbox.state.ledger.add(_new_intent(sandbox, params, amount, currency, card))
-    txn.extra["capture_method"] = capture_method
+    txn.extra |= {"capture_method": capture_method, "customer": customer}
+    emit(sandbox, call, "payment_intent.created", _intent_json(txn, set()))
     # The PaymentIntent exists before the card runs: a declined one stays in the ledger.
     if confirm and card is not None:
-        _confirm(txn, card)
+        _confirm(sandbox, call, txn, card)
     return _intent_json(txn, params.expand())
+
+
+def confirm_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
+    """POST /v1/payment_intents/{intent}/confirm, optionally with the payment method."""
+    txn = find_intent(sandbox, call.path["intent"])
+    _require_status(
+        txn, ("requires_payment_method", "requires_confirmation", "requires_action"), "confirmed"
+    )
+    card = card_param(sandbox, call.params) or _intent_card(sandbox, txn)
+    if card is None:
+        raise invalid_request(
+            "You cannot confirm this PaymentIntent because it's missing a payment method.",
+            code="payment_intent_unexpected_state",
+        )
+    txn.card_last4 = card.last4
+    txn.extra |= {"payment_method": card.method_id, "card": card.details()}
+    txn.extra["last_payment_error"] = txn.extra["next_action"] = None
+    _confirm(sandbox, call, txn, card)
+    return _intent_json(txn, call.params.expand())
+
+
+def _intent_card(sandbox: StripeSandbox, txn: SandboxTxn) -> CardInput | None:
+    method_id = txn.extra.get("payment_method")
+    return method_card(sandbox, method_id) if method_id else None
+
+
+def _customer(sandbox: StripeSandbox, params: Params) -> str | None:
+    customer_id = params.get("customer")
+    if not customer_id:
+        return None
+    return str(live_customer(sandbox, customer_id, "customer")["id"])
 
 
 def _new_intent(
@@ -78,7 +122,7 @@ def _new_intent(
         currency=currency,
         state=STATUS_STATE[status],
         order_id=metadata.get("order_id"),
-        card_last4=card.number[-4:] if card else None,
+        card_last4=card.last4 if card else None,
         extra={
             "status": status,
             "created": int(clock.now().timestamp()),
@@ -86,31 +130,47 @@ def _new_intent(
             "metadata": metadata,
             "description": params.get("description"),
             "statement_descriptor_suffix": params.get("statement_descriptor_suffix"),
-            "payment_method": method_ids() if card else None,
+            "payment_method": card.method_id if card else None,
             "card": card.details() if card else None,
+            "setup_future_usage": params.get("setup_future_usage"),
             "amount_capturable": 0,
         },
     )
 
 
-def _confirm(txn: SandboxTxn, card: CardInput) -> None:
+def _confirm(sandbox: StripeSandbox, call: Call, txn: SandboxTxn, card: CardInput) -> None:
     """Run the card: approve, ask for 3-D Secure, or decline (raising Stripe's 402)."""
     trigger = TRIGGERS.get(card.number, APPROVE)
+    txn.extra["trigger"] = trigger_key(card.number)  # never the number itself
     if trigger.requires_action:
         _set_status(txn, "requires_action")
         txn.extra["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
+        emit(sandbox, call, "payment_intent.requires_action", _intent_json(txn, set()))
         return
     failure = _failure(card, trigger)
     txn.extra["charge"] = _new_charge(card, trigger, failure)
     if failure is not None:
-        _decline(txn, *failure)
+        _decline(sandbox, call, txn, *failure)
     txn.auth_code = auth_code()
+    customer = txn.extra.get("customer")
+    if customer and txn.extra.get("setup_future_usage") and card.method_id:
+        attach(sandbox, card.method_id, customer, call)
+    emit(sandbox, call, "charge.succeeded", charge_json(txn))
     if txn.extra["capture_method"] == "manual":
         txn.extra["amount_capturable"] = txn.amount
         _set_status(txn, "requires_capture")
+        emit(sandbox, call, "payment_intent.amount_capturable_updated", _intent_json(txn, set()))
     else:
         txn.captured = txn.amount
         _set_status(txn, "succeeded")
+        emit(sandbox, call, "payment_intent.succeeded", _intent_json(txn, set()))
+        _disputed(sandbox, call, txn, trigger)
+
+
+def _disputed(sandbox: StripeSandbox, call: Call, txn: SandboxTxn, trigger: Trigger) -> None:
+    """A dispute test card is disputed as soon as its charge is captured."""
+    if trigger.dispute is not None:
+        txn.extra["dispute"] = open_dispute(sandbox, call, txn, trigger)
 
 
 def _failure(card: CardInput, trigger: Trigger) -> tuple[str, str | None] | None:
@@ -166,8 +226,11 @@ def _outcome(trigger: Trigger, failure: tuple[str, str | None] | None) -> dict[s
     }
 
 
-def _decline(txn: SandboxTxn, code: str, decline_code: str | None) -> NoReturn:
+def _decline(
+    sandbox: StripeSandbox, call: Call, txn: SandboxTxn, code: str, decline_code: str | None
+) -> NoReturn:
     charge_id = txn.extra["charge"]["id"]
+    param = ERROR_PARAMS.get(code)
     error = {
         "type": "card_error",
         "code": code,
@@ -175,9 +238,13 @@ def _decline(txn: SandboxTxn, code: str, decline_code: str | None) -> NoReturn:
         "charge": charge_id,
         "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
         **({"decline_code": decline_code} if decline_code else {}),
+        **({"param": param} if param else {}),
+        "payment_method": {"id": txn.extra["payment_method"], "object": "payment_method"},
     }
     txn.extra["last_payment_error"] = error
     _set_status(txn, "requires_payment_method")
+    emit(sandbox, call, "charge.failed", charge_json(txn))
+    emit(sandbox, call, "payment_intent.payment_failed", _intent_json(txn, set()))
     # A decline is an executed request: Stripe stores it under the Idempotency-Key.
     raise StripeApiError(
         402,
@@ -185,7 +252,12 @@ def _decline(txn: SandboxTxn, code: str, decline_code: str | None) -> NoReturn:
         error["message"],
         code=code,
         decline_code=decline_code,
-        extra={"charge": charge_id, "payment_intent": _intent_json(txn, set())},
+        param=param,
+        extra={
+            "charge": charge_id,
+            "payment_intent": _intent_json(txn, set()),
+            "payment_method": error["payment_method"],
+        },
         stored=True,
     )
 
@@ -212,6 +284,10 @@ def capture_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
     txn.captured = amount  # the rest of the authorization is released
     txn.extra["amount_capturable"] = 0
     _set_status(txn, "succeeded")
+    emit(sandbox, call, "charge.captured", charge_json(txn))
+    emit(sandbox, call, "payment_intent.succeeded", _intent_json(txn, set()))
+    number = trigger_number(str(txn.extra.get("trigger") or ""))
+    _disputed(sandbox, call, txn, TRIGGERS.get(number, APPROVE))
     return _intent_json(txn, call.params.expand())
 
 
@@ -230,6 +306,7 @@ def cancel_intent(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
         "cancellation_reason": reason,
     }
     _set_status(txn, "canceled")
+    emit(sandbox, call, "payment_intent.canceled", _intent_json(txn, set()))
     return _intent_json(txn, call.params.expand())
 
 
@@ -301,13 +378,7 @@ def find_intent(sandbox: StripeSandbox, intent_id: str) -> SandboxTxn:
     """The PaymentIntent `intent_id`, or Stripe's 404 resource_missing."""
     txn = sandbox.state.ledger.get(intent_id)
     if txn is None or txn.kind != "payment_intent":
-        raise StripeApiError(
-            404,
-            "invalid_request_error",
-            f"No such payment_intent: '{intent_id[:60]}'",
-            code="resource_missing",
-            param="intent",
-        )
+        raise missing("payment_intent", intent_id, "intent")
     return txn
 
 
@@ -338,7 +409,7 @@ def _intent_json(txn: SandboxTxn, expand: set[str]) -> dict[str, Any]:
     charge = extra.get("charge")
     latest = None
     if charge is not None:
-        latest = _charge_json(txn) if "latest_charge" in expand else charge["id"]
+        latest = charge_json(txn) if "latest_charge" in expand else charge["id"]
     return {
         "id": txn.id,
         "object": "payment_intent",
@@ -352,6 +423,7 @@ def _intent_json(txn: SandboxTxn, expand: set[str]) -> dict[str, Any]:
         "confirmation_method": "automatic",
         "created": extra["created"],
         "currency": txn.currency,
+        "customer": extra.get("customer"),
         "description": extra["description"],
         "last_payment_error": extra.get("last_payment_error"),
         "latest_charge": latest,
@@ -360,12 +432,14 @@ def _intent_json(txn: SandboxTxn, expand: set[str]) -> dict[str, Any]:
         "next_action": extra.get("next_action"),
         "payment_method": extra["payment_method"],
         "payment_method_types": ["card"],
+        "setup_future_usage": extra.get("setup_future_usage"),
         "statement_descriptor_suffix": extra["statement_descriptor_suffix"],
         "status": extra["status"],
     }
 
 
-def _charge_json(txn: SandboxTxn) -> dict[str, Any]:
+def charge_json(txn: SandboxTxn) -> dict[str, Any]:
+    """The Charge object of a PaymentIntent's latest charge."""
     charge = txn.extra["charge"]
     return {
         "id": charge["id"],
@@ -376,6 +450,8 @@ def _charge_json(txn: SandboxTxn) -> dict[str, Any]:
         "captured": txn.captured > 0,
         "created": charge["created"],
         "currency": txn.currency,
+        "customer": txn.extra.get("customer"),
+        "disputed": bool(txn.extra.get("dispute")),
         "failure_code": charge["failure_code"],
         "failure_message": MESSAGES.get(charge["failure_code"] or ""),
         "livemode": False,

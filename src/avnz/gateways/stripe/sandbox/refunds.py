@@ -7,14 +7,15 @@ from avnz.gateways.sandbox.common import SandboxTxn, TxnState
 from avnz.gateways.stripe.sandbox.calls import (
     Call,
     Params,
-    StripeApiError,
     StripeSandbox,
     display_amount,
+    emit,
     int_param,
     invalid_request,
+    missing,
     positive,
 )
-from avnz.gateways.stripe.sandbox.intents import find_intent, invalid_state
+from avnz.gateways.stripe.sandbox.intents import charge_json, find_intent, invalid_state
 from avnz.gateways.stripe.sandbox.tables import REFUND_REASONS, refund_ids
 
 
@@ -28,6 +29,11 @@ def create_refund(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
             f"This PaymentIntent ({txn.id}) does not have a successful charge to refund.", txn
         )
     charge_id = txn.extra["charge"]["id"]
+    if txn.extra.get("dispute") and not _refundable_dispute(sandbox, txn.extra["dispute"]):
+        raise invalid_request(
+            f"Charge {charge_id} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
     if txn.refundable <= 0:
         raise invalid_request(
             f"Charge {charge_id} has already been refunded.", code="charge_already_refunded"
@@ -45,9 +51,17 @@ def create_refund(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
     if reason and reason not in REFUND_REASONS:
         raise invalid_request(f"Invalid reason: {reason[:40]}", param="reason")
     refund = sandbox.state.ledger.add(_new_refund(txn, amount, reason, params))
+    previous = {"amount_refunded": txn.refunded}
     txn.refunded += amount
     txn.state = TxnState.REFUNDED if txn.refundable == 0 else TxnState.PARTIALLY_REFUNDED
+    emit(sandbox, call, "charge.refunded", charge_json(txn), previous)
+    emit(sandbox, call, "refund.created", _refund_json(refund))
     return _refund_json(refund)
+
+
+def _refundable_dispute(sandbox: StripeSandbox, dispute_id: str) -> bool:
+    dispute = sandbox.records("disputes").get(dispute_id)
+    return bool(dispute and dispute["is_charge_refundable"])
 
 
 def _refund_target(sandbox: StripeSandbox, params: Params) -> SandboxTxn:
@@ -69,13 +83,7 @@ def _refund_target(sandbox: StripeSandbox, params: Params) -> SandboxTxn:
         None,
     )
     if owner is None:
-        raise StripeApiError(
-            404,
-            "invalid_request_error",
-            f"No such charge: '{charge_id[:60]}'",
-            code="resource_missing",
-            param="charge",
-        )
+        raise missing("charge", charge_id, "charge")
     return owner
 
 
@@ -100,13 +108,7 @@ def retrieve_refund(sandbox: StripeSandbox, call: Call) -> dict[str, Any]:
     """GET /v1/refunds/{refund}."""
     refund = sandbox.state.ledger.get(call.path["refund"])
     if refund is None or refund.kind != "refund":
-        raise StripeApiError(
-            404,
-            "invalid_request_error",
-            f"No such refund: '{call.path['refund'][:60]}'",
-            code="resource_missing",
-            param="id",
-        )
+        raise missing("refund", call.path["refund"], "id")
     return _refund_json(refund)
 
 

@@ -25,6 +25,8 @@ class Trigger:
     cvc_declines: bool = False  # declined with incorrect_cvc when a CVC is sent
     blocked: bool = False  # Radar stops it before the card network
     requires_action: bool = False  # 3-D Secure
+    dispute: str | None = None  # the reason of the dispute a captured charge gets
+    inquiry: bool = False  # the dispute starts as an inquiry (warning_needs_response)
 
 
 APPROVE: Final = Trigger()
@@ -47,6 +49,9 @@ TRIGGERS: Final[Mapping[str, Trigger]] = {
     "4000002500003155": Trigger(requires_action=True),
     "4000002760003184": Trigger(requires_action=True),
     "4000000000003220": Trigger(requires_action=True),
+    "4000000000000259": Trigger(dispute="fraudulent"),
+    "4000000000002685": Trigger(dispute="product_not_received"),
+    "4000000000001976": Trigger(dispute="fraudulent", inquiry=True),
 }
 
 # Test PaymentMethod ids and the card each stands for. Public code spells some declines both
@@ -77,7 +82,26 @@ PAYMENT_METHODS: Final[Mapping[str, str]] = {
     "pm_card_cvcCheckFail": "4000000000000101",
     "pm_card_threeDSecure2Required": "4000000000003220",
     "pm_card_authenticationRequired": "4000002760003184",
+    "pm_card_createDispute": "4000000000000259",
+    "pm_card_createDisputeProductNotReceived": "4000000000002685",
+    "pm_card_createDisputeInquiry": "4000000000001976",
 }
+
+# Test tokens (`card[token]=tok_visa` when creating a PaymentMethod) and their cards.
+TOKENS: Final[Mapping[str, str]] = {
+    "tok_visa": "4242424242424242",
+    "tok_visa_debit": "4000056655665556",
+    "tok_mastercard": "5555555555554444",
+    "tok_amex": "378282246310005",
+    "tok_discover": "6011111111111117",
+    "tok_chargeDeclined": "4000000000000002",
+    "tok_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "tok_createDispute": "4000000000000259",
+}
+
+# What a dispute's evidence says in test mode decides it (docs.stripe.com/testing#disputes).
+WINNING_EVIDENCE, LOSING_EVIDENCE = "winning_evidence", "losing_evidence"
+DISPUTE_EVIDENCE_DAYS = 7
 
 BRANDS: Final[tuple[tuple[str, str], ...]] = (
     ("34", "amex"),
@@ -180,4 +204,9 @@ SEARCH_CLAUSE = re.compile(
 charge_ids = alnum_ids("ch_", 24)
 refund_ids = alnum_ids("re_", 24)
 method_ids = alnum_ids("pm_", 24)
+customer_ids = alnum_ids("cus_", 14)
+setup_ids = alnum_ids("seti_", 24)
+dispute_ids = alnum_ids("dp_", 24)
+endpoint_ids = alnum_ids("we_", 24)
+secret_ids = alnum_ids("whsec_", 32)
 request_ids = alnum_ids("req_", 14)

@@ -20,6 +20,10 @@ Test triggers (reference/gateways.md §1, test mode):
 - Payment tokens: 00000000-000000-000000-000000000000 is Visa 4111…1111 exp 10/25 with CVV 999;
   11111111-111111-111111-111111111111 is the ACH account. Other tokens: `Invalid Payment Token`.
 - Approvals carry `authcode=123456` and `responsetext=SUCCESS`.
+- `type=validate` (no amount, or 0.00) verifies the card: approved with AVS and CVV results and a
+  transaction id that cannot be captured, voided or refunded; any other amount is an error.
+- An unknown transaction id (capture, void, refund) is `Invalid Transaction ID specified` and a
+  void after settlement `Only transactions pending settlement can be voided`, as NMI words them.
 - `dup_seconds=N` (N > 0) refuses the same type, instrument, amount and currency within N
   seconds as `Duplicate transaction`. Without it no duplicate check runs (a real account applies
   its configured window, which a sandbox cannot know).
@@ -38,13 +42,11 @@ away. `error` and `malformed` come from in front of the gateway: nothing is proc
 
 import hashlib
 import hmac
-import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
-from urllib.parse import parse_qs, urlencode
+from decimal import Decimal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -55,6 +57,19 @@ from stdnum.us import rtn
 
 from avnz.core import clock
 from avnz.core.money import Money
+from avnz.gateways.nmi.sandbox.wire import (
+    Fields,
+    add_action,
+    approved_reply,
+    condition_of,
+    dollars,
+    error_reply,
+    parse_money,
+    read_fields,
+    reply,
+    transaction_xml,
+    xml_answer,
+)
 from avnz.gateways.sandbox.common import (
     Ledger,
     SandboxState,
@@ -64,6 +79,7 @@ from avnz.gateways.sandbox.common import (
     numeric_ids,
     sandbox_app,
 )
+from avnz.gateways.sandbox.store import SandboxStore
 
 SANDBOX_CREDENTIALS: dict[str, str] = {"security_key": "6457Thfj624V5r7WUwc5v6a68Zsd6YEm"}
 
@@ -81,12 +97,10 @@ AVS_CODES: dict[tuple[bool, bool], str] = {
     (False, False): "N",
 }
 
-NOT_FOUND = "Transaction not found"
+NOT_FOUND = "Invalid Transaction ID specified"
 NOT_VOIDABLE = "Only transactions pending settlement can be voided"
 NOT_CAPTURABLE = "A capture requires that the existing transaction be an AUTH"
 OVER_BALANCE = "Refund amount may not exceed the transaction balance"
-
-Fields = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,93 +123,6 @@ TEST_TOKENS: dict[str, Instrument] = {
 }
 
 
-# --- wire helpers ------------------------------------------------------------------------------
-
-
-def _reply(
-    fields: Fields,
-    response: str,
-    text: str,
-    code: str,
-    *,
-    txn_id: str = "",
-    authcode: str = "",
-    avs: str = "",
-    cvv: str = "",
-) -> Response:
-    """An answer in NMI's shape: always HTTP 200, a query string, fields in NMI's order."""
-    body = urlencode(
-        {
-            "response": response,
-            "responsetext": text,
-            "authcode": authcode,
-            "transactionid": txn_id,
-            "avsresponse": avs,
-            "cvvresponse": cvv,
-            "orderid": fields.get("orderid", ""),
-            "type": fields.get("type", ""),
-            "response_code": code,
-        }
-    )
-    return Response(body, media_type="text/html; charset=UTF-8")
-
-
-def _error(fields: Fields, text: str, *, txn_id: str = "") -> Response:
-    # Real errors end in a reference number that changes on every call.
-    refid = 3_000_000_000 + secrets.randbelow(1_000_000_000)
-    return _reply(fields, "3", f"{text} REFID:{refid}", "300", txn_id=txn_id)
-
-
-def _approved(fields: Fields, txn: SandboxTxn, text: str = "SUCCESS", **extra: str) -> Response:
-    return _reply(fields, "1", text, "100", txn_id=txn.id, **extra)
-
-
-async def _fields(request: Request) -> Fields:
-    """Query string and form body together, first value wins, as PHP's $_REQUEST would."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    merged = dict(request.query_params)
-    merged.update({k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()})
-    return merged
-
-
-def _money(text: str | None, currency: str) -> Money | None:
-    """A decimal amount in major units, or None when it is not a valid amount."""
-    try:
-        value = Decimal(text or "")
-        money = Money.from_decimal(value, currency)
-    except (InvalidOperation, ValueError):
-        return None
-    return money if money.amount >= 0 else None
-
-
-def _dollars(amount: int, currency: str) -> str:
-    return f"{Money(amount, currency).to_decimal():f}"
-
-
-def _action(txn: SandboxTxn, action_type: str, amount: int, success: bool, text: str) -> None:
-    txn.extra.setdefault("actions", []).append(
-        {
-            "amount": _dollars(amount, txn.currency),
-            "action_type": action_type,
-            "date": clock.now().strftime("%Y%m%d%H%M%S"),
-            "success": "1" if success else "0",
-            "response_text": text,
-            "response_code": "100" if success else "200",
-        }
-    )
-
-
-def _condition(txn: SandboxTxn) -> str:
-    """The Query API's condition of a transaction."""
-    if txn.state is TxnState.DECLINED:
-        return "failed"
-    if txn.state is TxnState.VOIDED:
-        return "canceled"
-    if txn.kind == "auth" and txn.state is TxnState.AUTHORIZED:
-        return "pending"
-    return "complete" if txn.extra.get("settled") else "pendingsettlement"
-
-
 # --- the gateway -------------------------------------------------------------------------------
 
 
@@ -209,6 +136,7 @@ class NmiSandbox:
             "capture": self.capture,
             "void": self.void,
             "refund": self.refund,
+            "validate": self.validate,
         }
 
     def authenticated(self, fields: Fields) -> bool:
@@ -218,12 +146,16 @@ class NmiSandbox:
         )
 
     async def transact(self, request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await read_fields(request)
+        with self.ledger.store.unit():
+            return self._transact(fields)
+
+    def _transact(self, fields: Fields) -> Response:
         if not self.authenticated(fields):
-            return _error(fields, "Authentication Failed")
+            return error_reply(fields, "Authentication Failed")
         operation = self.operations.get(fields.get("type") or "sale")
         if operation is None:
-            return _error(fields, "Invalid Transaction Type")
+            return error_reply(fields, "Invalid Transaction Type")
         return operation(fields)
 
     # payments ----------------------------------------------------------------------------------
@@ -237,12 +169,14 @@ class NmiSandbox:
     def _pay(self, fields: Fields, kind: str) -> Response:
         instrument = _instrument(fields)
         if isinstance(instrument, str):
-            return _error(fields, instrument)
-        money = _money(fields.get("amount"), (fields.get("currency") or "USD").upper())
-        if money is None:
-            return _error(fields, "Invalid amount")
+            return error_reply(fields, instrument)
+        verifying = kind == "validate"
+        amount = fields.get("amount") or ("0.00" if verifying else None)
+        money = parse_money(amount, (fields.get("currency") or "USD").upper())
+        if money is None or (verifying and money.amount != 0):
+            return error_reply(fields, "Invalid amount")
         if self._duplicate(fields, kind, instrument, money):
-            return _error(fields, "Duplicate transaction")
+            return error_reply(fields, "Duplicate transaction")
         is_card = instrument.payment == "creditcard"
         checks = {"avs": _avs(fields), "cvv": _cvv(fields, instrument)} if is_card else {}
         txn = self.ledger.add(
@@ -256,18 +190,24 @@ class NmiSandbox:
                 card_last4=instrument.last4,
             )
         )
-        if money.to_decimal() < DECLINE_BELOW:
+        if money.to_decimal() < DECLINE_BELOW and not verifying:
             text = "DECLINE" if is_card else "FAILED"
-            _action(txn, kind, txn.amount, False, text)
-            return _reply(fields, "2", text, "200", txn_id=txn.id, **checks)
+            add_action(txn, kind, txn.amount, False, text)
+            return reply(fields, "2", text, "200", txn_id=txn.id, **checks)
         txn.state = TxnState.CAPTURED if kind == "sale" else TxnState.AUTHORIZED
+        if verifying:
+            txn.extra["settled"] = True  # nothing to capture, void, refund or settle
         txn.captured = txn.amount if kind == "sale" else 0
         txn.auth_code = TEST_AUTH_CODE
         # Only approvals count as duplicates of a later attempt.
         txn.extra["fingerprint"] = _payment_fingerprint(kind, instrument, money)
         txn.extra["at"] = clock.now().isoformat()
-        _action(txn, kind, txn.amount, True, "SUCCESS")
-        return _approved(fields, txn, authcode=TEST_AUTH_CODE, **checks)
+        add_action(txn, kind, txn.amount, True, "SUCCESS")
+        return approved_reply(fields, txn, authcode=TEST_AUTH_CODE, **checks)
+
+    def validate(self, fields: Fields) -> Response:
+        """An account verification: the card is checked (AVS, CVV), no money is held."""
+        return self._pay(fields, "validate")
 
     def _duplicate(self, fields: Fields, kind: str, instrument: Instrument, money: Money) -> bool:
         try:
@@ -288,43 +228,45 @@ class NmiSandbox:
     def _target(self, fields: Fields) -> SandboxTxn | Response:
         txn_id = fields.get("transactionid", "")
         if not txn_id.isdigit():
-            return _error(fields, "Invalid Transaction ID specified")
-        return self.ledger.get(txn_id) or _error(fields, NOT_FOUND, txn_id=txn_id)
+            return error_reply(fields, "Invalid Transaction ID specified")
+        return self.ledger.get(txn_id) or error_reply(fields, NOT_FOUND, txn_id=txn_id)
 
     def capture(self, fields: Fields) -> Response:
         txn = self._target(fields)
         if isinstance(txn, Response):
             return txn
         if txn.kind != "auth" or txn.state is not TxnState.AUTHORIZED:
-            return _error(fields, NOT_CAPTURABLE, txn_id=txn.id)
-        money = _money(fields.get("amount") or _dollars(txn.amount, txn.currency), txn.currency)
+            return error_reply(fields, NOT_CAPTURABLE, txn_id=txn.id)
+        money = parse_money(fields.get("amount") or dollars(txn.amount, txn.currency), txn.currency)
         if money is None or money.amount == 0:
-            return _error(fields, "Invalid amount", txn_id=txn.id)
+            return error_reply(fields, "Invalid amount", txn_id=txn.id)
         if money.amount > txn.amount:
-            asked, authorized = fields.get("amount"), _dollars(txn.amount, txn.currency)
-            return _error(
+            asked, authorized = fields.get("amount"), dollars(txn.amount, txn.currency)
+            return error_reply(
                 fields,
                 f"The specified amount of {asked} exceeds the authorization amount of {authorized}",
                 txn_id=txn.id,
             )
         # One capture per authorization: the rest of a partial capture is released.
         txn.captured, txn.state = money.amount, TxnState.CAPTURED
-        _action(txn, "capture", money.amount, True, "SUCCESS")
-        return _approved(fields, txn, authcode=txn.auth_code or "")
+        add_action(txn, "capture", money.amount, True, "SUCCESS")
+        return approved_reply(fields, txn, authcode=txn.auth_code or "")
 
     def void(self, fields: Fields) -> Response:
         txn = self._target(fields)
         if isinstance(txn, Response):
             return txn
         if not _voidable(txn):
-            return _error(fields, NOT_VOIDABLE, txn_id=txn.id)
+            return error_reply(fields, NOT_VOIDABLE, txn_id=txn.id)
         parent = self.ledger.get(txn.parent_id) if txn.parent_id else None
         if parent is not None:  # voiding a refund gives the money back to the original
             parent.refunded -= txn.amount
             parent.state = _refund_state(parent)
         txn.state = TxnState.VOIDED
-        _action(txn, "void", txn.amount, True, "Transaction Void Successful")
-        return _approved(fields, txn, "Transaction Void Successful", authcode=txn.auth_code or "")
+        add_action(txn, "void", txn.amount, True, "Transaction Void Successful")
+        return approved_reply(
+            fields, txn, "Transaction Void Successful", authcode=txn.auth_code or ""
+        )
 
     def refund(self, fields: Fields) -> Response:
         txn = self._target(fields)
@@ -334,12 +276,12 @@ class NmiSandbox:
         if txn.state in (TxnState.VOIDED, TxnState.DECLINED):
             refundable = 0
         # No amount, or 0.00, refunds the whole balance.
-        money = _money(fields.get("amount") or "0", txn.currency)
+        money = parse_money(fields.get("amount") or "0", txn.currency)
         if money is None:
-            return _error(fields, "Invalid amount")
+            return error_reply(fields, "Invalid amount")
         amount = money.amount or refundable
         if amount <= 0 or amount > refundable:
-            return _error(fields, OVER_BALANCE)
+            return error_reply(fields, OVER_BALANCE)
         refund = self.ledger.add(
             SandboxTxn(
                 id=self.ledger.new_id(),
@@ -352,36 +294,42 @@ class NmiSandbox:
                 parent_id=txn.id,
             )
         )
-        _action(refund, "refund", amount, True, "SUCCESS")
+        add_action(refund, "refund", amount, True, "SUCCESS")
         txn.refunded += amount
         txn.state = _refund_state(txn)
-        return _approved(fields, refund)
+        return approved_reply(fields, refund)
 
     # settlement and lookups ---------------------------------------------------------------------
 
     def settle(self) -> int:
         """The nightly batch: everything pending settlement becomes complete."""
         batch = [
-            t for t in self.ledger.transactions.values() if _condition(t) == "pendingsettlement"
+            t for t in self.ledger.transactions.values() if condition_of(t) == "pendingsettlement"
         ]
         for txn in batch:
             txn.extra["settled"] = True
-            _action(txn, "settle", txn.captured if txn.kind != "refund" else txn.amount, True, "")
+            add_action(
+                txn, "settle", txn.captured if txn.kind != "refund" else txn.amount, True, ""
+            )
         return len(batch)
 
     async def query(self, request: Request) -> Response:
-        fields = await _fields(request)
+        fields = await read_fields(request)
+        with self.ledger.store.unit():
+            return self._query(fields)
+
+    def _query(self, fields: Fields) -> Response:
         root = ET.Element("nm_response")
         if not self.authenticated(fields):
             ET.SubElement(root, "error_response").text = "Invalid Security Key"
-            return _xml(root)
+            return xml_answer(root)
         ids = {i for i in fields.get("transaction_id", "").split(",") if i}
         order_id = fields.get("order_id")
         for txn in self.ledger.transactions.values():
             if (ids and txn.id not in ids) or (order_id and txn.order_id != order_id):
                 continue
-            _transaction_xml(root, txn, self._refund_actions(txn))
-        return _xml(root)
+            transaction_xml(root, txn, self._refund_actions(txn))
+        return xml_answer(root)
 
     def _refund_actions(self, txn: SandboxTxn) -> list[dict[str, str]]:
         """The refunds of `txn` that still stand, listed on it too (a voided refund drops out)."""
@@ -451,34 +399,15 @@ def _refund_state(txn: SandboxTxn) -> TxnState:
     return TxnState.REFUNDED if txn.refundable <= 0 else TxnState.PARTIALLY_REFUNDED
 
 
-def _transaction_xml(root: ET.Element, txn: SandboxTxn, refunds: list[dict[str, str]]) -> None:
-    element = ET.SubElement(root, "transaction")
-    for tag, value in (
-        ("transaction_id", txn.id),
-        ("condition", _condition(txn)),
-        ("order_id", txn.order_id or ""),
-        ("authorization_code", txn.auth_code or ""),
-        ("currency", txn.currency),
-        ("cc_number", f"{'x' * 12}{txn.card_last4}" if txn.card_last4 else ""),
-    ):
-        ET.SubElement(element, tag).text = value
-    for action in [*txn.extra.get("actions", []), *refunds]:
-        node = ET.SubElement(element, "action")
-        for tag, value in action.items():
-            ET.SubElement(node, tag).text = value
-
-
-def _xml(root: ET.Element) -> Response:
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-    return Response(body, media_type="text/xml; charset=UTF-8")
-
-
 # --- faults and the app ------------------------------------------------------------------------
 
 
-def create_app(credentials: Mapping[str, str] | None = None) -> Starlette:
-    """A fresh sandbox with an empty ledger, accepting `credentials` (default: the demo key)."""
-    state = SandboxState(ledger=Ledger(id_factory=numeric_ids()))
+def create_app(
+    credentials: Mapping[str, str] | None = None, *, store: SandboxStore | None = None
+) -> Starlette:
+    """A sandbox accepting `credentials` (default: the demo key), its ledger kept in `store`
+    (default: the one in effect, `store.current()`; a fresh one is empty)."""
+    state = SandboxState(ledger=Ledger.stored("nmi", numeric_ids(), store))
     gateway = NmiSandbox(state.ledger, SANDBOX_CREDENTIALS if credentials is None else credentials)
 
     routes: list[BaseRoute] = [
