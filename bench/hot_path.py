@@ -107,9 +107,7 @@ async def measure(payments: int, sandboxes: str, profile: Path | None, show_sql:
     print(f"\n{payments} payments, one at a time, in process")
     print(f"  latency   {spread(latencies)}")
     print(f"  overhead  {spread(overheads)}  (latency - gateway.latency_ms)")
-    print(
-        f"  CPU       {cpu_ms:.2f} ms per payment in this process (app and client; no sandbox, no DB)"
-    )
+    print(f"  CPU       {cpu_ms:.2f} ms per payment in this process (app and client)")
     per_payment = {kind: count / payments for kind, count in counter.statements.most_common()}
     total = sum(per_payment.values())
     kinds = ", ".join(f"{kind} {count:.1f}" for kind, count in per_payment.items())
