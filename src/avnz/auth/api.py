@@ -26,13 +26,14 @@ def _tokens(pair: auth_service.TokenPair) -> schemas.TokenOut:
 @public_router.post("/auth/login", response_model=schemas.TokenOut, dependencies=RateLimitedAuth)
 async def login(data: schemas.LoginIn, session: Session, runtime: RuntimeDep) -> Any:
     """Public. Exchange email and password for an access token and a refresh token."""
-    pair = await auth_service.login(
-        session=session,
-        keyset=runtime.keyset,
-        settings=runtime.settings,
-        email=data.email,
-        password=data.password,
-    )
+    async with runtime.login_backoff.attempt(data.email):
+        pair = await auth_service.login(
+            session=session,
+            keyset=runtime.keyset,
+            settings=runtime.settings,
+            email=data.email,
+            password=data.password,
+        )
     return _tokens(pair)
 
 
