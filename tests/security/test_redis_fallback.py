@@ -12,6 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from avnz.core.errors import RateLimited, Unauthenticated
+from avnz.routing import selection
+from avnz.routing.strategies.round_robin import LocalCounter
 from avnz.security.ratelimit import LoginBackoff
 from avnz.security.redis_link import RedisLink
 from tests.reliability.support import proxy_to
@@ -43,6 +45,8 @@ async def test_redis_that_goes_away_and_comes_back_is_used_again(make_app, captu
         link = app.state.runtime.redis
         async with asgi_client(app) as client:
             assert (await client.get("/health/ready")).json()["status"] == "ok"
+            assert (await client.get("/api/v1/auth/me")).status_code == 401
+            assert await link.client.keys("LIMITS*"), "the IP limit was not counted in Redis"
             proxy.stop()  # refuses new connections, resets the open ones
             started = time.monotonic()
             assert (await client.get("/api/v1/auth/me")).status_code == 401  # answered anyway
@@ -55,6 +59,8 @@ async def test_redis_that_goes_away_and_comes_back_is_used_again(make_app, captu
                 assert time.monotonic() < deadline, "Redis came back but is not used again"
                 await asyncio.sleep(0.1)
             assert link.degraded is None
+            await link.client.flushdb()
+        selection.use_round_robin_counter(LocalCounter())  # not this app's link, now closed
     logged = captured_logs.getvalue()
     assert logged.count("redis_unavailable") == 1 and logged.count("redis_available") == 1
 
