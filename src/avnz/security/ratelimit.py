@@ -49,10 +49,6 @@ class RateLimiter:
             else None
         )
 
-    @classmethod
-    def in_process(cls) -> "RateLimiter":
-        return cls(None)
-
     async def check(self, limit: Limit, identity: str) -> None:
         """Count one hit against `identity`; raise RateLimited (429 + Retry-After) when over."""
         if self.link is None or self._shared is None:
