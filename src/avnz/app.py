@@ -1,7 +1,10 @@
 """The FastAPI application factory: middleware, routers, error handlers, lifespan."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,7 +20,7 @@ from avnz.analytics import api as analytics_api
 from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
 from avnz.commerce import api as commerce_api
-from avnz.config import Settings, get_settings
+from avnz.config import SHUTDOWN_CLEANUP_SECONDS, Settings, get_settings
 from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
@@ -92,15 +95,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             tasks.handlers(app.state.runtime),
             tasks.recurring(),
             poll_seconds=settings.worker_poll_seconds,
+            lease=timedelta(seconds=settings.job_lease_seconds),
         )
         if settings.run_embedded_worker:
             worker.start()
         try:
             yield
         finally:
-            await worker.stop()
-            if runtime is None:  # we built it, we close it
-                await app.state.runtime.close()
+            # Bounded: a database or Redis that never answers must not hold the exit (the
+            # server's grace period, `avnz serve`, counts on it).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SHUTDOWN_CLEANUP_SECONDS):
+                    await worker.stop()
+                    if runtime is None:  # we built it, we close it
+                        await app.state.runtime.close()
 
     app = FastAPI(
         title="avnz",
@@ -147,5 +155,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         limiter=app.state.runtime.limiter,
         ip_limit=app.state.runtime.limits.ip,
         max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_networks,
     )
     return app

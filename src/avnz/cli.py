@@ -1,6 +1,12 @@
-"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, audit."""
+"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, audit.
+
+A configuration the process cannot start with (a bad setting, a database that is missing,
+unreachable or refuses the role, a port in use) ends it with one line that names the setting
+and the reason (`avnz.startup`); `avnz --debug ...` shows the traceback instead.
+"""
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -8,13 +14,13 @@ import uvicorn
 from starlette.routing import Router
 from starlette.types import ASGIApp
 
-from avnz import __version__, domains, tasks
+from avnz import __version__, domains, startup, tasks
 from avnz.audit import service as audit
 from avnz.audit import verify as audit_verify
 from avnz.config import Settings, get_settings
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
-from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
+from avnz.db.migrate import ensure_migrated, upgrade
 from avnz.gateways import registry as gateways
 from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import definitions
@@ -42,48 +48,55 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On a failure to start, show the full traceback.")
     ] = False,
 ) -> None:
     """Settings come from AVNZ_* variables; data lives in AVNZ_DATA_DIR (default ./.avnz)."""
     domains.load()
+    ctx.obj = startup.Refusal(debug=debug)
 
 
 def _settings() -> Settings:
-    settings = get_settings()
+    settings = startup.settings(get_settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level)
     return settings
 
 
 async def _check_migrated(settings: Settings) -> None:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await ensure_migrated(engine)
-    finally:
-        await engine.dispose()
+    async with startup.database(settings):
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+        finally:
+            await engine.dispose()
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the API (and the embedded worker) until interrupted."""
-    settings = _settings()
-    try:
+    """Serve the API (and the embedded worker) until interrupted or SIGTERM (then gone within
+    AVNZ_SHUTDOWN_GRACE_SECONDS, whatever still runs)."""
+    with ctx.obj:
+        settings = _settings()
         asyncio.run(_check_migrated(settings))
-    except NotMigrated as exc:
-        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
-    from avnz.app import create_app  # after logging is configured
+        sock = startup.listen(host, port)
+        from avnz.app import create_app  # after logging is configured
 
+        config = startup.server_config(create_app(settings), settings)
     typer.secho(f"avnz {__version__} serving on http://{host}:{port}", fg=typer.colors.GREEN)
     typer.echo(f"  Dashboard: http://{host}:{port}/")
     typer.echo(f"  API docs:  http://{host}:{port}/docs")
     typer.echo(f"  Health:    http://{host}:{port}/health")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    startup.GracefulServer(config, grace=settings.shutdown_grace_seconds).run(sockets=[sock])
 
 
 @app.command()
@@ -122,19 +135,21 @@ def sandbox(
 
 
 @app.command()
-def worker() -> None:
+def worker(ctx: typer.Context) -> None:
     """Run background jobs (any number of workers may run side by side)."""
-    settings = _settings()
+    with ctx.obj:
+        settings = _settings()
+        asyncio.run(_check_migrated(settings))
 
     async def run() -> None:
         runtime = Runtime.build(settings)
         try:
-            await ensure_migrated(runtime.engine)
             job_worker = Worker(
                 runtime.sessions,
                 tasks.handlers(runtime),
                 tasks.recurring(),
                 poll_seconds=settings.worker_poll_seconds,
+                lease=timedelta(seconds=settings.job_lease_seconds),
             )
             await job_worker.run()
         finally:
@@ -142,40 +157,42 @@ def worker() -> None:
 
     try:
         asyncio.run(run())
-    except NotMigrated as exc:
-        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
     except KeyboardInterrupt:
         typer.echo("worker stopped")
 
 
 @app.command()
-def migrate() -> None:
+def migrate(ctx: typer.Context) -> None:
     """Create or upgrade the database schema to the newest migration, then write the
     integration definitions from code (a new gateway's row included)."""
-    settings = _settings()
 
-    async def run() -> None:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await upgrade(engine)
-            async with engine.begin() as connection:
-                await definitions.sync_reference_rows(connection)
-        finally:
-            await engine.dispose()
+    async def run(settings: Settings) -> None:
+        async with startup.database(settings):
+            # No statement timeout: a migration may rewrite a large table.
+            engine = create_engine(settings.resolved_database_url, statement_timeout=None)
+            try:
+                await upgrade(engine)
+                async with engine.begin() as connection:
+                    await definitions.sync_reference_rows(connection)
+            finally:
+                await engine.dispose()
 
-    asyncio.run(run())
+    with ctx.obj:
+        asyncio.run(run(_settings()))
     typer.echo("database is at the newest migration")
 
 
 @app.command("demo")
 def load_demo(
+    ctx: typer.Context,
     password: Annotated[
         str, typer.Option(help=f"Password for every demo user (default {demo.DEFAULT_PASSWORD}).")
     ] = demo.DEFAULT_PASSWORD,
 ) -> None:
     """Create the demo tenants, one user per role, sandbox accounts and payments (idempotent)."""
-    settings = _settings()
+    with ctx.obj:
+        settings = _settings()
+        asyncio.run(_check_migrated(settings))
 
     async def run() -> tuple[list[demo.DemoLogin], int]:
         engine = create_engine(settings.resolved_database_url)
@@ -199,12 +216,8 @@ def load_demo(
     # The demo's payments go through sandboxes in this process; their state goes to the file
     # the server's sandboxes read, so the server can capture, void and refund them.
     state = sandbox_store.open_store(settings.data_dir / sandbox_store.MOUNTED_FILE)
-    try:
-        with sandbox_store.persisting(state):
-            logins, payments_made = asyncio.run(run())
-    except NotMigrated as exc:
-        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+    with sandbox_store.persisting(state):
+        logins, payments_made = asyncio.run(run())
     typer.secho(f"Demo data ready. Log in with password {password!r} as:", fg=typer.colors.GREEN)
     for login in logins:
         typer.echo(f"  {login.role.value:<20} {login.email}")
@@ -214,6 +227,7 @@ def load_demo(
 
 @keys_app.command("rotate")
 def rotate_keys(
+    ctx: typer.Context,
     retire: Annotated[
         bool, typer.Option(help="Afterwards, drop every key but the newest from the key file.")
     ] = False,
@@ -222,7 +236,9 @@ def rotate_keys(
 
     With AVNZ_MASTER_KEYS, first put the new key in front on every process, then run this;
     remove the old key from the variable once it reports done."""
-    settings = _settings()
+    with ctx.obj:
+        settings = _settings()
+        asyncio.run(_check_migrated(settings))
     runtime_keyring = Keyring.from_settings(settings)
     if runtime_keyring.key_file is not None:
         version = runtime_keyring.key_file.add_key()
@@ -246,11 +262,7 @@ def rotate_keys(
         finally:
             await engine.dispose()
 
-    try:
-        report = asyncio.run(run())
-    except NotMigrated as exc:
-        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+    report = asyncio.run(run())
     for column, count in report.rewritten.items():
         typer.echo(f"  {column}: {count} re-encrypted")
     typer.secho(f"every secret is under key version {report.newest_version}", fg=typer.colors.GREEN)
@@ -263,12 +275,15 @@ def rotate_keys(
 
 @audit_app.command("verify")
 def verify_audit(
+    ctx: typer.Context,
     organization: Annotated[
         str | None, typer.Option(help="Check this organization's chain only.")
     ] = None,
 ) -> None:
     """Check every organization's audit chain; name the first broken link of each (exit 1)."""
-    settings = _settings()
+    with ctx.obj:
+        settings = _settings()
+        asyncio.run(_check_migrated(settings))
 
     async def run() -> list[audit_verify.ChainReport]:
         engine = create_engine(settings.resolved_database_url, sqlite_read_only=True)
@@ -279,11 +294,7 @@ def verify_audit(
         finally:
             await engine.dispose()
 
-    try:
-        reports = asyncio.run(run())
-    except NotMigrated as exc:
-        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+    reports = asyncio.run(run())
     for report in reports:
         if report.broken is None:
             typer.echo(

@@ -117,6 +117,7 @@ def require(*permissions: Permission) -> Callable[[Principal], Awaitable[Princip
 
 
 def client_ip(request: Request) -> str:
+    """The client's address (behind trusted proxies, as `RequestMiddleware` resolved it)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -125,6 +126,10 @@ async def auth_rate_limit(request: Request, runtime: RuntimeDep) -> None:
     await runtime.limiter.check(runtime.limits.auth, client_ip(request))
 
 
-async def payments_rate_limit(principal: CurrentPrincipal, runtime: RuntimeDep) -> None:
-    """The seed's 30/min on payment endpoints, per caller."""
-    await runtime.limiter.check(runtime.limits.payments, principal.id)
+async def payments_rate_limit(
+    request: Request, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> None:
+    """Per caller: the seed's 30/min on creating and moving payments (every POST), a limit of
+    its own on reading them, so a dashboard that lists payments never blocks a checkout."""
+    limit = runtime.limits.payment_reads if request.method == "GET" else runtime.limits.payments
+    await runtime.limiter.check(limit, principal.id)

@@ -1,10 +1,14 @@
-"""Liveness and readiness for load balancers and orchestrators. Public routes."""
+"""Liveness and readiness for load balancers and orchestrators. Public routes.
+
+Readiness is 503 only when the database does not answer. Redis is optional at run time: when it
+is slow or down the process limits rates in memory and stays ready, `"status": "degraded"` with
+the reason in `checks.redis`.
+"""
 
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
 from sqlalchemy import text
 
 from avnz import __version__
@@ -22,15 +26,10 @@ async def _check_database(runtime: RuntimeDep) -> str:
     return "ok"
 
 
-async def _check_redis(url: str) -> str:
-    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        return f"error: {type(exc).__name__}"
-    finally:
-        await client.aclose()
-    return "ok"
+async def _check_redis(runtime: RuntimeDep) -> str:
+    assert runtime.redis is not None
+    reason = await runtime.redis.check()  # within the link's timeout
+    return "ok" if reason is None else f"degraded: {reason}; rate limits are in process"
 
 
 @router.get("/health/live")
@@ -41,13 +40,18 @@ async def live() -> dict[str, str]:
 
 @router.get("/health/ready")
 async def ready(runtime: RuntimeDep) -> Any:
-    """Public. The database (and Redis, when configured) answer; 503 otherwise."""
+    """Public. 200 while the database answers (`degraded` when Redis, if configured, does not);
+    503 otherwise."""
     checks = {"database": await _check_database(runtime)}
-    if runtime.settings.redis_url:
-        checks["redis"] = await _check_redis(runtime.settings.redis_url)
-    healthy = all(value == "ok" for value in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    if runtime.redis is not None:
+        checks["redis"] = await _check_redis(runtime)
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif any(value != "ok" for value in checks.values()):
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
 
 @router.get("/health")

@@ -14,11 +14,13 @@ from avnz.core.cache import TtlCache
 from avnz.db.engine import WriteTurns, create_engine, session_factory
 from avnz.integrations import identity
 from avnz.routing import selection
-from avnz.routing.strategies.turns import RedisCounter
+from avnz.routing.strategies.turns import LocalCounter
 from avnz.rules.cache import RuleCache
 from avnz.rules.simulation import PaymentHistory
+from avnz.security import redis_link
 from avnz.security.keyring import Keyring
-from avnz.security.ratelimit import Limit, RateLimiter, limit
+from avnz.security.ratelimit import Limit, LoginBackoff, RateLimiter, limit
+from avnz.security.redis_link import RedisLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class Limits:
     ip: Limit
     user: Limit
     payments: Limit
+    payment_reads: Limit
     auth: Limit
 
     @classmethod
@@ -34,8 +37,24 @@ class Limits:
             ip=limit("ip", settings.rate_limit_ip),
             user=limit("user", settings.rate_limit_user),
             payments=limit("payments", settings.rate_limit_payments),
+            payment_reads=limit("payment_reads", settings.rate_limit_payment_reads),
             auth=limit("auth", settings.rate_limit_auth),
         )
+
+
+class SharedCounter:
+    """Round-robin positions shared by every process through one Redis INCR per transaction,
+    in process while Redis is degraded (the rotation restarts; nothing else is lost)."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+        self._local = LocalCounter()
+
+    async def next(self, pool_id: str) -> int:
+        async def shared() -> int:
+            return int(await self._link.client.incr(f"avnz:rr:{pool_id}")) - 1
+
+        return await self._link.call(shared, lambda: self._local.next(pool_id))
 
 
 @dataclass
@@ -48,6 +67,7 @@ class Runtime:
     jwks: JwksCache
     limiter: RateLimiter
     limits: Limits
+    login_backoff: LoginBackoff
     keyring: Keyring
     api_keys: TtlCache[str, Principal]
     oidc_configs: TtlCache[str, list[tuple[str, OidcSettings]]]
@@ -56,6 +76,7 @@ class Runtime:
     payment_history: PaymentHistory | None = None
     rule_cache: RuleCache = field(default_factory=RuleCache)
     write_turns: WriteTurns = field(default_factory=WriteTurns.unqueued)
+    redis: RedisLink | None = None
 
     @property
     def authenticator(self) -> Authenticator:
@@ -70,11 +91,22 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> "Runtime":
-        engine = create_engine(settings.resolved_database_url)
-        client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
-        if settings.redis_url:
+        engine = create_engine(
+            settings.resolved_database_url,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            statement_timeout=settings.database_statement_timeout_seconds,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
+        client = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
+            ),
+            limits=httpx.Limits(max_connections=settings.http_max_connections),
+        )
+        link = redis_link.build(settings)
+        if link is not None:
             # The pools' turn counters (round robin) shared by every process (else in process).
-            selection.use_turn_counter(RedisCounter(settings.redis_url))
+            selection.use_turn_counter(SharedCounter(link))
         return cls(
             settings=settings,
             engine=engine,
@@ -82,14 +114,23 @@ class Runtime:
             keyset=Keyset.load_or_create(settings.keys_dir),
             http=client,
             jwks=JwksCache(http=client),
-            limiter=RateLimiter.from_url(settings.redis_url),
+            limiter=RateLimiter(link),
             limits=Limits.from_settings(settings),
+            login_backoff=LoginBackoff(
+                link,
+                free=settings.login_free_attempts,
+                base_seconds=settings.login_backoff_base_seconds,
+                cap_seconds=settings.login_backoff_max_seconds,
+            ),
             keyring=Keyring.from_settings(settings),
             api_keys=TtlCache(settings.api_key_cache_seconds),
             oidc_configs=TtlCache(60.0),
             write_turns=WriteTurns.for_url(settings.resolved_database_url),
+            redis=link,
         )
 
     async def close(self) -> None:
         await self.http.aclose()
+        if self.redis is not None:
+            await self.redis.close()
         await self.engine.dispose()

@@ -176,3 +176,55 @@ async def test_purge_expired_refresh_tokens(runtime, world, session):
     left = (await session.scalars(select(RefreshToken.token_hash))).all()
     assert left == ["recent" * 8]
     assert next_run > now
+
+
+async def test_a_job_outliving_its_lease_is_kept_by_its_workers_heartbeat(runtime, session):
+    """A 0.3 s lease and a job that runs 1.2 s: the heartbeat renews it every 0.1 s, so another
+    worker sweeping all along never takes it."""
+    lease = timedelta(seconds=0.3)
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def long(_session, _payload):
+        started.set()
+        await asyncio.sleep(1.2)
+        finished.set()
+
+    (job_id,) = await _enqueue(runtime, "test.long")
+    owner = Worker(runtime.sessions, {"test.long": long}, [], poll_seconds=0.05, lease=lease)
+    other_runs: list[int] = []
+
+    async def other_sweeps() -> None:
+        other = Worker(runtime.sessions, {"test.long": long}, [], poll_seconds=0.05, lease=lease)
+        await started.wait()
+        while not finished.is_set():
+            other_runs.append(await other.run_once())
+            await asyncio.sleep(0.05)
+
+    ran, _ = await asyncio.gather(owner.run_once(), other_sweeps())
+    assert ran == 1 and len(other_runs) > 5 and sum(other_runs) == 0
+    job = await _job(session, job_id)
+    assert job.status == JobStatus.DONE and job.attempts == 1
+
+
+async def test_a_worker_whose_job_was_taken_over_neither_renews_nor_settles_it(runtime, session):
+    """It stalled past its lease and another worker claimed the job (a lease of its own): the
+    first worker's heartbeat and its settling both leave the row to the new holder."""
+    lease = timedelta(seconds=0.3)
+    taken = asyncio.Event()
+
+    async def stalls(_session, _payload):
+        await taken.wait()
+
+    (job_id,) = await _enqueue(runtime, "test.stall")
+    first = Worker(runtime.sessions, {"test.stall": stalls}, [], poll_seconds=0.05, lease=lease)
+    running = asyncio.ensure_future(first.run_once())
+    await asyncio.sleep(0.1)
+    theirs = clock.now() + timedelta(minutes=5)
+    async with runtime.sessions.begin() as writer:  # as another worker's claim writes it
+        row = await writer.get(Job, job_id)
+        row.locked_until, row.attempts = theirs, row.attempts + 1
+    await asyncio.sleep(0.3)  # a few heartbeats of the first worker
+    taken.set()
+    assert await running == 1
+    job = await _job(session, job_id)
+    assert (job.status, job.attempts, job.locked_until) == (JobStatus.RUNNING, 2, theirs)

@@ -112,7 +112,7 @@ def spawn(env: dict[str, str], log: Path, *args: str) -> "subprocess.Popen[bytes
 
 
 def wait_until_up(server: Server) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # Python's start-up alone takes 20 s on a loaded 2-core box
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"avnz serve exited early:\n{server.log.read_text()}")
@@ -311,3 +311,39 @@ def outage_of(database_url: str) -> Iterator[Outage]:
     with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
         through = url.set(host="127.0.0.1", port=proxy.port)
         yield PostgresUnreachable(proxy, through.render_as_string(hide_password=False))
+
+
+# --- Redis that hangs or is gone ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[int]:
+    """A loopback TCP listener that accepts every connection, reads nothing and never answers:
+    a Redis that hangs. Yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                connection, _ = listener.accept()
+                held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port nobody listens on: a Redis that is down (connections are refused)."""
+    yield free_port()

@@ -10,7 +10,7 @@ import pytest
 
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyConfig, StrategyContext
 from avnz.routing.strategies.adaptive import AdaptiveConfig
-from avnz.routing.strategies.turns import LocalCounter, RedisCounter
+from avnz.routing.strategies.turns import LocalCounter
 
 
 def candidate(account_id: str, order: int = 0, **fields: Any) -> Candidate:
@@ -209,20 +209,3 @@ def test_adaptive_breaks_near_ties_by_fee() -> None:
         for _ in range(200)
     )
     assert picks["cheap"] == 200
-
-
-async def test_the_redis_counter_is_one_incr_per_transaction() -> None:
-    class FakeRedis:
-        def __init__(self) -> None:
-            self.values: dict[str, int] = {}
-
-        async def incr(self, key: str) -> int:
-            self.values[key] = self.values.get(key, 0) + 1
-            return self.values[key]
-
-    counter = RedisCounter("redis://127.0.0.1:9/0")  # no connection is made until a command
-    fake = FakeRedis()
-    counter._redis = fake  # type: ignore[assignment]
-    assert [await counter.next("pool_a") for _ in range(3)] == [0, 1, 2]
-    assert await counter.next("pool_b") == 0
-    assert fake.values == {"avnz:rr:pool_a": 3, "avnz:rr:pool_b": 1}

@@ -26,17 +26,18 @@ def _tokens(pair: auth_service.TokenPair) -> schemas.TokenOut:
 @public_router.post("/auth/login", response_model=schemas.TokenOut, dependencies=RateLimitedAuth)
 async def login(data: schemas.LoginIn, session: Session, runtime: RuntimeDep) -> Any:
     """Public. Exchange email and password for an access token and a refresh token."""
-    try:
-        pair = await auth_service.login(
-            session=session,
-            keyset=runtime.keyset,
-            settings=runtime.settings,
-            email=data.email,
-            password=data.password,
-        )
-    except Unauthenticated:
-        await session.commit()  # the failed attempt's audit row must stick
-        raise
+    async with runtime.login_backoff.attempt(data.email):
+        try:
+            pair = await auth_service.login(
+                session=session,
+                keyset=runtime.keyset,
+                settings=runtime.settings,
+                email=data.email,
+                password=data.password,
+            )
+        except Unauthenticated:
+            await session.commit()  # the failed attempt's audit row must stick
+            raise
     return _tokens(pair)
 
 

@@ -38,11 +38,21 @@ def _sqlite_begin(mode: str) -> Any:
     return begin
 
 
-def create_engine(url: str, *, sqlite_read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    sqlite_read_only: bool = False,
+    connect_timeout: float = 5.0,
+    statement_timeout: float | None = 60.0,
+    pool_timeout: float = 10.0,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An engine for `url`. On SQLite every transaction takes the write lock up front (BEGIN
     IMMEDIATE): there is one writer, and queueing on busy_timeout beats failing with
     SQLITE_BUSY when a read lock is upgraded. `sqlite_read_only` engines (tests, reports)
-    use deferred transactions so their reads never block the writers."""
+    use deferred transactions so their reads never block the writers. On PostgreSQL the pool
+    is bounded, and connecting, each statement and the wait for a pooled connection each have
+    a timeout (asyncpg's `timeout` and `command_timeout`)."""
     if is_sqlite(url):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -52,6 +62,10 @@ def create_engine(url: str, *, sqlite_read_only: bool = False, **kwargs: Any) ->
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_timeout", pool_timeout)
+    if make_url(url).get_backend_name() == "postgresql":
+        connect_args = {"timeout": connect_timeout, "command_timeout": statement_timeout}
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
     return create_async_engine(url, **kwargs)
 
 

@@ -2,10 +2,13 @@
 
 The loop runs inside `avnz serve` (embedded) or in any number of `avnz worker` processes; a
 handler's session commits at the job's edge, then the job row is settled in a second one.
+While a claim's jobs run, a heartbeat renews their lease every third of it; the job row is
+settled only if this worker still holds it.
 """
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -14,9 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from avnz.core import clock
 from avnz.db.engine import run_after_commit
 from avnz.jobs.models import Job, JobStatus
-from avnz.jobs.service import Handler, JobFailed, claim_due, ensure_recurring
+from avnz.jobs.service import LEASE, Handler, JobFailed, claim_due, ensure_recurring, renew
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Held:
+    """The jobs of one claim not yet settled, and every lease expiry this worker wrote for them
+    (the one it is writing included): holding one of them is holding the job."""
+
+    ids: set[str]
+    tokens: set[datetime]
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -31,11 +43,13 @@ class Worker:
         recurring: list[str],
         *,
         poll_seconds: float = 1.0,
+        lease: timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
         self.handlers = handlers
         self.recurring = recurring
         self.poll_seconds = poll_seconds
+        self.lease = lease
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -52,6 +66,7 @@ class Worker:
     async def run(self) -> None:
         async with self.sessions.begin() as session:
             await ensure_recurring(session, self.recurring)
+        log.info("worker_started", lease_seconds=self.lease.total_seconds())
         while not self._stopping.is_set():
             try:
                 ran = await self.run_once()
@@ -65,12 +80,42 @@ class Worker:
     async def run_once(self) -> int:
         """Claim and run the due jobs; returns how many ran."""
         async with self.sessions.begin() as session:
-            jobs = await claim_due(session)
-        for job in jobs:
-            await self._run(job)
+            jobs = await claim_due(session, lease=self.lease)
+        if not jobs:
+            return 0
+        held = _Held(
+            {job.id for job in jobs}, {job.locked_until for job in jobs if job.locked_until}
+        )
+        heartbeat = asyncio.create_task(self._heartbeat(held), name="avnz-job-heartbeat")
+        try:
+            for job in jobs:
+                await self._run(job, held)
+                held.ids.discard(job.id)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return len(jobs)
 
-    async def _run(self, job: Job) -> None:
+    async def _heartbeat(self, held: _Held) -> None:
+        """Renew the lease of the held jobs every third of it, until cancelled."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            ids, until = set(held.ids), clock.now() + self.lease
+            if not ids:
+                continue
+            held.tokens.add(until)  # from here, the row may carry it
+            try:
+                async with self.sessions.begin() as session:
+                    kept = await renew(session, ids, tokens=held.tokens, until=until)
+            except Exception:  # the database may be back before the lease runs out
+                log.warning("job_heartbeat_failed", jobs=len(ids), exc_info=True)
+                continue
+            held.tokens = {until}
+            if kept < len(ids):
+                log.warning("job_lease_lost", held=len(ids), renewed=kept)
+
+    async def _run(self, job: Job, held: _Held) -> None:
         handler = self.handlers.get(job.kind)
         next_due: datetime | None = None
         error: str | None = None
@@ -89,9 +134,14 @@ class Worker:
                 log.exception("job_failed", job_id=job.id, kind=job.kind)
                 error = f"{type(exc).__name__}: {exc}"[:500]
         async with self.sessions.begin() as session:
-            row = await session.get(Job, job.id)
-            if row is not None:
-                _settle(row, next_due=next_due, error=error, final=final)
+            row = await session.get(Job, job.id, with_for_update=True)
+            if row is None:
+                return
+            if row.status != JobStatus.RUNNING.value or row.locked_until not in held.tokens:
+                # It stalled past its lease and another worker took the job: that one settles it.
+                log.warning("job_lease_lost", job_id=job.id, kind=job.kind)
+                return
+            _settle(row, next_due=next_due, error=error, final=final)
 
 
 def _settle(job: Job, *, next_due: datetime | None, error: str | None, final: bool) -> None:

@@ -162,7 +162,7 @@ _rng = random.Random()  # noqa: S311 - spreads load; nothing secret depends on i
 
 
 def use_turn_counter(counter: Counter) -> None:
-    """Share the pools' turn counters through `counter` (a RedisCounter when Redis is
+    """Share the pools' turn counters through `counter` (`avnz.runtime.SharedCounter` when Redis is
     configured), for the strategies that need a position."""
     global _counter
     _counter = counter

@@ -1,6 +1,14 @@
-"""The outermost layer of every request: request id, per-IP limit, body size, security headers,
-and one access-log line. Pure ASGI (no BaseHTTPMiddleware) to keep the hot path cheap."""
+"""The outermost layer of every request: the client's address, request id, per-IP limit, body
+size, security headers, and one access-log line. Pure ASGI (no BaseHTTPMiddleware) to keep the
+hot path cheap.
 
+The client's address is the peer's, unless the peer is a trusted proxy (`AVNZ_TRUSTED_PROXIES`,
+none by default): then it is the right-most address of X-Forwarded-For that is not itself a
+trusted proxy, since everything left of it was written by whoever sent the request. The scope's
+`client` is rewritten, so every limit, log and audit row downstream sees the same address.
+"""
+
+import ipaddress
 import re
 import secrets
 import time
@@ -14,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from avnz.config import IpNetwork
 from avnz.core import context
 from avnz.core.errors import AppError, PayloadTooLarge, error_body, unexpected_error_response
 from avnz.security.ratelimit import Limit, RateLimiter
@@ -53,6 +62,38 @@ def _request_id(scope: Scope) -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
+def _trusted(address: str, networks: tuple[IpNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(
+    peer: str,
+    forwarded_for: str | None,
+    networks: tuple[IpNetwork, ...],
+) -> str:
+    """The client's address: the peer's, or, behind trusted proxies, the right-most
+    X-Forwarded-For entry that is not one of them (the left-most if they all are)."""
+    if not networks or forwarded_for is None or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop if _is_ip(hop) else peer
+    return hops[0] if hops else peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope.get("headers", []):
         if name == wanted:
@@ -63,12 +104,19 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
 
 class RequestMiddleware:
     def __init__(
-        self, app: ASGIApp, *, limiter: RateLimiter, ip_limit: Limit, max_body_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        ip_limit: Limit,
+        max_body_bytes: int,
+        trusted_proxies: tuple[IpNetwork, ...] = (),
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.ip_limit = ip_limit
         self.max_body_bytes = max_body_bytes
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +126,12 @@ class RequestMiddleware:
         request_id = _request_id(scope)
         client = scope.get("client")
         ip = client[0] if client else "unknown"
+        if self.trusted_proxies and client:
+            ip = client_address(ip, _header(scope, b"x-forwarded-for"), self.trusted_proxies)
+            scope["client"] = (ip, client[1])
+            proto = _header(scope, b"x-forwarded-proto")
+            if proto in ("http", "https") and _trusted(client[0], self.trusted_proxies):
+                scope["scheme"] = proto
         nonce = secrets.token_urlsafe(18)
         state = scope.setdefault("state", {})
         state["request_id"], state["csp_nonce"] = request_id, nonce

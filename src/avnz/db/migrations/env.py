@@ -34,7 +34,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_with_url(url: str) -> None:
-    engine = create_engine(url)
+    engine = create_engine(url, statement_timeout=None)  # a migration may take its time
     async with engine.begin() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -1,7 +1,8 @@
 """Each pool's turn counter: the position a strategy that `needs_position` reads (ROUND_ROBIN).
 
-In process by default (exact within the process); `RedisCounter` when Redis is configured, one
-INCR per payment, so several processes share one sequence. Selection advances it only for a
+In process by default (exact within the process); with Redis configured, the runtime shares
+them through one INCR per payment (`avnz.runtime.SharedCounter`), so several processes share
+one sequence. Selection advances it only for a
 strategy that asks, so the others pay nothing for it.
 """
 
@@ -27,16 +28,3 @@ class LocalCounter:
         if counter is None:
             counter = self._counters[pool_id] = itertools.count()
         return next(counter)
-
-
-class RedisCounter:
-    """One INCR per transaction on `avnz:rr:<pool>`: atomic across processes."""
-
-    def __init__(self, redis_url: str) -> None:
-        from redis.asyncio import Redis
-
-        self._redis = Redis.from_url(redis_url)
-
-    async def next(self, pool_id: str) -> int:
-        value = await self._redis.incr(f"avnz:rr:{pool_id}")
-        return int(value) - 1

@@ -91,13 +91,14 @@ async def login_submit(
         return await _login_page(request, runtime, session, **page, error=error, status_code=403)
     try:
         await runtime.limiter.check(runtime.limits.auth, client_ip(request))
-        pair = await auth_service.login(
-            session=session,
-            keyset=runtime.keyset,
-            settings=runtime.settings,
-            email=email,
-            password=password,
-        )
+        async with runtime.login_backoff.attempt(email):
+            pair = await auth_service.login(
+                session=session,
+                keyset=runtime.keyset,
+                settings=runtime.settings,
+                email=email,
+                password=password,
+            )
     except RateLimited:
         return await _login_page(
             request, runtime, session, **page, error=TOO_MANY_ATTEMPTS, status_code=429
