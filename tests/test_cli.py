@@ -213,7 +213,7 @@ def test_sandbox_command_keeps_its_own_file(tmp_path):
     for _ in range(2):
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        args = ("sandbox", "nmi", "--port", str(port), "--state", str(state))
+        args = ("sandbox", "nmi", "--port", str(port), "--state", str(state), "--controls")
         with _running(_env(tmp_path), *args) as process:
             _wait_until_up(f"{base}/_sandbox/transactions", process)
             form = {
@@ -268,7 +268,7 @@ def _verify(base_url: str, name: str) -> Outcome:
 def test_sandbox_command_serves_the_gateways_on_loopback(tmp_path, served):
     port = _free_port()
     process = subprocess.Popen(
-        [AVNZ, "sandbox", served, "--port", str(port)],
+        [AVNZ, "sandbox", served, "--port", str(port), "--controls"],
         env=_env(tmp_path),
         text=True,
         stdout=subprocess.PIPE,

@@ -134,7 +134,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # their state in the data directory's file that `avnz demo` writes too.
         state = sandbox_store.open_store(settings.data_dir / sandbox_store.MOUNTED_FILE)
         with sandbox_store.persisting(state):
-            app.mount(gateways.SANDBOX_MOUNT, Router(gateways.sandbox_mounts()))
+            mounts = gateways.sandbox_mounts(controls=settings.sandbox_controls)
+            app.mount(gateways.SANDBOX_MOUNT, Router(mounts))
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     async def jwks(runtime: RuntimeDep) -> dict[str, Any]:

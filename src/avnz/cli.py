@@ -116,6 +116,13 @@ def sandbox(
             f"{sandbox_store.MEMORY} forgets them at exit)."
         ),
     ] = None,
+    controls: Annotated[
+        bool,
+        typer.Option(
+            help="Serve the control routes under /_sandbox/ (faults, reset, transactions, "
+            "settle); also on with AVNZ_SANDBOX_CONTROLS."
+        ),
+    ] = False,
 ) -> None:
     """Serve the local gateway sandboxes: `all` at /{gateway}, a single one at /."""
     settings = get_settings()
@@ -125,7 +132,8 @@ def sandbox(
         raise typer.Exit(code=2)
     path = state or str(settings.data_dir / sandbox_store.STANDALONE_FILE)
     with sandbox_store.persisting(sandbox_store.open_store(path)):
-        mounts = gateways.sandbox_mounts(None if gateway == "all" else [gateway])
+        chosen = None if gateway == "all" else [gateway]
+        mounts = gateways.sandbox_mounts(chosen, controls=controls or settings.sandbox_controls)
     sandbox_app: ASGIApp = Router(mounts) if gateway == "all" else mounts[0].app
     typer.echo(f"  state          {path}")
     for mount in mounts:

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         description="Serve the built-in gateway sandboxes under /sandbox/{gateway}. "
         "Unset: on everywhere but in production.",
     )
+    sandbox_controls: bool = Field(
+        default=False,
+        description="Serve the sandboxes' control routes (/_sandbox/faults, reset, transactions, "
+        "settle): anyone who reaches them can fail or forget sandbox payments, so they are off "
+        "unless a developer or a test turns them on.",
+    )
     run_embedded_worker: bool = True
     worker_poll_seconds: float = 1.0
     job_lease_seconds: float = Field(

@@ -19,7 +19,9 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import httpx
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import avnz.gateways
 from avnz.gateways.base import Connector, ConnectorConfig
@@ -85,10 +87,33 @@ def connector(name: str, config: ConnectorConfig, http: httpx.AsyncClient) -> Co
     return gateway(name).connector(config, http)
 
 
-def sandbox_mounts(names: Iterable[str] | None = None) -> list[Mount]:
-    """A fresh sandbox per gateway (all of them by default), each mounted at `/{name}`."""
+# Where every sandbox serves its control routes (`sandbox.common.control_routes`).
+CONTROLS_PATH = "/_sandbox/"
+
+
+def sandbox_mounts(names: Iterable[str] | None = None, *, controls: bool = True) -> list[Mount]:
+    """A fresh sandbox per gateway (all of them by default), each mounted at `/{name}`; without
+    `controls`, its `/_sandbox/` routes answer 404 (`AVNZ_SANDBOX_CONTROLS`)."""
     chosen = [gateway(name) for name in names] if names is not None else GATEWAYS.values()
-    return [Mount(f"/{g.name}", app=g.create_sandbox(), name=g.name) for g in chosen]
+    return [
+        Mount(f"/{g.name}", app=_gated(g.create_sandbox(), controls), name=g.name) for g in chosen
+    ]
+
+
+def _gated(sandbox: ASGIApp, controls: bool) -> ASGIApp:
+    if controls:
+        return sandbox
+
+    async def without_controls(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path[len(scope.get("root_path", "")) :].startswith(
+            CONTROLS_PATH
+        ):
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            return
+        await sandbox(scope, receive, send)
+
+    return without_controls
 
 
 def sandbox_url(base_url: str, name: str) -> str:

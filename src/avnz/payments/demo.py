@@ -75,7 +75,9 @@ async def load(
     if missing <= 0 or not accounts:
         return 0
     rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret
-    sandboxes = Router([Mount(registry.SANDBOX_MOUNT, Router(registry.sandbox_mounts()))])
+    sandboxes = Router(
+        [Mount(registry.SANDBOX_MOUNT, Router(registry.sandbox_mounts(controls=False)))]
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandboxes)) as http:
         gateways = PaymentRuntime(sessions, keyring, http)
         for index, moment in enumerate(_over_the_week(rng, missing)):
