@@ -180,7 +180,7 @@ def _line(**overrides: Any) -> dict[str, Any]:
         ({"discount_amount": 1001}, "discount_amount", "invalid_request"),
         ({"shipping_amount": -1}, "shipping_amount", "validation_failed"),
         ({"shipping_address": address(country="XX")}, "shipping_address.country", None),
-        ({"status": "paid"}, "status", "validation_failed"),
+        ({"status": "paid"}, "status", "parameter_unknown"),
         ({"customer_id": None}, "customer_id", "validation_failed"),
     ],
 )

@@ -9,11 +9,12 @@ from avnz.audit import schemas
 from avnz.audit import service as audit
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.errors import InvalidRequest
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import Session, require
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=ApiRoute, tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.ADMIN_USERS))]
 
 

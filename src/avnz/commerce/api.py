@@ -11,11 +11,12 @@ from avnz.auth.scope import Principal
 from avnz.commerce import schemas
 from avnz.commerce import service as commerce
 from avnz.commerce.models import CustomerStatus, CustomerType, OrderStatus, RiskLevel
+from avnz.conventions import ApiRoute
 from avnz.core.money import CurrencyCode
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import Session, require
 
-router = APIRouter()
+router = APIRouter(route_class=ApiRoute)
 Read = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
 Write = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 Delete = Annotated[Principal, Depends(require(Permission.CUSTOMERS_DELETE))]

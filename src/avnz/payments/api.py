@@ -6,15 +6,15 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
-from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
+from avnz.deps import Idempotency, RuntimeDep, Session, payments_rate_limit, require
+from avnz.idempotency import Claim, StoredResponse, unit_of_work
 from avnz.payments import charge, follow_ups, reading, settling, vault
-from avnz.payments.deps import Idempotency
-from avnz.payments.idempotency import Claim, StoredResponse, unit_of_work
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import (
     CaptureCreate,
@@ -28,7 +28,7 @@ from avnz.payments.schemas import (
 from avnz.payments.states import PaymentStatus
 from avnz.routing.schemas import RoutingDecisionOut
 
-router = APIRouter(tags=["payment methods"])
+router = APIRouter(route_class=ApiRoute, tags=["payment methods"])
 CardsRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
 CardsWrite = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 Id = Annotated[str | None, Query(max_length=64)]
@@ -39,7 +39,7 @@ Id = Annotated[str | None, Query(max_length=64)]
 )
 async def create_payment_method(
     data: PaymentMethodCreate, principal: CardsWrite, runtime: RuntimeDep, idempotent: Idempotency
-) -> JSONResponse:
+) -> Response:
     """Vault a card. Accepts `Idempotency-Key`: a retry with the same key stores no second card."""
 
     async def execute() -> StoredResponse:
@@ -90,7 +90,9 @@ async def delete_payment_method(method_id: str, session: Session, principal: Car
 
 # --- payments --------------------------------------------------------------------------------
 
-payments_router = APIRouter(tags=["payments"], dependencies=[Depends(payments_rate_limit)])
+payments_router = APIRouter(
+    route_class=ApiRoute, tags=["payments"], dependencies=[Depends(payments_rate_limit)]
+)
 PaymentsRead = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ))]
 PaymentsWrite = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_WRITE))]
 PaymentsRefund = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_REFUND))]
@@ -111,7 +113,7 @@ _IN_DOUBT: dict[int | str, dict[str, Any]] = {
 )
 async def create_payment(
     data: PaymentCreate, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
-) -> JSONResponse:
+) -> Response:
     """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
     order. Send an `Idempotency-Key`: a retry with it never charges twice."""
     gateways = PaymentRuntime.of(runtime)
@@ -163,7 +165,7 @@ async def capture_payment(
     runtime: RuntimeDep,
     idempotent: Idempotency,
     data: CaptureCreate | None = None,
-) -> JSONResponse:
+) -> Response:
     """Capture an authorization in full, or part of it (`amount`); once."""
 
     async def execute() -> StoredResponse:
@@ -183,7 +185,7 @@ async def capture_payment(
 )
 async def void_payment(
     payment_id: str, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
-) -> JSONResponse:
+) -> Response:
     """Void an authorization that was not captured."""
 
     async def execute() -> StoredResponse:
@@ -206,7 +208,7 @@ async def refund_payment(
     runtime: RuntimeDep,
     idempotent: Idempotency,
     data: RefundCreate | None = None,
-) -> JSONResponse:
+) -> Response:
     """Refund all that is left (default) or `amount`; refunds never add up to more than was
     captured."""
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import Session, require
 from avnz.routing import pools
@@ -24,7 +25,7 @@ from avnz.routing.pool_schemas import (
     SimulateRequest,
 )
 
-router = APIRouter(prefix="/account-pools", tags=["account pools"])
+router = APIRouter(route_class=ApiRoute, prefix="/account-pools", tags=["account pools"])
 PoolsRead = Annotated[Principal, Depends(require(Permission.POOLS_READ))]
 PoolsWrite = Annotated[Principal, Depends(require(Permission.POOLS_WRITE))]
 

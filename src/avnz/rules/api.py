@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import Page, PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, require
 from avnz.rules import lint, service, simulation, tester
@@ -29,7 +30,7 @@ from avnz.rules.schemas import (
     SimulationRequest,
 )
 
-router = APIRouter(prefix="/routing-rules", tags=["routing rules"])
+router = APIRouter(route_class=ApiRoute, prefix="/routing-rules", tags=["routing rules"])
 RoutingRead = Annotated[Principal, Depends(require(Permission.ROUTING_READ))]
 RoutingWrite = Annotated[Principal, Depends(require(Permission.ROUTING_WRITE))]
 
