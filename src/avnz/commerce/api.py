@@ -4,7 +4,6 @@ customers:write to create and change them, customers:delete to delete them."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
@@ -14,6 +13,7 @@ from avnz.commerce.models import CustomerStatus, CustomerType, OrderStatus, Risk
 from avnz.conventions import ApiRoute
 from avnz.core.money import CurrencyCode
 from avnz.core.pagination import PageOut, Paging, page_out
+from avnz.core.params import IsoAwareDatetime
 from avnz.deps import Session, require
 
 router = APIRouter(route_class=ApiRoute)
@@ -22,8 +22,8 @@ Write = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 Delete = Annotated[Principal, Depends(require(Permission.CUSTOMERS_DELETE))]
 Id = Annotated[str | None, Query(max_length=40)]
 Search = Annotated[str | None, Query(max_length=200, description="Part of the name or email.")]
-Amount = Annotated[int | None, Query(ge=0, description="Minor units.")]
-Instant = Annotated[AwareDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")]
+Amount = Annotated[int | None, Query(ge=0, le=schemas.MAX_TOTAL, description="Minor units.")]
+Instant = Annotated[IsoAwareDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")]
 
 # --- customers -------------------------------------------------------------------------------
 

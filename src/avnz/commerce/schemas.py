@@ -27,6 +27,7 @@ MAX_JSON_BYTES = 16_384
 MAX_AMOUNT = 10**12  # minor units; with MAX_QUANTITY and MAX_LINES a total fits a BIGINT
 MAX_QUANTITY = 10_000
 MAX_LINES = 100
+MAX_TOTAL = MAX_AMOUNT * MAX_QUANTITY * MAX_LINES  # the largest total an order can have
 
 
 def _country(value: str) -> str:

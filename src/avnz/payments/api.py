@@ -1,7 +1,6 @@
 """`/payment-methods` (the card vault; reads show BIN and last four, never the PAN) and
 `/payments` (charge, authorize, capture, void, refund) over HTTP."""
 
-from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
+from avnz.core.params import IsoDatetime
 from avnz.deps import Idempotency, RuntimeDep, Session, payments_rate_limit, require
 from avnz.idempotency import Claim, StoredResponse, unit_of_work
 from avnz.payments import charge, follow_ups, reading, settling, vault
@@ -97,7 +97,7 @@ PaymentsRead = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ
 PaymentsWrite = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_WRITE))]
 PaymentsRefund = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_REFUND))]
 Amount = Annotated[int | None, Query(ge=0, le=10**12)]
-When = Annotated[datetime | None, Query()]
+When = Annotated[IsoDatetime | None, Query()]
 
 
 _IN_DOUBT: dict[int | str, dict[str, Any]] = {
