@@ -454,29 +454,42 @@ async def _priority_page(
     stmt: Select[RoutingRule],
     page: PageParams,
 ) -> Page[RoutingRule]:
-    """A page in (priority, id) order; the cursor is the id of the last rule of the previous
-    page, whose priority it is looked up by."""
-    if page.starting_after:
+    """A page in (priority, id) order; the cursor is the id of a rule, whose priority it is
+    looked up by: the last of the previous page (`starting_after`) or the first of the next
+    (`ending_before`)."""
+    name, rule_id = (
+        ("ending_before", page.ending_before)
+        if page.ending_before
+        else ("starting_after", page.starting_after)
+    )
+    if rule_id:
         cursor = await session.scalar(
-            select(RoutingRule.priority).where(
-                RoutingRule.id == page.starting_after, _visible(principal)
-            )
+            select(RoutingRule.priority).where(RoutingRule.id == rule_id, _visible(principal))
         )
         if cursor is None:
             raise InvalidRequest(
-                "starting_after is not a routing rule you can see.",
-                code="invalid_cursor",
-                param="starting_after",
+                f"{name} is not a routing rule you can see.", code="invalid_cursor", param=name
             )
-        stmt = stmt.where(
-            or_(
-                RoutingRule.priority > cursor,
-                and_(RoutingRule.priority == cursor, RoutingRule.id > page.starting_after),
+        if page.ending_before:
+            stmt = stmt.where(
+                or_(
+                    RoutingRule.priority < cursor,
+                    and_(RoutingRule.priority == cursor, RoutingRule.id < rule_id),
+                )
             )
-        )
-    stmt = stmt.order_by(RoutingRule.priority, RoutingRule.id).limit(page.limit + 1)
-    rows = list((await session.scalars(stmt)).all())
-    return Page(items=rows[: page.limit], has_more=len(rows) > page.limit)
+        else:
+            stmt = stmt.where(
+                or_(
+                    RoutingRule.priority > cursor,
+                    and_(RoutingRule.priority == cursor, RoutingRule.id > rule_id),
+                )
+            )
+    if page.ending_before:
+        stmt = stmt.order_by(RoutingRule.priority.desc(), RoutingRule.id.desc())
+    else:
+        stmt = stmt.order_by(RoutingRule.priority, RoutingRule.id)
+    rows = list((await session.scalars(stmt.limit(page.limit + 1))).all())
+    return Page.of(rows, page)
 
 
 async def list_rules(
