@@ -293,12 +293,12 @@ async def test_a_pending_order_is_repriced_on_update(
 
     patched = await client.patch(
         url,
-        json={"line_items": [_line(quantity=3)], "tax_amount": 90, "metadata": {"n": 1}},
+        json={"line_items": [_line(quantity=3)], "tax_amount": 90, "metadata": {"n": "1"}},
         headers=headers,
     )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["subtotal"], patched.json()["total"]) == (1500, 1590)
-    assert patched.json()["metadata"] == {"n": 1}
+    assert patched.json()["metadata"] == {"n": "1"}
 
     amounts_only = await client.patch(url, json={"discount_amount": 90}, headers=headers)
     assert amounts_only.json()["total"] == 1500

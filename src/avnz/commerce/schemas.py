@@ -20,6 +20,7 @@ from avnz.commerce.models import (
     RiskLevel,
     SubscriptionInterval,
 )
+from avnz.core.metadata import Metadata
 from avnz.core.money import CurrencyCode
 from avnz.tenancy.schemas import JsonObject, Name, ObjectId, Out, StrictModel
 
@@ -133,6 +134,7 @@ class CustomerCreate(StrictModel):
     risk_level: RiskLevel = RiskLevel.LOW
     segments: Annotated[list[Segment], Field(max_length=50)] = Field(default_factory=list)
     custom_fields: BoundedJson = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     currency: CurrencyCode | None = Field(
         default=None,
         description="Currency of the lifetime value; set by the first purchase when omitted.",
@@ -153,6 +155,7 @@ class CustomerUpdate(StrictModel):
     risk_level: RiskLevel | None = None
     segments: Annotated[list[Segment], Field(max_length=50)] | None = None
     custom_fields: BoundedJson | None = None
+    metadata: Metadata | None = None
     currency: CurrencyCode | None = Field(
         default=None, description="Can change only while the lifetime value is zero."
     )
@@ -177,6 +180,7 @@ class CustomerOut(Out):
     risk_level: RiskLevel
     segments: list[str]
     custom_fields: dict[str, Any]
+    metadata: dict[str, Any] = Field(validation_alias="metadata_")
     status: CustomerStatus
     currency: str | None
     lifetime_value: int = Field(description="Minor units of `currency`.")
@@ -208,7 +212,7 @@ class ProductCreate(StrictModel):
     )
     trial_days: TrialDays = Field(default=0, description="Subscriptions only.")
     active: bool = True
-    metadata: BoundedJson = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class ProductUpdate(StrictModel):
@@ -222,7 +226,7 @@ class ProductUpdate(StrictModel):
     interval: SubscriptionInterval | None = None
     trial_days: TrialDays | None = None
     active: bool | None = None
-    metadata: BoundedJson | None = None
+    metadata: Metadata | None = None
 
 
 class ProductOut(Out):
@@ -270,7 +274,7 @@ class OrderCreate(StrictModel):
     shipping_address: Address | None = Field(
         default=None, description="Defaults to the customer's shipping address."
     )
-    metadata: BoundedJson = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class OrderUpdate(StrictModel):
@@ -285,7 +289,7 @@ class OrderUpdate(StrictModel):
     is_renewal: bool | None = None
     is_trial: bool | None = None
     shipping_address: Address | None = None
-    metadata: BoundedJson | None = None
+    metadata: Metadata | None = None
     status: Literal[OrderStatus.CANCELLED] | None = Field(
         default=None, description="Only `cancelled`; payments move orders to the other states."
     )

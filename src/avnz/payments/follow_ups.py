@@ -275,6 +275,7 @@ async def _open_refund(
         amount=amount,
         currency=payment.currency,
         reason=data.reason,
+        metadata_=data.metadata,
         created_by=principal.id,
         updated_by=principal.id,
     )

@@ -3,7 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
+
+from avnz.core.metadata import Metadata
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -39,6 +49,7 @@ class PaymentMethodCreate(BaseModel):
     customer_id: Annotated[str, StringConstraints(max_length=40)] | None = None
     card: CardIn
     billing_address: BillingAddress | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class CardOut(BaseModel):
@@ -63,6 +74,7 @@ class PaymentMethodOut(BaseModel):
     status: str
     card: CardOut
     billing_address: BillingAddress | None
+    metadata: dict[str, str]
     created_at: datetime
     deleted_at: datetime | None
 
@@ -126,13 +138,7 @@ class PaymentCreate(BaseModel):
     descriptor: Annotated[str, StringConstraints(max_length=22)] | None = Field(
         default=None, description="Soft descriptor on the cardholder's statement."
     )
-    metadata: Annotated[
-        dict[
-            Annotated[str, StringConstraints(max_length=40)],
-            Annotated[str, StringConstraints(max_length=500)],
-        ],
-        Field(max_length=20),
-    ] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_instrument(self) -> "PaymentCreate":
@@ -152,6 +158,7 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Amount | None = Field(default=None, description="Default: all still refundable.")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class PaymentCardOut(BaseModel):
@@ -218,8 +225,10 @@ class RefundOut(BaseModel):
     currency: str
     status: str
     reason: str | None
+    metadata: dict[str, str] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     outcome: str | None
     decline_reason: str | None
     gateway_refund_id: str | None
     raw_message: str | None
     created_at: datetime
+

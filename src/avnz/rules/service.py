@@ -326,9 +326,9 @@ async def create_rule(
 ) -> RoutingRule:
     """A new rule in a company the caller can see; setting it default unsets the other."""
     company = await target_company(session, principal, data.company_id)
-    definition = await validate_definition(
-        session, company.id, data.model_dump(exclude={"company_id"})
-    )
+    fields = data.model_dump(exclude={"company_id"})
+    fields["metadata_"] = fields.pop("metadata")
+    definition = await validate_definition(session, company.id, fields)
     await bump_rule_set(session, company.id)
     rule = await _insert(session, principal, company, definition)
     _audit(session, principal, audit.AuditAction.CREATE, rule)
@@ -342,9 +342,11 @@ async def update_rule(
     says changes nothing (no version, no rule-set bump)."""
     rule = await get_rule(session=session, principal=principal, rule_id=rule_id)
     fields = data.model_dump(exclude_unset=True)
-    for name in NOT_NULL:
+    for name in (*NOT_NULL, "metadata"):
         if name in fields and fields[name] is None:
             raise InvalidRequest(f"{name} cannot be null.", param=name)
+    if "metadata" in fields:  # the column's attribute; `metadata` is the ORM's own
+        fields["metadata_"] = fields.pop("metadata")
     changes = await validate_definition(session, rule.company_id, fields)
     if all(getattr(rule, name) == value for name, value in changes.items()):
         return rule
