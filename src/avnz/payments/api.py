@@ -5,7 +5,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
@@ -14,11 +14,13 @@ from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.core.params import IsoDatetime
 from avnz.deps import Idempotency, RuntimeDep, Session, payments_rate_limit, require
 from avnz.idempotency import Claim, StoredResponse, unit_of_work
-from avnz.payments import charge, follow_ups, reading, settling, vault
+from avnz.payments import charge, expansion, follow_ups, reading, settling, vault
+from avnz.payments.expansion import Expandable
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import (
     CaptureCreate,
     PaymentCreate,
+    PaymentExpandedOut,
     PaymentMethodCreate,
     PaymentMethodOut,
     PaymentOut,
@@ -148,9 +150,25 @@ async def list_payments(
     return page_out(page, reading.to_out)
 
 
-@payments_router.get("/payments/{payment_id}", response_model=PaymentOut)
-async def get_payment(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
-    return reading.to_out(await reading.get_payment(session, principal, payment_id))
+Expand = Annotated[
+    list[Expandable] | None,
+    Query(
+        alias=expansion.PARAM,
+        max_length=len(Expandable),
+        description="Inline related objects: `customer`, `payment_method`, `refunds`, "
+        "`routing_decision` (repeat the parameter for several).",
+    ),
+]
+
+
+@payments_router.get("/payments/{payment_id}", response_model=PaymentExpandedOut)
+async def get_payment(
+    payment_id: str, session: Session, principal: PaymentsRead, expand: Expand = None
+) -> Response:
+    """A payment; with `expand[]`, its customer, payment method, refunds or routing decision
+    in the same answer."""
+    payment = await reading.get_payment(session, principal, payment_id)
+    return JSONResponse(await expansion.expanded(session, principal, payment, expand or []))
 
 
 @payments_router.post(

@@ -13,7 +13,9 @@ from pydantic import (
     model_validator,
 )
 
+from avnz.commerce.schemas import CustomerOut
 from avnz.core.metadata import Metadata
+from avnz.routing.schemas import RoutingDecisionOut
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -232,3 +234,16 @@ class RefundOut(BaseModel):
     raw_message: str | None
     created_at: datetime
 
+
+class PaymentExpandedOut(PaymentOut):
+    """A payment read with `expand[]`: each relation asked for is inlined under its own key,
+    which is absent when it was not asked for."""
+
+    customer: CustomerOut | None = Field(default=None, description="With `expand[]=customer`.")
+    payment_method: PaymentMethodOut | None = Field(
+        default=None, description="With `expand[]=payment_method`."
+    )
+    refunds: list[RefundOut] | None = Field(default=None, description="With `expand[]=refunds`.")
+    routing_decision: RoutingDecisionOut | None = Field(
+        default=None, description="With `expand[]=routing_decision`."
+    )
