@@ -7,7 +7,8 @@ Expanding the customer or the payment method needs `customers:read` as reading t
 one that is gone (deleted, or in no scope the caller sees) expands to null."""
 
 import enum
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from avnz.payments.models import Payment
 from avnz.payments.schemas import RefundOut
 
 PARAM = "expand[]"
+T = TypeVar("T")
 
 
 class Expandable(enum.StrEnum):
@@ -56,27 +58,39 @@ async def _expand(
 ) -> Any:
     match field:
         case Expandable.CUSTOMER:
-            if payment.customer_id is None:
-                return None
-            try:
-                customer = await commerce.get_customer(
-                    session=session, principal=principal, customer_id=payment.customer_id
+            customer = (
+                await _found(
+                    commerce.get_customer(
+                        session=session, principal=principal, customer_id=payment.customer_id
+                    )
                 )
-            except NotFound:
-                return None
-            return CustomerOut.model_validate(customer).model_dump(mode="json")
+                if payment.customer_id
+                else None
+            )
+            return (
+                CustomerOut.model_validate(customer).model_dump(mode="json") if customer else None
+            )
         case Expandable.PAYMENT_METHOD:
-            if payment.payment_method_id is None:
-                return None
-            try:
-                method = await vault.get_method(
-                    session=session, principal=principal, method_id=payment.payment_method_id
+            method = (
+                await _found(
+                    vault.get_method(
+                        session=session, principal=principal, method_id=payment.payment_method_id
+                    )
                 )
-            except NotFound:
-                return None
-            return vault.to_out(method).model_dump(mode="json")
+                if payment.payment_method_id
+                else None
+            )
+            return vault.to_out(method).model_dump(mode="json") if method else None
         case Expandable.REFUNDS:
             refunds = await reading.list_refunds(session, principal, payment.id)
             return [RefundOut.model_validate(r).model_dump(mode="json") for r in refunds]
         case Expandable.ROUTING_DECISION:
             return reading.decision_out(payment).model_dump(mode="json")
+
+
+async def _found(read: Awaitable[T]) -> T | None:
+    """What `read` finds, or None where it answers 404 (gone, or out of the caller's sight)."""
+    try:
+        return await read
+    except NotFound:
+        return None
