@@ -62,16 +62,23 @@ def refuse_unknown(names: list[str], *, where: str = "query") -> None:
 class ApiRoute(APIRoute):
     """An API route that refuses unknown query parameters and honours `Idempotency-Key`."""
 
+    @property
+    def idempotency(self) -> str | None:
+        """Who honours `Idempotency-Key` on this route: `route` (this class), `work` (the
+        route's work, through `deps.Idempotency`), `public` (no caller: ignored), or None
+        (not a POST)."""
+        if "POST" not in (self.methods or ()):
+            return None
+        calls = {node.call for node in _tree(self.dependant)}
+        if idempotent in calls:
+            return "work"
+        return "route" if current_principal in calls else "public"
+
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
         nodes = list(_tree(self.dependant))
         known = frozenset(str(field.alias) for node in nodes for field in node.query_params)
-        calls = {node.call for node in nodes}
-        if (
-            "POST" in (self.methods or ())
-            and current_principal in calls
-            and idempotent not in calls
-        ):
+        if self.idempotency == "route":
             handler = _keeping_idempotency(handler)
         return _refusing_unknown(handler, known)
 

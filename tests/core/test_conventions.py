@@ -4,15 +4,18 @@ them, `Idempotency-Key` on every authenticated POST, `Allow` listing every metho
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import func, select
 
 from avnz.commerce.models import Customer
+from avnz.conventions import ApiRoute
 from avnz.tenancy.models import Role
 from tests.commerce.factories import customer_body
 from tests.factories import World
 from tests.security.helpers import API, assert_error
 
 CUSTOMERS = f"{API}/customers"
+PUBLIC_POSTS = {"/auth/login", "/auth/refresh", "/auth/accept-invite"}
 
 
 # --- unknown parameters ------------------------------------------------------------------------
@@ -185,3 +188,25 @@ async def test_public_routes_ignore_the_key(client: httpx.AsyncClient) -> None:
         )
         assert response.status_code == 401
         assert "idempotent-replayed" not in response.headers
+
+
+def test_every_api_route_keeps_the_conventions(app) -> None:
+    """Every API route is built by the route class, and every POST honours Idempotency-Key
+    itself or through its work, except the public ones, which have no caller to scope it to."""
+    routes = [
+        context.original_route
+        for context in iter_route_contexts(app.routes)
+        if (context.path or "").startswith(API) and isinstance(context.original_route, APIRoute)
+    ]
+    assert routes and all(isinstance(route, ApiRoute) for route in routes)
+    keyed = {route.path: route.idempotency for route in routes if route.idempotency}
+    assert {path for path, who in keyed.items() if who == "public"} == PUBLIC_POSTS
+    assert {path for path, who in keyed.items() if who == "work"} == {
+        "/payment-methods",
+        "/payments",
+        "/payments/{payment_id}/capture",
+        "/payments/{payment_id}/void",
+        "/payments/{payment_id}/refunds",
+    }
+    by_route = {path for path, who in keyed.items() if who == "route"}
+    assert {"/customers", "/orders", "/webhook-endpoints", "/api-keys", "/auth/logout"} <= by_route
