@@ -64,9 +64,9 @@ def _other(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 
 LIMITS = [
     ({f"k{n}": "v" for n in range(51)}, "metadata"),
-    ({"k" * 41: "v"}, "metadata"),
-    ({"": "v"}, "metadata"),
-    ({"a[b]": "v"}, "metadata"),
+    ({"k" * 41: "v"}, f"metadata.{'k' * 41}.[key]"),
+    ({"": "v"}, "metadata..[key]"),
+    ({"a[b]": "v"}, "metadata.a[b].[key]"),
     ({"k": "v" * 501}, "metadata.k"),
     ({"k": 5}, "metadata.k"),
     ({"k": {"nested": "x"}}, "metadata.k"),

@@ -141,8 +141,6 @@ def app_error_response(request: Request, exc: AppError) -> JSONResponse:
 def _validation_param(location: tuple[Any, ...]) -> str | None:
     # Drop the "body"/"query" prefix so the param names the field the client sent.
     parts = [str(p) for p in location[1:]] if len(location) > 1 else [str(p) for p in location]
-    if parts[-1:] == ["[key]"]:  # a bad key of an object: name the object, never the key
-        parts = parts[:-2]
     return ".".join(parts) or None
 
 
@@ -172,12 +170,10 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         return app_error_response(
             request, InvalidRequest("The request body is not valid JSON.", code="invalid_json")
         )
-    location = tuple(first.get("loc", ()))
-    param = _validation_param(location)
+    param = _validation_param(tuple(first.get("loc", ())))
     message = str(first.get("msg", "Invalid request"))
     if param:
-        key = " (a key)" if location[-1:] == ("[key]",) else ""
-        message = f"{param}{key}: {message}"
+        message = f"{param}: {message}"
     # The offending input is never echoed: it may be a card number or a password. Messages of
     # our own validators may quote it, so they are masked as a second net.
     return app_error_response(
