@@ -18,7 +18,7 @@ MODEL_MODULES = (
     "avnz.commerce.models",
     "avnz.integrations.models",
     "avnz.payments.models",
-    "avnz.payments.idempotency",
+    "avnz.idempotency",
     "avnz.routing.models",
     "avnz.routing.pools.models",
     "avnz.rules.models",

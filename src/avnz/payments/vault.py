@@ -106,6 +106,7 @@ def new_method(
         exp_year=exp_year,
         holder_name=data.card.holder_name,
         billing_address=data.billing_address.model_dump() if data.billing_address else None,
+        metadata_=data.metadata,
         status=PaymentMethodStatus.ACTIVE.value,
         created_at=now,
         updated_at=now,
@@ -229,6 +230,7 @@ def to_out(method: PaymentMethod) -> PaymentMethodOut:
             holder_name=method.holder_name,
         ),
         billing_address=method.billing_address,
+        metadata=method.metadata_,
         created_at=method.created_at,
         deleted_at=method.deleted_at,
     )
