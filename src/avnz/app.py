@@ -16,6 +16,7 @@ from avnz import __version__, domains, health, tasks
 from avnz.analytics import api as analytics_api
 from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
+from avnz.bins import service as bins
 from avnz.commerce import api as commerce_api
 from avnz.config import Settings, get_settings
 from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if settings.run_embedded_worker:
             worker.start()
         try:
-            yield
+            async with bins.kept_current(app.state.runtime.sessions):
+                yield
         finally:
             await worker.stop()
             if runtime is None:  # we built it, we close it

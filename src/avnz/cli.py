@@ -1,6 +1,7 @@
-"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys."""
+"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, bins."""
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from avnz import __version__, domains, tasks
+from avnz.bins import service as bins
 from avnz.config import Settings, get_settings
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
@@ -26,6 +28,8 @@ from avnz.tenancy import demo
 app = typer.Typer(help="avnz: payment orchestration platform.", no_args_is_help=True)
 keys_app = typer.Typer(help="Master keys that encrypt stored secrets.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+bins_app = typer.Typer(help="BIN (IIN) data: brand, card type and country.", no_args_is_help=True)
+app.add_typer(bins_app, name="bins")
 
 
 def _version(value: bool) -> None:
@@ -232,3 +236,41 @@ def rotate_keys(
         typer.echo(f"retired key versions: {retired or 'none'}")
     elif retire:
         typer.echo("keys come from AVNZ_MASTER_KEYS: remove the old versions there")
+
+
+@bins_app.command("import")
+def import_bins(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="An open BIN CSV file.")
+    ],
+) -> None:
+    """Replace the imported BIN table with FILE (binlist ranges.csv, bin-list-data and the like:
+    columns bin/iin, brand/scheme, type, country alpha-2); running servers pick it up within
+    a minute. Its rows take precedence over the packaged IIN ranges."""
+    settings = _settings()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        typer.secho(f"avnz: {file} is not a UTF-8 text file", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+
+    async def run() -> bins.ImportReport:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            async with session_factory(engine).begin() as session:
+                return await bins.import_text(session=session, text=text, source=file.name)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (NotMigrated, bins.BinFileError) as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    bins.install(report.table, report.version)
+    typer.secho(
+        f"imported {report.ranges} BIN ranges ({report.skipped} rows skipped); "
+        f"BIN table version {report.version}",
+        fg=typer.colors.GREEN,
+    )

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "avnz.auth.models",
     "avnz.audit.models",
     "avnz.commerce.models",
+    "avnz.bins.models",
     "avnz.integrations.models",
     "avnz.payments.models",
     "avnz.payments.idempotency",
