@@ -22,6 +22,7 @@ from avnz.config import Settings, get_settings
 from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
+from avnz.disputes import api as disputes_api
 from avnz.gateways import registry as gateways
 from avnz.integrations import api as integrations_api
 from avnz.jobs.worker import Worker
@@ -57,6 +58,8 @@ def _api_router() -> APIRouter:
     api.include_router(pools_api.router)
     api.include_router(rules_api.router)
     api.include_router(webhooks_api.router)
+    api.include_router(disputes_api.router)
+    api.include_router(disputes_api.public_router)
     return api
 
 

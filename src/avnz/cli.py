@@ -1,4 +1,4 @@
-"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, bins."""
+"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, bins, disputes."""
 
 import asyncio
 from pathlib import Path
@@ -12,9 +12,12 @@ from starlette.types import ASGIApp
 from avnz import __version__, domains, tasks
 from avnz.bins import service as bins
 from avnz.config import Settings, get_settings
+from avnz.core.errors import AppError
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
+from avnz.disputes import service as disputes
+from avnz.disputes.schemas import ImportReport
 from avnz.gateways import registry as gateways
 from avnz.integrations import definitions
 from avnz.jobs.worker import Worker
@@ -30,6 +33,10 @@ keys_app = typer.Typer(help="Master keys that encrypt stored secrets.", no_args_
 app.add_typer(keys_app, name="keys")
 bins_app = typer.Typer(help="BIN (IIN) data: brand, card type and country.", no_args_is_help=True)
 app.add_typer(bins_app, name="bins")
+disputes_app = typer.Typer(
+    help="Disputes (chargebacks) reported by the gateways.", no_args_is_help=True
+)
+app.add_typer(disputes_app, name="disputes")
 
 
 def _version(value: bool) -> None:
@@ -273,4 +280,39 @@ def import_bins(
         f"imported {report.ranges} BIN ranges ({report.skipped} rows skipped); "
         f"BIN table version {report.version}",
         fg=typer.colors.GREEN,
+    )
+
+
+@disputes_app.command("import")
+def import_disputes(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A gateway's dispute CSV.")
+    ],
+    company: Annotated[str, typer.Option(help="The company (cmp_…) whose payments they are.")],
+) -> None:
+    """Record a gateway's dispute export (columns provider, dispute_id, transaction_id, status,
+    amount, currency; optional reason_code, evidence_due_by, opened_at) for one company."""
+    settings = _settings()
+    text = file.read_text(encoding="utf-8-sig")
+
+    async def run() -> ImportReport:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            async with session_factory(engine).begin() as session:
+                return await disputes.import_csv(session=session, company_id=company, text=text)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (NotMigrated, AppError) as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    for error in report.errors:
+        typer.secho(f"  {error}", fg=typer.colors.YELLOW, err=True)
+    typer.secho(
+        f"{report.created} disputes created, {report.updated} updated, "
+        f"{len(report.errors)} rows refused",
+        fg=typer.colors.GREEN if not report.errors else typer.colors.YELLOW,
     )

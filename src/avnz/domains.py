@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "avnz.routing.models",
     "avnz.rules.models",
     "avnz.webhooks.models",
+    "avnz.disputes.models",
     "avnz.outbox.models",
     "avnz.jobs.models",
     "avnz.db.versions",
