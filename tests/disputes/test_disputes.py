@@ -193,7 +193,7 @@ async def test_csv_import_list_filters_pagination_and_tenancy(
         f"nmi,cb-5,{payments[0]['id']},maybe,1999,USD,,",
     ]
     response = await client.post(
-        f"{DISPUTES}/import", content="\n".join(rows).encode(), headers=headers
+        f"{DISPUTES}/import", json={"csv": "\n".join(rows)}, headers=headers
     )
     assert response.status_code == 200, response.text
     report = response.json()
@@ -220,15 +220,18 @@ async def test_csv_import_list_filters_pagination_and_tenancy(
     assert (await client.get(f"{DISPUTES}/{open_one['id']}", headers=other)).status_code == 404
     # The other agency cannot import against these payments either.
     again = await client.post(
-        f"{DISPUTES}/import", content="\n".join(rows[:2]).encode(), headers=other
+        f"{DISPUTES}/import", json={"csv": "\n".join(rows[:2])}, headers=other
     )
     assert again.json()["created"] == 0 and len(again.json()["errors"]) == 1
 
 
 async def test_a_file_without_the_columns_is_a_400(client: httpx.AsyncClient, world: World) -> None:
     headers = world.headers(Role.COMPANY_ADMIN)
-    response = await client.post(f"{DISPUTES}/import", content=b"id,amount\n1,2\n", headers=headers)
+    response = await client.post(
+        f"{DISPUTES}/import", json={"csv": "id,amount\n1,2\n"}, headers=headers
+    )
     assert response.status_code == 400
+    assert response.json()["error"]["param"] == "csv"
     assert "dispute_id" in response.json()["error"]["message"]
 
 
@@ -260,7 +263,7 @@ async def test_the_account_shows_the_programs_warnings(
     payments = [await paid(client, headers, account["id"]) for _ in range(4)]
     row = f"nmi,cb-1,{payments[0]['id']},open,1999,USD,10.4,"
     csv = "provider,dispute_id,transaction_id,status,amount,currency,reason_code,x\n" + row
-    assert (await client.post(f"{DISPUTES}/import", content=csv.encode(), headers=headers)).json()[
+    assert (await client.post(f"{DISPUTES}/import", json={"csv": csv}, headers=headers)).json()[
         "created"
     ] == 1
     body = (await client.get(url, headers=headers)).json()
@@ -283,7 +286,7 @@ async def test_mastercard_counts_last_months_sales(
     await paid_mastercard(client, headers, account["id"])
     row = f"nmi,cb-9,{old[0]['id']},open,1999,USD,4853,"
     csv = "provider,dispute_id,transaction_id,status,amount,currency,reason_code,x\n" + row
-    await client.post(f"{DISPUTES}/import", content=csv.encode(), headers=headers)
+    await client.post(f"{DISPUTES}/import", json={"csv": csv}, headers=headers)
     url = f"/api/v1/merchant-accounts/{account['id']}/dispute-monitoring"
     body = (await client.get(url, headers=headers)).json()
     ecp = next(p for p in body["programs"] if p["program"] == "mastercard_ecp")
@@ -315,7 +318,7 @@ async def test_the_account_page_shows_the_warning(
     payments = [await paid(client, headers, account["id"]) for _ in range(2)]
     row = f"nmi,cb-1,{payments[0]['id']},open,1999,USD,10.4,"
     csv = "provider,dispute_id,transaction_id,status,amount,currency,reason_code,x\n" + row
-    await client.post(f"{DISPUTES}/import", content=csv.encode(), headers=headers)
+    await client.post(f"{DISPUTES}/import", json={"csv": csv}, headers=headers)
     page = await browser.get(f"/merchant-accounts/{account['id']}")
     [warning] = re.findall(r'data-testid="dispute-warning">(.*?)</div>', page.text, re.S)
     assert warning.startswith("Visa VAMP: 50.00 % of visa sales disputed this month")

@@ -8,12 +8,17 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
-from avnz.core.errors import InvalidRequest
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, require
 from avnz.disputes import service as disputes
 from avnz.disputes.models import DisputeStatus
-from avnz.disputes.schemas import DisputeOut, ImportReport, MonitoringOut, WebhookAck
+from avnz.disputes.schemas import (
+    DisputeImport,
+    DisputeOut,
+    ImportReport,
+    MonitoringOut,
+    WebhookAck,
+)
 from avnz.tenancy.visibility import target_company
 
 router = APIRouter(tags=["disputes"])
@@ -23,7 +28,6 @@ Reader = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_WRITE))]
 AccountsReader = Annotated[Principal, Depends(require(Permission.ACCOUNTS_READ))]
 Id = Annotated[str | None, Query(max_length=40)]
-MAX_IMPORT_BYTES = 5_000_000
 
 
 @router.get("/disputes", response_model=PageOut[DisputeOut])
@@ -54,19 +58,9 @@ async def get_dispute(dispute_id: str, session: Session, principal: Reader) -> A
 
 
 @router.post("/disputes/import", response_model=ImportReport)
-async def import_disputes(
-    request: Request, session: Session, principal: Writer, company_id: Id = None
-) -> Any:
-    """A gateway's dispute export as a text/csv body (see `disputes.service.import_csv`)."""
-    body = await request.body()
-    if len(body) > MAX_IMPORT_BYTES:
-        raise InvalidRequest("The file is larger than 5 MB: split it.", param="file")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidRequest("The file is not UTF-8 text.", param="file") from None
-    company = await target_company(session, principal, company_id)
-    return await disputes.import_csv(session=session, company_id=company.id, text=text)
+async def import_disputes(data: DisputeImport, session: Session, principal: Writer) -> Any:
+    company = await target_company(session, principal, data.company_id)
+    return await disputes.import_csv(session=session, company_id=company.id, text=data.csv)
 
 
 @router.get("/merchant-accounts/{account_id}/dispute-monitoring", response_model=MonitoringOut)

@@ -66,6 +66,19 @@ class WebhookAck(BaseModel):
     dispute_id: str | None = None
 
 
+class DisputeImport(BaseModel):
+    """A gateway's dispute export for one company (`disputes.service.import_csv`)."""
+
+    company_id: str | None = Field(default=None, max_length=40)
+    csv: str = Field(
+        max_length=5_000_000,
+        description=(
+            "CSV text: provider, dispute_id, transaction_id, status, amount (minor units), "
+            "currency; optionally reason_code, evidence_due_by, opened_at (ISO 8601)."
+        ),
+    )
+
+
 class ImportReport(BaseModel):
     created: int
     updated: int

@@ -270,7 +270,7 @@ async def import_csv(*, session: AsyncSession, company_id: str, text: str) -> Im
     reader = csv.DictReader(io.StringIO(text))
     missing = [name for name in CSV_COLUMNS if name not in (reader.fieldnames or ())]
     if missing:
-        raise InvalidRequest(f"The file lacks the columns {missing}.", param="file")
+        raise InvalidRequest(f"The file lacks the columns {missing}.", param="csv")
     created = updated = 0
     errors: list[str] = []
     for number, raw in enumerate(reader, start=2):
