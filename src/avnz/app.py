@@ -19,11 +19,13 @@ from avnz import __version__, domains, health, tasks
 from avnz.analytics import api as analytics_api
 from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
+from avnz.bins import service as bins
 from avnz.commerce import api as commerce_api
 from avnz.config import SHUTDOWN_CLEANUP_SECONDS, Settings, get_settings
 from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
+from avnz.disputes import api as disputes_api
 from avnz.gateways import registry as gateways
 from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import api as integrations_api
@@ -60,6 +62,8 @@ def _api_router() -> APIRouter:
     api.include_router(pools_api.router)
     api.include_router(rules_api.router)
     api.include_router(webhooks_api.router)
+    api.include_router(disputes_api.router)
+    api.include_router(disputes_api.public_router)
     return api
 
 
@@ -100,7 +104,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if settings.run_embedded_worker:
             worker.start()
         try:
-            yield
+            async with bins.kept_current(app.state.runtime.sessions):
+                yield
         finally:
             # Bounded: a database or Redis that never answers must not hold the exit (the
             # server's grace period, `avnz serve`, counts on it).

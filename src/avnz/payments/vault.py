@@ -99,7 +99,7 @@ def new_method(
         fingerprint=keyring.fingerprint(number, scope=company.organization_id),
         bin=number[:6],
         last4=number[-4:],
-        brand=brand.value,
+        brand=info.brand or brand.value,  # an imported BIN table may name a co-badge's brand
         card_type=info.card_type,
         issuing_country=info.country,
         exp_month=exp_month,
