@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -13,7 +14,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Router
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from avnz import __version__, domains, health, tasks
 from avnz.analytics import api as analytics_api
@@ -68,8 +68,10 @@ def _api_router() -> APIRouter:
 
 
 def _mount_docs(app: FastAPI) -> None:
-    # Swagger UI's assets ship in a Python package: /docs works without a CDN.
-    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    # Swagger UI 5's assets ship in a Python package (fastapi-offline's static files): /docs
+    # works without a CDN and reads the OpenAPI 3.1 document FastAPI writes.
+    assets = files("fastapi_offline") / "static"
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
@@ -78,7 +80,7 @@ def _mount_docs(app: FastAPI) -> None:
             title="avnz API",
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_favicon_url="/docs/assets/favicon.png",
         )
         # Its inline script (the one that starts Swagger UI) runs under the CSP's nonce.
         nonce = request.state.csp_nonce
