@@ -13,12 +13,14 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from avnz import __version__, domains, startup, tasks
 from avnz.audit import service as audit
 from avnz.audit import verify as audit_verify
+from avnz.auth.scope import Principal
 from avnz.bins import service as bins
 from avnz.config import Settings, get_settings
 from avnz.core.errors import AppError
@@ -32,6 +34,7 @@ from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import definitions
 from avnz.jobs.worker import Worker
 from avnz.payments import demo as demo_payments
+from avnz.routing.pools import demo as demo_pools
 from avnz.rules import demo as demo_rules
 from avnz.runtime import Runtime
 from avnz.security.keyring import Keyring
@@ -225,10 +228,11 @@ def load_demo(
                     session, password, keyring=keyring, base_url=settings.base_url
                 )
             async with sessions.begin() as session:
-                operator, brand = await demo.operator_and_brand(session)
-            made = await demo_payments.load(sessions, keyring, operator, brand.id)
-            async with sessions.begin() as session:
-                await demo_rules.load(session, operator, brand.id)
+                operator, brands = await demo.operator_and_brands(session)
+            targets = (demo_payments.DEMO_PAYMENTS, demo_payments.SECOND_BRAND_PAYMENTS)
+            made = 0
+            for brand, target in zip(brands, targets, strict=True):
+                made += await _demo_brand(sessions, keyring, operator, brand.id, target)
             return logins, made
         finally:
             await engine.dispose()
@@ -243,6 +247,28 @@ def load_demo(
         typer.echo(f"  {login.role.value:<20} {login.email}")
     if payments_made:
         typer.echo(f"{payments_made} demo payments went through the built-in sandboxes.")
+
+
+async def _demo_brand(
+    sessions: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    operator: Principal,
+    company_id: str,
+    payments: int,
+) -> int:
+    """One demo brand's default pool, payments and rules; how many payments it made."""
+    async with sessions.begin() as session:
+        pool = await demo_pools.load(session, operator, company_id)
+    made = await demo_payments.load(sessions, keyring, operator, company_id, payments)
+    async with sessions.begin() as session:
+        await demo_rules.load(
+            session,
+            operator,
+            company_id,
+            pool_id=pool.pool_id if pool else None,
+            account_ids=pool.account_ids if pool else None,
+        )
+    return made
 
 
 @keys_app.command("rotate")
