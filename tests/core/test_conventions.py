@@ -15,7 +15,13 @@ from tests.factories import World
 from tests.security.helpers import API, assert_error
 
 CUSTOMERS = f"{API}/customers"
-PUBLIC_POSTS = {"/auth/login", "/auth/refresh", "/auth/accept-invite"}
+# No caller to scope a key to; a gateway's webhook is idempotent by its event's own id.
+PUBLIC_POSTS = {
+    "/auth/login",
+    "/auth/refresh",
+    "/auth/accept-invite",
+    "/gateway-webhooks/stripe/{account_id}",
+}
 
 
 # --- unknown parameters ------------------------------------------------------------------------

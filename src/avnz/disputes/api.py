@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, require
 from avnz.disputes import service as disputes
@@ -21,9 +22,9 @@ from avnz.disputes.schemas import (
 )
 from avnz.tenancy.visibility import target_company
 
-router = APIRouter(tags=["disputes"])
+router = APIRouter(route_class=ApiRoute, tags=["disputes"])
 # Public: Stripe cannot hold an API key; the Stripe-Signature header authenticates the call.
-public_router = APIRouter(tags=["disputes"])
+public_router = APIRouter(route_class=ApiRoute, tags=["disputes"])
 Reader = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_WRITE))]
 AccountsReader = Annotated[Principal, Depends(require(Permission.ACCOUNTS_READ))]
