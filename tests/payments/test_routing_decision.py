@@ -13,8 +13,8 @@ from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.payments import card_budget
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company, Role
 from tests.factories import World

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from avnz.core import clock
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.routing.failover import FailoverConfig
+from avnz.routing.decisions.failover import FailoverConfig
 
 WINDOW = timedelta(hours=24)
 
