@@ -111,7 +111,21 @@ def test_demo_is_idempotent_and_prints_logins(migrated):
         in_future = db.execute(
             "select count(*) from payments where created_at > datetime('now', '+1 minute')"
         ).fetchone()[0]
-        rules = [row[0] for row in db.execute("select name from routing_rules order by priority")]
+        rules = db.execute(
+            "select c.slug, r.name from routing_rules r join companies c on c.id = r.company_id"
+            " order by c.slug, r.priority"
+        ).fetchall()
+        brands = dict(
+            db.execute(
+                "select c.slug, count(*) from payments p join companies c on c.id = p.company_id"
+                " group by 1"
+            ).fetchall()
+        )
+        pools = db.execute(
+            "select c.slug, p.name, p.is_default, count(m.merchant_account_id)"
+            " from account_pools p join companies c on c.id = p.company_id"
+            " join pool_memberships m on m.pool_id = p.id group by 1, 2, 3 order by 1"
+        ).fetchall()
         # Each payment counts in its own day's usage, not in the day the demo ran.
         used = db.execute(
             "select account_id, period_start, transaction_count from merchant_account_usage"
@@ -123,12 +137,25 @@ def test_demo_is_idempotent_and_prints_logins(migrated):
         ).fetchall()
     assert used == holding and len({day for _, day, _ in used}) > 1
     assert users == (9, 9)
-    assert rules == [rule["name"] for rule in demo_rules.DEMO_RULES]  # made once, not twice
+    # Each agency's first brand: a default pool of its four sandbox accounts, the rules (made
+    # once, not twice), the routing ones among them, and its payments.
+    gateways = len(registry.GATEWAYS)
+    assert pools == [
+        ("glow-skincare", "Default pool", 1, gateways),
+        ("urban-coffee-club", "Default pool", 1, gateways),
+    ]
+    names = [rule["name"] for rule in demo_rules.DEMO_RULES] + [
+        rule["name"] for rule in demo_rules.routing_rules("pool_x", {"stripe": "ma_x"})
+    ]
+    assert rules == [
+        (slug, name) for slug in ("glow-skincare", "urban-coffee-club") for name in names
+    ]
+    assert brands == {"glow-skincare": 300, "urban-coffee-club": 60}
     assert (clients, organizations) == (2, 1)
-    assert sum(payments.values()) == 300  # topped up once, not twice
+    assert sum(payments.values()) == 360  # topped up once, not twice
     assert set(payments) == {"authorize_net", "nmi", "payflow", "stripe"}
     assert in_future == 0
-    assert "300 demo payments went through the built-in sandboxes." in first.stdout
+    assert "360 demo payments went through the built-in sandboxes." in first.stdout
 
 
 def test_serve_over_real_http_with_demo_login(migrated):

@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -13,17 +14,18 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Router
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from avnz import __version__, domains, health, tasks
 from avnz.analytics import api as analytics_api
 from avnz.audit import api as audit_api
 from avnz.auth import api as auth_api
+from avnz.bins import service as bins
 from avnz.commerce import api as commerce_api
 from avnz.config import SHUTDOWN_CLEANUP_SECONDS, Settings, get_settings
 from avnz.core.errors import ERROR_RESPONSES, install_error_handlers
 from avnz.db.migrate import ensure_migrated
 from avnz.deps import RuntimeDep
+from avnz.disputes import api as disputes_api
 from avnz.gateways import registry as gateways
 from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import api as integrations_api
@@ -60,12 +62,16 @@ def _api_router() -> APIRouter:
     api.include_router(pools_api.router)
     api.include_router(rules_api.router)
     api.include_router(webhooks_api.router)
+    api.include_router(disputes_api.router)
+    api.include_router(disputes_api.public_router)
     return api
 
 
 def _mount_docs(app: FastAPI) -> None:
-    # Swagger UI's assets ship in a Python package: /docs works without a CDN.
-    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    # Swagger UI 5's assets ship in a Python package (fastapi-offline's static files): /docs
+    # works without a CDN and reads the OpenAPI 3.1 document FastAPI writes.
+    assets = files("fastapi_offline") / "static"
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
@@ -74,7 +80,7 @@ def _mount_docs(app: FastAPI) -> None:
             title="avnz API",
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_favicon_url="/docs/assets/favicon.png",
         )
         # Its inline script (the one that starts Swagger UI) runs under the CSP's nonce.
         nonce = request.state.csp_nonce
@@ -100,7 +106,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if settings.run_embedded_worker:
             worker.start()
         try:
-            yield
+            async with bins.kept_current(app.state.runtime.sessions):
+                yield
         finally:
             # Bounded: a database or Redis that never answers must not hold the exit (the
             # server's grace period, `avnz serve`, counts on it).

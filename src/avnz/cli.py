@@ -1,4 +1,5 @@
-"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, audit.
+"""The `avnz` command: serve, sandbox, worker, migrate, demo, keys, audit, bins,
+disputes.
 
 A configuration the process cannot start with (a bad setting, a database that is missing,
 unreachable or refuses the role, a port in use) ends it with one line that names the setting
@@ -7,25 +8,33 @@ and the reason (`avnz.startup`); `avnz --debug ...` shows the traceback instead.
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Router
 from starlette.types import ASGIApp
 
 from avnz import __version__, domains, startup, tasks
 from avnz.audit import service as audit
 from avnz.audit import verify as audit_verify
+from avnz.auth.scope import Principal
+from avnz.bins import service as bins
 from avnz.config import Settings, get_settings
+from avnz.core.errors import AppError
 from avnz.core.logging import configure_logging
 from avnz.db.engine import create_engine, session_factory
-from avnz.db.migrate import ensure_migrated, upgrade
+from avnz.db.migrate import NotMigrated, ensure_migrated, upgrade
+from avnz.disputes import service as disputes
+from avnz.disputes.schemas import ImportReport
 from avnz.gateways import registry as gateways
 from avnz.gateways.sandbox import store as sandbox_store
 from avnz.integrations import definitions
 from avnz.jobs.worker import Worker
 from avnz.payments import demo as demo_payments
+from avnz.routing.pools import demo as demo_pools
 from avnz.rules import demo as demo_rules
 from avnz.runtime import Runtime
 from avnz.security.keyring import Keyring
@@ -38,6 +47,12 @@ keys_app = typer.Typer(help="Master keys that encrypt stored secrets.", no_args_
 app.add_typer(keys_app, name="keys")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+bins_app = typer.Typer(help="BIN (IIN) data: brand, card type and country.", no_args_is_help=True)
+app.add_typer(bins_app, name="bins")
+disputes_app = typer.Typer(
+    help="Disputes (chargebacks) reported by the gateways.", no_args_is_help=True
+)
+app.add_typer(disputes_app, name="disputes")
 
 
 def _version(value: bool) -> None:
@@ -213,10 +228,11 @@ def load_demo(
                     session, password, keyring=keyring, base_url=settings.base_url
                 )
             async with sessions.begin() as session:
-                operator, brand = await demo.operator_and_brand(session)
-            made = await demo_payments.load(sessions, keyring, operator, brand.id)
-            async with sessions.begin() as session:
-                await demo_rules.load(session, operator, brand.id)
+                operator, brands = await demo.operator_and_brands(session)
+            targets = (demo_payments.DEMO_PAYMENTS, demo_payments.SECOND_BRAND_PAYMENTS)
+            made = 0
+            for brand, target in zip(brands, targets, strict=True):
+                made += await _demo_brand(sessions, keyring, operator, brand.id, target)
             return logins, made
         finally:
             await engine.dispose()
@@ -231,6 +247,28 @@ def load_demo(
         typer.echo(f"  {login.role.value:<20} {login.email}")
     if payments_made:
         typer.echo(f"{payments_made} demo payments went through the built-in sandboxes.")
+
+
+async def _demo_brand(
+    sessions: async_sessionmaker[AsyncSession],
+    keyring: Keyring,
+    operator: Principal,
+    company_id: str,
+    payments: int,
+) -> int:
+    """One demo brand's default pool, payments and rules; how many payments it made."""
+    async with sessions.begin() as session:
+        pool = await demo_pools.load(session, operator, company_id)
+    made = await demo_payments.load(sessions, keyring, operator, company_id, payments)
+    async with sessions.begin() as session:
+        await demo_rules.load(
+            session,
+            operator,
+            company_id,
+            pool_id=pool.pool_id if pool else None,
+            account_ids=pool.account_ids if pool else None,
+        )
+    return made
 
 
 @keys_app.command("rotate")
@@ -323,3 +361,76 @@ def verify_audit(
         typer.echo("no audit rows yet")
     if any(not report.intact for report in reports):
         raise typer.Exit(code=1)
+
+
+@bins_app.command("import")
+def import_bins(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="An open BIN CSV file.")
+    ],
+) -> None:
+    """Replace the imported BIN table with FILE (binlist ranges.csv, bin-list-data and the like:
+    columns bin/iin, brand/scheme, type, country alpha-2); running servers pick it up within
+    a minute. Its rows take precedence over the packaged IIN ranges."""
+    settings = _settings()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        typer.secho(f"avnz: {file} is not a UTF-8 text file", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+
+    async def run() -> bins.ImportReport:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            async with session_factory(engine).begin() as session:
+                return await bins.import_text(session=session, text=text, source=file.name)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (NotMigrated, bins.BinFileError) as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    bins.install(report.table, report.version)
+    typer.secho(
+        f"imported {report.ranges} BIN ranges ({report.skipped} rows skipped); "
+        f"BIN table version {report.version}",
+        fg=typer.colors.GREEN,
+    )
+
+
+@disputes_app.command("import")
+def import_disputes(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A gateway's dispute CSV.")
+    ],
+    company: Annotated[str, typer.Option(help="The company (cmp_…) whose payments they are.")],
+) -> None:
+    """Record a gateway's dispute export (columns provider, dispute_id, transaction_id, status,
+    amount, currency; optional reason_code, evidence_due_by, opened_at) for one company."""
+    settings = _settings()
+    text = file.read_text(encoding="utf-8-sig")
+
+    async def run() -> ImportReport:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await ensure_migrated(engine)
+            async with session_factory(engine).begin() as session:
+                return await disputes.import_csv(session=session, company_id=company, text=text)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (NotMigrated, AppError) as exc:
+        typer.secho(f"avnz: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    for error in report.errors:
+        typer.secho(f"  {error}", fg=typer.colors.YELLOW, err=True)
+    typer.secho(
+        f"{report.created} disputes created, {report.updated} updated, "
+        f"{len(report.errors)} rows refused",
+        fg=typer.colors.GREEN if not report.errors else typer.colors.YELLOW,
+    )

@@ -1,17 +1,21 @@
-"""FastAPI dependencies shared by every router: the runtime, the unit of work, the caller."""
+"""FastAPI dependencies shared by every router: the runtime, the unit of work, the caller,
+and `Idempotency` for work that handles its own `Idempotency-Key` (the payment path)."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from avnz import idempotency
 from avnz.auth import service as auth_service
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.errors import InvalidRequest, PermissionDenied, Unauthenticated
 from avnz.db.engine import run_after_commit
+from avnz.idempotency import ClaimingWork, StoredResponse
 from avnz.runtime import Runtime
 
 
@@ -41,7 +45,8 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def _bearer(request: Request) -> str:
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`, or a 401 that says how to send it."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -94,7 +99,7 @@ def in_mode(principal: Principal, asked: str | None) -> Principal:
 
 
 async def current_principal(request: Request, runtime: RuntimeDep, session: Session) -> Principal:
-    principal = await principal_from_token(request, runtime, session, _bearer(request))
+    principal = await principal_from_token(request, runtime, session, bearer_token(request))
     return in_mode(principal, request.headers.get(MODE_HEADER))
 
 
@@ -133,3 +138,84 @@ async def payments_rate_limit(
     its own on reading them, so a dashboard that lists payments never blocks a checkout."""
     limit = runtime.limits.payment_reads if request.method == "GET" else runtime.limits.payments
     await runtime.limiter.check(limit, principal.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotent:
+    """One request's idempotency: who sent it, its key (if any) and its fingerprint."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    request_session: AsyncSession
+    scope: str
+    key: str | None
+    fingerprint: str
+
+    async def run(self, execute: Callable[[], Awaitable[StoredResponse]]) -> Response:
+        """Run `execute` once for this key and body and answer with its (stored) response.
+
+        The request's own transaction (authentication read through it) is committed first:
+        the work runs in its own sessions, and on SQLite an open transaction holds the one
+        write lock they need."""
+        await self.request_session.commit()
+        replay = await idempotency.run_idempotent(
+            self.sessions,
+            scope=self.scope,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            execute=execute,
+        )
+        return replay.to_response()
+
+    async def run_claiming(self, work: ClaimingWork, *, lazy: bool = True) -> Response:
+        """`run` for work handed its claim (`idempotency.run_claiming`)."""
+        await self.request_session.commit()
+        replay = await idempotency.run_claiming(
+            self.sessions,
+            scope=self.scope,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            work=work,
+            lazy=lazy,
+        )
+        return replay.to_response()
+
+
+async def idempotent(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    session: Session,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            description=(
+                "Any unique string (a UUID) of up to 255 characters. Sending the same key and "
+                "body again within 24 h returns the first answer instead of repeating the "
+                "work; the replay carries `Idempotent-Replayed: true`."
+            ),
+        ),
+    ] = None,
+) -> Idempotent:
+    scope = principal.key_scope
+    fingerprint = ""
+    if key is not None:
+        idempotency.validate_key(key)
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        fingerprint = idempotency.fingerprint(
+            runtime.keyring,
+            scope=scope,
+            method=request.method,
+            path=path,
+            body=await request.body(),
+        )
+    return Idempotent(
+        sessions=runtime.sessions,
+        request_session=session,
+        scope=scope,
+        key=key,
+        fingerprint=fingerprint,
+    )
+
+
+Idempotency = Annotated[Idempotent, Depends(idempotent)]

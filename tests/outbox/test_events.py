@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from avnz.core import events
+from avnz.idempotency import unit_of_work
 from avnz.jobs.service import enqueue
 from avnz.jobs.worker import Worker
 from avnz.outbox.models import OutboxEvent
 from avnz.outbox.service import emit
-from avnz.payments.idempotency import unit_of_work
 from avnz.tenancy.models import Role
 from tests.webhooks.factories import API, create_endpoint
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from avnz import idempotency
 from avnz.core import clock
 from avnz.core.errors import AppError, Conflict, InvalidRequest
-from avnz.payments import idempotency
-from avnz.payments.idempotency import (
+from avnz.idempotency import (
     IdempotencyKey,
     IdempotencyKeyReused,
     StoredResponse,

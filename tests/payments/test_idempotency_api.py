@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from avnz.payments.idempotency import IdempotencyKey
+from avnz.idempotency import IdempotencyKey
 from avnz.payments.models import PaymentMethod
 from avnz.tenancy.models import Role
 

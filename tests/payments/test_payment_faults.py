@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth.service import authenticate
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
+from avnz.idempotency import IdempotencyKey
 from avnz.payments import charge, sweep
-from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import PaymentCreate
 from avnz.routing.accounts import usage

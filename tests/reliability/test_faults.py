@@ -21,8 +21,8 @@ from avnz.core import clock
 from avnz.gateways import registry
 from avnz.gateways.base import Card, ConnectorConfig, Outcome, PaymentRequest, Timeouts
 from avnz.gateways.sandbox.common import FaultMode
+from avnz.idempotency import IdempotencyKey
 from avnz.payments import sweep
-from avnz.payments.idempotency import IdempotencyKey
 from avnz.payments.models import Payment
 from avnz.runtime import Runtime
 from tests.payments.test_failover import _pool, _routing

@@ -1,5 +1,5 @@
-"""`avnz demo` gives the first demo brand one sandbox merchant account per gateway, aimed at the
-sandboxes `avnz serve` mounts on its own port, so the demo charges locally end to end."""
+"""`avnz demo` gives each agency's first brand one sandbox merchant account per gateway, aimed
+at the sandboxes `avnz serve` mounts on its own port, so the demo charges locally end to end."""
 
 import os
 import subprocess
@@ -23,14 +23,19 @@ async def test_demo_accounts_are_made_once_and_follow_the_base_url(runtime: Runt
             await demo.load(session, "pw", keyring=runtime.keyring, base_url=base_url)
     async with runtime.sessions() as session:
         accounts = (await session.scalars(select(MerchantAccount))).all()
-        brand = await session.scalar(select(Company).where(Company.slug == "glow-skincare"))
-        assert brand is not None
-        assert await session.scalar(select(func.count()).select_from(MerchantAccount)) == len(
+        brands = (
+            await session.scalars(
+                select(Company.id).where(Company.slug.in_(("glow-skincare", "urban-coffee-club")))
+            )
+        ).all()
+        assert len(brands) == 2
+        assert await session.scalar(select(func.count()).select_from(MerchantAccount)) == 2 * len(
             registry.GATEWAYS
         )
-    assert sorted(a.provider_type for a in accounts) == sorted(registry.GATEWAYS)
+    for brand in brands:
+        mine = [a.provider_type for a in accounts if a.company_id == brand]
+        assert sorted(mine) == sorted(registry.GATEWAYS)
     for account in accounts:
-        assert account.company_id == brand.id
         assert account.environment.value == "sandbox" and account.status.value == "active"
         assert account.base_url == f"http://localhost:9000/sandbox/{account.provider_type}"
         assert routing.decrypt_credentials(runtime.keyring, account) == dict(

@@ -14,9 +14,9 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
+from avnz.idempotency import unit_of_work
 from avnz.jobs.models import Job, JobStatus
 from avnz.outbox.models import OutboxEvent
-from avnz.payments.idempotency import unit_of_work
 from avnz.rules import notify
 from avnz.rules.actions import parse_actions, run_actions
 from avnz.rules.actions.base import Notification

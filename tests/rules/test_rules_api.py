@@ -449,6 +449,16 @@ async def test_list_filters_and_pages_in_priority_order(
         if not page["has_more"]:
             break
     assert seen == expected
+    back: list[str] = []
+    cursor = expected[-1]
+    while True:
+        params = {"limit": 2, "ending_before": cursor}
+        page = (await client.get(RULES, params=params, headers=headers)).json()
+        back = [item["id"] for item in page["data"]] + back
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    assert back == expected[:-1]
 
     names = await client.get(RULES, params={"q": "EU"}, headers=headers)
     assert [item["name"] for item in names.json()["data"]] == ["eu review", "EU block"]
@@ -459,6 +469,9 @@ async def test_list_filters_and_pages_in_priority_order(
     bad = await client.get(RULES, params={"starting_after": "rule_nope"}, headers=headers)
     assert bad.status_code == 400
     assert bad.json()["error"]["param"] == "starting_after"
+    bad = await client.get(RULES, params={"ending_before": "rule_nope"}, headers=headers)
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "ending_before"
 
 
 async def test_another_company_rules_do_not_exist_for_you(

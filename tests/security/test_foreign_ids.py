@@ -40,6 +40,9 @@ class Case:
         return f"{self.method} {self.path} {self.field}"
 
 
+DISPUTES_HEADER = "provider,dispute_id,transaction_id,status,amount,currency\n"
+
+
 def _rule(ids: Ids) -> dict[str, Any]:
     return {"company_id": ids["company"], "name": "R", "conditions": [GERMANY], "actions": [BLOCK]}
 
@@ -239,6 +242,13 @@ CASES = [
             "since": "2026-01-01T00:00:00Z",
             "until": "2026-02-01T00:00:00Z",
         },
+        "company",
+    ),
+    Case(
+        "POST",
+        "/disputes/import",
+        "company_id",
+        lambda a: {"company_id": a["company"], "csv": DISPUTES_HEADER},
         "company",
     ),
     Case(

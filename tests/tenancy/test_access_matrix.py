@@ -22,6 +22,7 @@ from fastapi.routing import iter_route_contexts
 from avnz.auth.permissions import ROLE_LEVEL
 from avnz.tenancy.models import Role
 from tests.commerce import access_rows as commerce
+from tests.disputes import access_rows as disputes
 from tests.factories import World
 from tests.integrations import access_rows as integrations
 from tests.payments import access_rows as payments
@@ -162,6 +163,7 @@ ENDPOINTS: list[Endpoint] = [
     *commerce.ROWS,
     # webhook endpoints and their deliveries: settings:read to see, settings:write to change
     *webhooks.ROWS,
+    *disputes.ROWS,
     # the caller's own login: any authenticated user
     Endpoint("GET", "/auth/me", None),
     Endpoint("POST", "/auth/logout", None, ok=204),
@@ -173,6 +175,7 @@ PUBLIC: set[tuple[str, str]] = {
     ("POST", f"{API}/auth/refresh"),
     ("POST", f"{API}/auth/accept-invite"),
     ("GET", f"{API}/openapi.json"),
+    ("POST", f"{API}/gateway-webhooks/stripe/{{account_id}}"),
 }
 
 ROUTES: dict[tuple[str, str], Endpoint] = {
@@ -221,6 +224,7 @@ SCENE_MAKERS: list[Callable[[httpx.AsyncClient, World], Awaitable[dict[str, str]
     merchant_accounts.make_objects,
     integrations.make_objects,
     webhooks.make_objects,
+    disputes.make_objects,
     routing_decisions.make_objects,
     routing_rules.make_objects,
     account_pools.make_objects,  # last: its accounts are not the ones payments use

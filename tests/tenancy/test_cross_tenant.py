@@ -37,6 +37,9 @@ GLOBAL: dict[tuple[str, str], str] = {
     ("POST", "/auth/refresh"): "public: renews the caller's own session",
     ("POST", "/auth/accept-invite"): "public: the invitation token is the only input",
     ("GET", "/openapi.json"): "public: the API description",
+    ("POST", "/gateway-webhooks/stripe/{account_id}"): (
+        "public: Stripe's signature with the account's webhook secret is the only credential"
+    ),
     ("GET", "/auth/me"): "the caller's own user",
     ("POST", "/auth/logout"): "ends the caller's own session",
     ("POST", "/clients"): "creates a new agency; names no existing one (admin:clients only)",

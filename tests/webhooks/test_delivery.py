@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 
 from avnz.audit.payment_events import audit_payment_events
 from avnz.core import clock
+from avnz.idempotency import unit_of_work
 from avnz.jobs.service import ensure_recurring
 from avnz.outbox import service as events
 from avnz.outbox.models import OutboxEvent
-from avnz.payments.idempotency import unit_of_work
 from avnz.tenancy.models import Role
 from avnz.webhooks import delivery
 from avnz.webhooks.models import WebhookDelivery

@@ -8,9 +8,10 @@ from avnz.analytics import stats
 from avnz.analytics.schemas import Chart, Summary
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.deps import Session, require
 
-router = APIRouter(tags=["stats"])
+router = APIRouter(route_class=ApiRoute, tags=["stats"])
 StatsRead = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ))]
 CompanyFilter = Annotated[
     str | None, Query(max_length=40, description="One brand; default: all in your scope.")

@@ -1,6 +1,5 @@
 """`GET /admin/audit-logs` and `/admin/audit-logs/{id}`: the audit trail within your scope."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -9,11 +8,13 @@ from avnz.audit import schemas
 from avnz.audit import service as audit
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.errors import InvalidRequest
 from avnz.core.pagination import PageOut, Paging, page_out
+from avnz.core.params import IsoDatetime
 from avnz.deps import Session, require
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=ApiRoute, tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.ADMIN_USERS))]
 
 
@@ -26,8 +27,12 @@ async def list_audit_logs(
     resource: Annotated[str | None, Query(max_length=64)] = None,
     resource_id: Annotated[str | None, Query(max_length=40)] = None,
     action: audit.AuditAction | None = None,
-    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601 with offset.")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601 with offset.")] = None,
+    since: Annotated[
+        IsoDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")
+    ] = None,
+    until: Annotated[
+        IsoDatetime | None, Query(description="Exclusive, ISO 8601 with offset.")
+    ] = None,
 ) -> Any:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:

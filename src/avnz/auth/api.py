@@ -8,12 +8,13 @@ from avnz.auth import api_keys, schemas
 from avnz.auth import service as auth_service
 from avnz.auth.permissions import Permission as P
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.errors import InvalidRequest, Unauthenticated
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import CurrentPrincipal, RuntimeDep, Session, auth_rate_limit, require
 
-router = APIRouter(tags=["auth"])
-public_router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=ApiRoute, tags=["auth"])
+public_router = APIRouter(route_class=ApiRoute, tags=["auth"])
 RateLimitedAuth = [Depends(auth_rate_limit)]
 
 

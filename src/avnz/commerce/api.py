@@ -4,25 +4,26 @@ customers:write to create and change them, customers:delete to delete them."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.commerce import schemas
 from avnz.commerce import service as commerce
 from avnz.commerce.models import CustomerStatus, CustomerType, OrderStatus, RiskLevel
+from avnz.conventions import ApiRoute
 from avnz.core.money import CurrencyCode
 from avnz.core.pagination import PageOut, Paging, page_out
+from avnz.core.params import IsoAwareDatetime
 from avnz.deps import Session, require
 
-router = APIRouter()
+router = APIRouter(route_class=ApiRoute)
 Read = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
 Write = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 Delete = Annotated[Principal, Depends(require(Permission.CUSTOMERS_DELETE))]
 Id = Annotated[str | None, Query(max_length=40)]
 Search = Annotated[str | None, Query(max_length=200, description="Part of the name or email.")]
-Amount = Annotated[int | None, Query(ge=0, description="Minor units.")]
-Instant = Annotated[AwareDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")]
+Amount = Annotated[int | None, Query(ge=0, le=schemas.MAX_TOTAL, description="Minor units.")]
+Instant = Annotated[IsoAwareDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")]
 
 # --- customers -------------------------------------------------------------------------------
 

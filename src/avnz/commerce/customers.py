@@ -40,7 +40,15 @@ _RATE_PLACES = Decimal("0.0001")
 log = structlog.get_logger(__name__)
 
 
-_CUSTOMER_NOT_NULL = ("email", "type", "risk_level", "segments", "custom_fields", "status")
+_CUSTOMER_NOT_NULL = (
+    "email",
+    "type",
+    "risk_level",
+    "segments",
+    "custom_fields",
+    "metadata",
+    "status",
+)
 
 
 def _customer_changes(data: schemas.CustomerCreate | schemas.CustomerUpdate) -> dict[str, Any]:

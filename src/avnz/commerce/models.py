@@ -120,6 +120,7 @@ class Customer(Timestamped, Base):
     )
     segments: Mapped[list[str]] = mapped_column(JSON, default=list)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     status: Mapped[CustomerStatus] = mapped_column(
         _enum(CustomerStatus, "customer_status"), default=CustomerStatus.ACTIVE
     )

@@ -20,6 +20,7 @@ from avnz.commerce.models import (
     RiskLevel,
     SubscriptionInterval,
 )
+from avnz.core.metadata import Metadata
 from avnz.core.money import CurrencyCode
 from avnz.tenancy.schemas import JsonObject, Name, ObjectId, Out, StrictModel
 
@@ -27,6 +28,7 @@ MAX_JSON_BYTES = 16_384
 MAX_AMOUNT = 10**12  # minor units; with MAX_QUANTITY and MAX_LINES a total fits a BIGINT
 MAX_QUANTITY = 10_000
 MAX_LINES = 100
+MAX_TOTAL = MAX_AMOUNT * MAX_QUANTITY * MAX_LINES  # the largest total an order can have
 
 
 def _country(value: str) -> str:
@@ -132,6 +134,7 @@ class CustomerCreate(StrictModel):
     risk_level: RiskLevel = RiskLevel.LOW
     segments: Annotated[list[Segment], Field(max_length=50)] = Field(default_factory=list)
     custom_fields: BoundedJson = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     currency: CurrencyCode | None = Field(
         default=None,
         description="Currency of the lifetime value; set by the first purchase when omitted.",
@@ -152,6 +155,7 @@ class CustomerUpdate(StrictModel):
     risk_level: RiskLevel | None = None
     segments: Annotated[list[Segment], Field(max_length=50)] | None = None
     custom_fields: BoundedJson | None = None
+    metadata: Metadata | None = None
     currency: CurrencyCode | None = Field(
         default=None, description="Can change only while the lifetime value is zero."
     )
@@ -177,6 +181,7 @@ class CustomerOut(Out):
     risk_level: RiskLevel
     segments: list[str]
     custom_fields: dict[str, Any]
+    metadata: dict[str, Any] = Field(validation_alias="metadata_")
     status: CustomerStatus
     currency: str | None
     lifetime_value: int = Field(description="Minor units of `currency`.")
@@ -208,7 +213,7 @@ class ProductCreate(StrictModel):
     )
     trial_days: TrialDays = Field(default=0, description="Subscriptions only.")
     active: bool = True
-    metadata: BoundedJson = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class ProductUpdate(StrictModel):
@@ -222,7 +227,7 @@ class ProductUpdate(StrictModel):
     interval: SubscriptionInterval | None = None
     trial_days: TrialDays | None = None
     active: bool | None = None
-    metadata: BoundedJson | None = None
+    metadata: Metadata | None = None
 
 
 class ProductOut(Out):
@@ -271,7 +276,7 @@ class OrderCreate(StrictModel):
     shipping_address: Address | None = Field(
         default=None, description="Defaults to the customer's shipping address."
     )
-    metadata: BoundedJson = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class OrderUpdate(StrictModel):
@@ -286,7 +291,7 @@ class OrderUpdate(StrictModel):
     is_renewal: bool | None = None
     is_trial: bool | None = None
     shipping_address: Address | None = None
-    metadata: BoundedJson | None = None
+    metadata: Metadata | None = None
     status: Literal[OrderStatus.CANCELLED] | None = Field(
         default=None, description="Only `cancelled`; payments move orders to the other states."
     )

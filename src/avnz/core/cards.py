@@ -105,6 +105,19 @@ def detect_brand(number: str) -> Brand:
     return Brand.UNKNOWN
 
 
+def brand_of_prefix(prefix: str) -> Brand:
+    """The brand of the most specific IIN range a BIN (or any prefix) falls in, whatever the
+    card's length; the Maestro catch-all last."""
+    matching = sorted(
+        (r for r in IIN_RANGES if len(prefix) >= r.specificity and r.matches(prefix)),
+        key=lambda r: r.specificity,
+        reverse=True,
+    )
+    catch_all = (r for r in _MAESTRO_CATCH_ALL if r.matches(prefix))
+    best = next(iter([*matching, *catch_all]), None)
+    return Brand.UNKNOWN if best is None else best.brand
+
+
 def validate_number(raw: str) -> tuple[str, Brand]:
     number = normalize_number(raw)
     if not 12 <= len(number) <= 19:

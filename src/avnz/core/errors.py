@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from avnz.core.masking import mask_text
 
@@ -131,7 +132,10 @@ def app_error_response(request: Request, exc: AppError) -> JSONResponse:
         param=exc.param,
         request_id=_request_id(request),
     )
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 401:  # RFC 9110: a 401 says which scheme would authenticate
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 def _validation_param(location: tuple[Any, ...]) -> str | None:
@@ -142,6 +146,25 @@ def _validation_param(location: tuple[Any, ...]) -> str | None:
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unknown = [
+        _validation_param(tuple(e.get("loc", ())))
+        for e in exc.errors()
+        if e.get("type") == "extra_forbidden"
+    ]
+    if unknown:
+        names = list(dict.fromkeys(name for name in unknown if name))
+        plural = "s" if len(names) > 1 else ""
+        return app_error_response(
+            request,
+            InvalidRequest(
+                mask_text(
+                    f"Received unknown parameter{plural}: {', '.join(names)}. "
+                    "See the API reference for the parameters this operation accepts."
+                ),
+                code="parameter_unknown",
+                param=names[0] if names else None,
+            ),
+        )
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "Invalid request"}
     if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
         return app_error_response(
@@ -180,7 +203,26 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         param=None,
         request_id=_request_id(request),
     )
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # The router names the methods of the first route that matched the path only.
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at the request's path (asked of the routes
+    themselves, so a path served by several routes lists them all)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:

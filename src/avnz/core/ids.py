@@ -24,6 +24,7 @@ PREFIXES = frozenset(
         "ord",  # order
         "pay",  # payment transaction
         "rfd",  # refund
+        "dsp",  # dispute (chargeback)
         "evt",  # outbox event
         "whe",  # webhook endpoint
         "whd",  # webhook delivery

@@ -1,4 +1,7 @@
-"""Cursor pagination: `limit` and `starting_after` over time-sortable ids, newest first."""
+"""Cursor pagination over time-sortable ids, newest first, as Stripe pages: `starting_after`
+an id gives the items after it in that order (older), `ending_before` the items just before it
+(newer), still listed newest first. `next_cursor` continues in the direction asked for: the last
+item's id after `starting_after` (or no cursor), the first item's id after `ending_before`."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +13,8 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from avnz.core.errors import InvalidRequest
+
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -18,6 +23,7 @@ S = TypeVar("S")
 class PageParams:
     limit: int
     starting_after: str | None
+    ending_before: str | None = None
 
 
 async def page_params(  # async: FastAPI runs a plain `def` dependency in its thread pool
@@ -26,8 +32,22 @@ async def page_params(  # async: FastAPI runs a plain `def` dependency in its th
         str | None,
         Query(max_length=64, description="Return items after this id (from `next_cursor`)."),
     ] = None,
+    ending_before: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Return the items just before this id (the previous page); "
+            "not with `starting_after`.",
+        ),
+    ] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, starting_after=starting_after)
+    if starting_after is not None and ending_before is not None:
+        raise InvalidRequest(
+            "Send starting_after or ending_before, not both.",
+            code="invalid_cursor",
+            param="ending_before",
+        )
+    return PageParams(limit=limit, starting_after=starting_after, ending_before=ending_before)
 
 
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -36,14 +56,24 @@ Paging = Annotated[PageParams, Depends(page_params)]
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
-    has_more: bool
+    has_more: bool  # more items further in the direction asked for
+    backward: bool = False  # the page was asked for with `ending_before`
 
     @property
     def next_cursor(self) -> str | None:
         if not self.has_more or not self.items:
             return None
-        last: Any = self.items[-1]
-        return str(last.id)
+        edge: Any = self.items[0] if self.backward else self.items[-1]
+        return str(edge.id)
+
+    @classmethod
+    def of(cls, rows: list[T], params: PageParams) -> "Page[T]":
+        """The page from up to `limit + 1` rows read in the direction asked for (the extra row
+        only says there are more); a backward page is turned back to list order."""
+        items = rows[: params.limit]
+        if params.ending_before:
+            items.reverse()
+        return cls(items, has_more=len(rows) > params.limit, backward=bool(params.ending_before))
 
 
 class PageOut(BaseModel, Generic[S]):
@@ -60,11 +90,14 @@ async def paginate(
     params: PageParams,
 ) -> Page[T]:
     """Run `stmt` one page at a time; ids sort by creation time so the cursor is stable."""
-    if params.starting_after:
-        stmt = stmt.where(id_column < params.starting_after)
-    stmt = stmt.order_by(id_column.desc()).limit(params.limit + 1)
-    rows = list((await session.scalars(stmt)).all())
-    return Page(items=rows[: params.limit], has_more=len(rows) > params.limit)
+    if params.ending_before:
+        stmt = stmt.where(id_column > params.ending_before).order_by(id_column.asc())
+    else:
+        if params.starting_after:
+            stmt = stmt.where(id_column < params.starting_after)
+        stmt = stmt.order_by(id_column.desc())
+    rows = list((await session.scalars(stmt.limit(params.limit + 1))).all())
+    return Page.of(rows, params)
 
 
 def page_out(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.permissions import Level, Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.errors import PermissionDenied
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.db.engine import after_commit
@@ -23,7 +24,7 @@ from avnz.integrations.models import (
 )
 from avnz.runtime import Runtime
 
-router = APIRouter()
+router = APIRouter(route_class=ApiRoute)
 P = Permission
 
 

@@ -1,24 +1,26 @@
 """`/payment-methods` (the card vault; reads show BIN and last four, never the PAN) and
 `/payments` (charge, authorize, capture, void, refund) over HTTP."""
 
-from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
-from avnz.deps import RuntimeDep, Session, payments_rate_limit, require
-from avnz.payments import charge, follow_ups, reading, settling, vault
-from avnz.payments.deps import Idempotency
-from avnz.payments.idempotency import Claim, StoredResponse, unit_of_work
+from avnz.core.params import IsoDatetime
+from avnz.deps import Idempotency, RuntimeDep, Session, payments_rate_limit, require
+from avnz.idempotency import Claim, StoredResponse, unit_of_work
+from avnz.payments import charge, expansion, follow_ups, reading, settling, vault
+from avnz.payments.expansion import Expandable
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import (
     CaptureCreate,
     PaymentCreate,
+    PaymentExpandedOut,
     PaymentMethodCreate,
     PaymentMethodOut,
     PaymentOut,
@@ -28,7 +30,7 @@ from avnz.payments.schemas import (
 from avnz.payments.states import PaymentStatus
 from avnz.routing.decisions.schemas import RoutingDecisionOut
 
-router = APIRouter(tags=["payment methods"])
+router = APIRouter(route_class=ApiRoute, tags=["payment methods"])
 CardsRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
 CardsWrite = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 Id = Annotated[str | None, Query(max_length=64)]
@@ -39,7 +41,7 @@ Id = Annotated[str | None, Query(max_length=64)]
 )
 async def create_payment_method(
     data: PaymentMethodCreate, principal: CardsWrite, runtime: RuntimeDep, idempotent: Idempotency
-) -> JSONResponse:
+) -> Response:
     """Vault a card. Accepts `Idempotency-Key`: a retry with the same key stores no second card."""
 
     async def execute() -> StoredResponse:
@@ -90,12 +92,14 @@ async def delete_payment_method(method_id: str, session: Session, principal: Car
 
 # --- payments --------------------------------------------------------------------------------
 
-payments_router = APIRouter(tags=["payments"], dependencies=[Depends(payments_rate_limit)])
+payments_router = APIRouter(
+    route_class=ApiRoute, tags=["payments"], dependencies=[Depends(payments_rate_limit)]
+)
 PaymentsRead = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_READ))]
 PaymentsWrite = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_WRITE))]
 PaymentsRefund = Annotated[Principal, Depends(require(Permission.TRANSACTIONS_REFUND))]
 Amount = Annotated[int | None, Query(ge=0, le=10**12)]
-When = Annotated[datetime | None, Query()]
+When = Annotated[IsoDatetime | None, Query()]
 
 
 _IN_DOUBT: dict[int | str, dict[str, Any]] = {
@@ -111,7 +115,7 @@ _IN_DOUBT: dict[int | str, dict[str, Any]] = {
 )
 async def create_payment(
     data: PaymentCreate, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
-) -> JSONResponse:
+) -> Response:
     """Charge a card (`capture: true`) or authorize it, with a card, a vaulted card or for an
     order. Send an `Idempotency-Key`: a retry with it never charges twice."""
     gateways = PaymentRuntime.of(runtime)
@@ -146,9 +150,25 @@ async def list_payments(
     return page_out(page, reading.to_out)
 
 
-@payments_router.get("/payments/{payment_id}", response_model=PaymentOut)
-async def get_payment(payment_id: str, session: Session, principal: PaymentsRead) -> Any:
-    return reading.to_out(await reading.get_payment(session, principal, payment_id))
+Expand = Annotated[
+    list[Expandable] | None,
+    Query(
+        alias=expansion.PARAM,
+        max_length=len(Expandable),
+        description="Inline related objects: `customer`, `payment_method`, `refunds`, "
+        "`routing_decision` (repeat the parameter for several).",
+    ),
+]
+
+
+@payments_router.get("/payments/{payment_id}", response_model=PaymentExpandedOut)
+async def get_payment(
+    payment_id: str, session: Session, principal: PaymentsRead, expand: Expand = None
+) -> Response:
+    """A payment; with `expand[]`, its customer, payment method, refunds or routing decision
+    in the same answer."""
+    payment = await reading.get_payment(session, principal, payment_id)
+    return JSONResponse(await expansion.expanded(session, principal, payment, expand or []))
 
 
 @payments_router.post(
@@ -163,7 +183,7 @@ async def capture_payment(
     runtime: RuntimeDep,
     idempotent: Idempotency,
     data: CaptureCreate | None = None,
-) -> JSONResponse:
+) -> Response:
     """Capture an authorization in full, or part of it (`amount`); once."""
 
     async def execute() -> StoredResponse:
@@ -183,7 +203,7 @@ async def capture_payment(
 )
 async def void_payment(
     payment_id: str, principal: PaymentsWrite, runtime: RuntimeDep, idempotent: Idempotency
-) -> JSONResponse:
+) -> Response:
     """Void an authorization that was not captured."""
 
     async def execute() -> StoredResponse:
@@ -206,7 +226,7 @@ async def refund_payment(
     runtime: RuntimeDep,
     idempotent: Idempotency,
     data: RefundCreate | None = None,
-) -> JSONResponse:
+) -> Response:
     """Refund all that is left (default) or `amount`; refunds never add up to more than was
     captured."""
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from avnz import idempotency
 from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.errors import AppError, NotFound
@@ -39,9 +40,8 @@ from avnz.gateways.base import (
     InquireRequest,
     PaymentRequest,
 )
+from avnz.idempotency import Claim, KeyInUse, StoredResponse
 from avnz.payments import charge_request as request
-from avnz.payments import idempotency
-from avnz.payments.idempotency import Claim, KeyInUse, StoredResponse
 from avnz.payments.models import Payment, PaymentKind
 from avnz.payments.publishing import publisher_for
 from avnz.payments.ruling import (

@@ -6,7 +6,7 @@ URLs end in /sandbox/{gateway}, which the ASGI transport routes as `avnz serve` 
 payments go through the real hot path, each at its own moment of the last seven days (the clock
 is set back for it), so everything they touch is dated as they are: the accounts' usage of that
 day and month, their events, their follow-ups. Safe to run again: it only tops the brand up to
-DEMO_PAYMENTS.
+its target (DEMO_PAYMENTS, SECOND_BRAND_PAYMENTS).
 """
 
 import random
@@ -36,6 +36,7 @@ from avnz.routing.accounts.models import AccountStatus, MerchantAccount
 from avnz.security.keyring import Keyring
 
 DEMO_PAYMENTS = 300
+SECOND_BRAND_PAYMENTS = 60  # the second agency's brand: enough to show, quick to make
 DEMO_CUSTOMERS = 24
 # Test cards every sandbox approves (number, CVV): PayPal's pilot list is the narrowest.
 CARDS = (
@@ -52,8 +53,9 @@ async def load(
     keyring: Keyring,
     principal: Principal,
     company_id: str,
+    target: int = DEMO_PAYMENTS,
 ) -> int:
-    """Top the brand up to DEMO_PAYMENTS payments; returns how many were made."""
+    """Top the brand up to `target` payments; returns how many were made."""
     async with sessions.begin() as session:
         existing = await session.scalar(
             select(func.count()).where(Payment.company_id == company_id)
@@ -71,7 +73,7 @@ async def load(
             ).all()
         )
         customers = await _customers(session, principal, company_id)
-    missing = DEMO_PAYMENTS - int(existing or 0)
+    missing = target - int(existing or 0)
     if missing <= 0 or not accounts:
         return 0
     rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret

@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz import idempotency
 from avnz.auth.scope import Principal
 from avnz.commerce.models import OrderStatus
 from avnz.core import clock
@@ -25,8 +26,7 @@ from avnz.gateways.base import (
     RefundRequest,
     VoidRequest,
 )
-from avnz.payments import idempotency
-from avnz.payments.idempotency import Claim
+from avnz.idempotency import Claim
 from avnz.payments.models import Payment, Refund, RefundStatus
 from avnz.payments.reading import get_payment
 from avnz.payments.runtime import PaymentRuntime
@@ -276,6 +276,7 @@ async def _open_refund(
         amount=amount,
         currency=payment.currency,
         reason=data.reason,
+        metadata_=data.metadata,
         created_by=principal.id,
         updated_by=principal.id,
     )

@@ -41,6 +41,10 @@ class PaymentMethod(Timestamped, Base):
     holder_name: Mapped[str | None] = mapped_column(String(200))
     billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=PaymentMethodStatus.ACTIVE.value)
+    # Keyed by the attribute: the payment path's statement binds every column by its key.
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSON, key="metadata_", default=dict
+    )
     deleted_at: Mapped[datetime | None]
 
 
@@ -165,6 +169,7 @@ class Refund(Timestamped, Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING.value)
     reason: Mapped[str | None] = mapped_column(String(500))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     outcome: Mapped[str | None] = mapped_column(String(24))
     decline_reason: Mapped[str | None] = mapped_column(String(32))
     gateway_refund_id: Mapped[str | None] = mapped_column(String(64))

@@ -3,7 +3,19 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
+
+from avnz.commerce.schemas import CustomerOut
+from avnz.core.metadata import Metadata
+from avnz.routing.decisions.schemas import RoutingDecisionOut
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -39,6 +51,7 @@ class PaymentMethodCreate(BaseModel):
     customer_id: Annotated[str, StringConstraints(max_length=40)] | None = None
     card: CardIn
     billing_address: BillingAddress | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class CardOut(BaseModel):
@@ -64,6 +77,7 @@ class PaymentMethodOut(BaseModel):
     status: str
     card: CardOut
     billing_address: BillingAddress | None
+    metadata: dict[str, str]
     created_at: datetime
     deleted_at: datetime | None
 
@@ -127,13 +141,7 @@ class PaymentCreate(BaseModel):
     descriptor: Annotated[str, StringConstraints(max_length=22)] | None = Field(
         default=None, description="Soft descriptor on the cardholder's statement."
     )
-    metadata: Annotated[
-        dict[
-            Annotated[str, StringConstraints(max_length=40)],
-            Annotated[str, StringConstraints(max_length=500)],
-        ],
-        Field(max_length=20),
-    ] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_instrument(self) -> "PaymentCreate":
@@ -153,6 +161,7 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Amount | None = Field(default=None, description="Default: all still refundable.")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class PaymentCardOut(BaseModel):
@@ -221,8 +230,23 @@ class RefundOut(BaseModel):
     currency: str
     status: str
     reason: str | None
+    metadata: dict[str, str] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     outcome: str | None
     decline_reason: str | None
     gateway_refund_id: str | None
     raw_message: str | None
     created_at: datetime
+
+
+class PaymentExpandedOut(PaymentOut):
+    """A payment read with `expand[]`: each relation asked for is inlined under its own key,
+    which is absent when it was not asked for."""
+
+    customer: CustomerOut | None = Field(default=None, description="With `expand[]=customer`.")
+    payment_method: PaymentMethodOut | None = Field(
+        default=None, description="With `expand[]=payment_method`."
+    )
+    refunds: list[RefundOut] | None = Field(default=None, description="With `expand[]=refunds`.")
+    routing_decision: RoutingDecisionOut | None = Field(
+        default=None, description="With `expand[]=routing_decision`."
+    )

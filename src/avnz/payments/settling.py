@@ -25,9 +25,9 @@ from avnz.gateways.base import (
     GatewayState,
     Outcome,
 )
+from avnz.idempotency import StoredResponse
 from avnz.integrations import service as integrations
 from avnz.outbox import service as events
-from avnz.payments.idempotency import StoredResponse
 from avnz.payments.models import Payment, PaymentKind
 from avnz.payments.reading import to_out
 from avnz.payments.runtime import PaymentRuntime

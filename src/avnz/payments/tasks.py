@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from avnz import idempotency
 from avnz.core import clock
 from avnz.jobs.service import Handler
-from avnz.payments import idempotency, publishing, sweep
+from avnz.payments import publishing, sweep
 from avnz.payments.runtime import PaymentRuntime
 
 if TYPE_CHECKING:

@@ -99,13 +99,14 @@ def new_method(
         fingerprint=keyring.fingerprint(number, scope=company.organization_id),
         bin=number[:6],
         last4=number[-4:],
-        brand=brand.value,
+        brand=info.brand or brand.value,  # an imported BIN table may name a co-badge's brand
         card_type=info.card_type,
         issuing_country=info.country,
         exp_month=exp_month,
         exp_year=exp_year,
         holder_name=data.card.holder_name,
         billing_address=data.billing_address.model_dump() if data.billing_address else None,
+        metadata_=data.metadata,
         status=PaymentMethodStatus.ACTIVE.value,
         created_at=now,
         updated_at=now,
@@ -229,6 +230,7 @@ def to_out(method: PaymentMethod) -> PaymentMethodOut:
             holder_name=method.holder_name,
         ),
         billing_address=method.billing_address,
+        metadata=method.metadata_,
         created_at=method.created_at,
         deleted_at=method.deleted_at,
     )

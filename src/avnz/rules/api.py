@@ -4,14 +4,15 @@ and analytics; rule lint, the tester and the simulator.
 The fixed paths (`/lint`, `/test`, `/simulate`, `/reorder`) are declared before `/{rule_id}`
 in this one router, so a rule id never captures them."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import Page, PageOut, Paging, page_out
+from avnz.core.params import IsoDate
 from avnz.deps import RuntimeDep, Session, require
 from avnz.rules import lint, service, simulation, tester
 from avnz.rules.schemas import (
@@ -29,7 +30,7 @@ from avnz.rules.schemas import (
     SimulationRequest,
 )
 
-router = APIRouter(prefix="/routing-rules", tags=["routing rules"])
+router = APIRouter(route_class=ApiRoute, prefix="/routing-rules", tags=["routing rules"])
 RoutingRead = Annotated[Principal, Depends(require(Permission.ROUTING_READ))]
 RoutingWrite = Annotated[Principal, Depends(require(Permission.ROUTING_WRITE))]
 
@@ -153,9 +154,9 @@ async def routing_rule_analytics(
     session: Session,
     principal: RoutingRead,
     since: Annotated[
-        date | None, Query(description="First UTC day (default: 29 days ago).")
+        IsoDate | None, Query(description="First UTC day (default: 29 days ago).")
     ] = None,
-    until: Annotated[date | None, Query(description="Last UTC day (default: today).")] = None,
+    until: Annotated[IsoDate | None, Query(description="Last UTC day (default: today).")] = None,
 ) -> Any:
     """Hits and outcomes per day and per A/B arm; at most 366 days."""
     return await service.analytics_for(

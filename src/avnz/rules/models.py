@@ -55,6 +55,7 @@ class RoutingRule(Timestamped, Base):
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     version: Mapped[int] = mapped_column(default=1)
     hit_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hit_at: Mapped[datetime | None]

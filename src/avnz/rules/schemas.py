@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -20,6 +21,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from avnz.core.metadata import Metadata
 from avnz.rules.actions import ActionListSchema
 from avnz.rules.conditions import ConditionTreeSchema, values
 from avnz.rules.conditions.payment_method import CARD_BRANDS, UNKNOWN_BRAND
@@ -51,6 +53,7 @@ class RuleCreate(StrictModel):
     actions: ActionList = Field(description="At least one action, executed in order.")
     schedule: JsonObject | None = None
     ab_test: JsonObject | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class RuleUpdate(StrictModel):
@@ -66,6 +69,7 @@ class RuleUpdate(StrictModel):
     actions: ActionList | None = None
     schedule: JsonObject | None = None
     ab_test: JsonObject | None = None
+    metadata: Metadata | None = None
 
 
 class ReorderRequest(StrictModel):
@@ -96,6 +100,7 @@ class RuleOut(BaseModel):
     actions: list[dict[str, Any]]
     schedule: dict[str, Any] | None
     ab_test: dict[str, Any] | None
+    metadata: dict[str, str] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     version: int
     hit_count: int
     last_hit_at: datetime | None

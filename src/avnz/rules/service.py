@@ -327,9 +327,9 @@ async def create_rule(
 ) -> RoutingRule:
     """A new rule in a company the caller can see; setting it default unsets the other."""
     company = await target_company(session, principal, data.company_id)
-    definition = await validate_definition(
-        session, company.id, data.model_dump(exclude={"company_id"})
-    )
+    fields = data.model_dump(exclude={"company_id"})
+    fields["metadata_"] = fields.pop("metadata")
+    definition = await validate_definition(session, company.id, fields)
     await bump_rule_set(session, company.id)
     rule = await _insert(session, principal, company, definition)
     _audit(session, principal, audit.AuditAction.CREATE, rule)
@@ -343,9 +343,11 @@ async def update_rule(
     says changes nothing (no version, no rule-set bump)."""
     rule = await get_rule(session=session, principal=principal, rule_id=rule_id)
     fields = data.model_dump(exclude_unset=True)
-    for name in NOT_NULL:
+    for name in (*NOT_NULL, "metadata"):
         if name in fields and fields[name] is None:
             raise InvalidRequest(f"{name} cannot be null.", param=name)
+    if "metadata" in fields:  # the column's attribute; `metadata` is the ORM's own
+        fields["metadata_"] = fields.pop("metadata")
     changes = await validate_definition(session, rule.company_id, fields)
     if all(getattr(rule, name) == value for name, value in changes.items()):
         return rule
@@ -455,29 +457,42 @@ async def _priority_page(
     stmt: Select[RoutingRule],
     page: PageParams,
 ) -> Page[RoutingRule]:
-    """A page in (priority, id) order; the cursor is the id of the last rule of the previous
-    page, whose priority it is looked up by."""
-    if page.starting_after:
+    """A page in (priority, id) order; the cursor is the id of a rule, whose priority it is
+    looked up by: the last of the previous page (`starting_after`) or the first of the next
+    (`ending_before`)."""
+    name, rule_id = (
+        ("ending_before", page.ending_before)
+        if page.ending_before
+        else ("starting_after", page.starting_after)
+    )
+    if rule_id:
         cursor = await session.scalar(
-            select(RoutingRule.priority).where(
-                RoutingRule.id == page.starting_after, _visible(principal)
-            )
+            select(RoutingRule.priority).where(RoutingRule.id == rule_id, _visible(principal))
         )
         if cursor is None:
             raise InvalidRequest(
-                "starting_after is not a routing rule you can see.",
-                code="invalid_cursor",
-                param="starting_after",
+                f"{name} is not a routing rule you can see.", code="invalid_cursor", param=name
             )
-        stmt = stmt.where(
-            or_(
-                RoutingRule.priority > cursor,
-                and_(RoutingRule.priority == cursor, RoutingRule.id > page.starting_after),
+        if page.ending_before:
+            stmt = stmt.where(
+                or_(
+                    RoutingRule.priority < cursor,
+                    and_(RoutingRule.priority == cursor, RoutingRule.id < rule_id),
+                )
             )
-        )
-    stmt = stmt.order_by(RoutingRule.priority, RoutingRule.id).limit(page.limit + 1)
-    rows = list((await session.scalars(stmt)).all())
-    return Page(items=rows[: page.limit], has_more=len(rows) > page.limit)
+        else:
+            stmt = stmt.where(
+                or_(
+                    RoutingRule.priority > cursor,
+                    and_(RoutingRule.priority == cursor, RoutingRule.id > rule_id),
+                )
+            )
+    if page.ending_before:
+        stmt = stmt.order_by(RoutingRule.priority.desc(), RoutingRule.id.desc())
+    else:
+        stmt = stmt.order_by(RoutingRule.priority, RoutingRule.id)
+    rows = list((await session.scalars(stmt.limit(page.limit + 1))).all())
+    return Page.of(rows, page)
 
 
 async def list_rules(

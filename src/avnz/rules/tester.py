@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.scope import Principal
+from avnz.bins import service as bins
 from avnz.commerce.models import Customer as CustomerRow
 from avnz.core import clock
 from avnz.core.errors import AppError, NotFound
@@ -76,12 +77,7 @@ async def _transaction(
         amount=sample.amount,
         currency=sample.currency,
         moment=sample.at or clock.now(),
-        card=CardFacts(
-            brand=sample.card_brand,
-            card_type=sample.card_type,
-            bin=sample.bin,
-            issuing_country=sample.issuing_country,
-        ),
+        card=_card(sample),
         country=sample.country,
         state=sample.state.upper() if sample.state else None,
         customer_id=sample.customer_id,
@@ -90,6 +86,24 @@ async def _transaction(
         is_digital_wallet=sample.is_digital_wallet,
         customer_facts=_customer_facts(sample),
         product_facts=Product(**sample.product.model_dump()) if sample.product else None,
+    )
+
+
+def _card(sample: SampleTransaction) -> CardFacts:
+    """The sample's card facts; what it leaves out, its BIN says, as for a payment's card."""
+    if sample.bin is None:
+        return CardFacts(
+            brand=sample.card_brand,
+            card_type=sample.card_type,
+            bin=None,
+            issuing_country=sample.issuing_country,
+        )
+    known = bins.lookup(sample.bin)
+    return CardFacts(
+        brand=sample.card_brand or known.brand,
+        card_type=sample.card_type or known.card_type,
+        bin=sample.bin,
+        issuing_country=sample.issuing_country or known.country,
     )
 
 

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission as P
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, require
 from avnz.tenancy import schemas
 from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import ClientStatus, CompanyStatus, Role, UserStatus
 
-router = APIRouter()
+router = APIRouter(route_class=ApiRoute)
 
 
 OrgAdmin = Annotated[Principal, Depends(require(P.ADMIN_SYSTEM))]

@@ -235,7 +235,7 @@ async def load(
             ("company.admin", "Cora Company-Admin", Role.COMPANY_ADMIN, companies[0], None),
             ("company.user", "Cole Company-User", Role.COMPANY_USER, companies[0], departments[1]),
         )
-        if keyring is not None and base_url is not None and agency is _AGENCIES[0]:
+        if keyring is not None and base_url is not None:
             for gateway in registry.GATEWAYS:
                 await _merchant_account(session, keyring, companies[0], gateway, base_url)
         for local, name, role, company, department in people:
@@ -256,12 +256,15 @@ async def load(
     return logins
 
 
-async def operator_and_brand(session: AsyncSession) -> tuple[Principal, Company]:
-    """The demo's organization admin (as a principal) and the brand that has the sandbox
-    accounts, for loading demo activity through the services."""
+async def operator_and_brands(session: AsyncSession) -> tuple[Principal, list[Company]]:
+    """The demo's organization admin (as a principal) and the brands that have the sandbox
+    accounts (each agency's first), for loading demo activity through the services."""
     admin = await session.scalar(select(User).where(User.email == "org.admin@demo.avnz.io"))
-    brand = await session.scalar(select(Company).where(Company.slug == _AGENCIES[0].brands[0][0]))
-    if admin is None or brand is None:
+    slugs = [agency.brands[0][0] for agency in _AGENCIES]
+    found = {
+        c.slug: c for c in await session.scalars(select(Company).where(Company.slug.in_(slugs)))
+    }
+    if admin is None or len(found) != len(slugs):
         raise LookupError("the demo tenants are not loaded")
     principal = Principal.for_user(
         user_id=admin.id,
@@ -271,4 +274,4 @@ async def operator_and_brand(session: AsyncSession) -> tuple[Principal, Company]
         company_id=None,
         email=admin.email,
     )
-    return principal, brand
+    return principal, [found[slug] for slug in slugs]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
 from avnz.deps import RuntimeDep, Session, require
 from avnz.webhooks import service as webhooks
@@ -20,7 +21,7 @@ from avnz.webhooks.schemas import (
     WebhookEndpointWithSecret,
 )
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=ApiRoute, tags=["webhooks"])
 SettingsRead = Annotated[Principal, Depends(require(Permission.SETTINGS_READ))]
 SettingsWrite = Annotated[Principal, Depends(require(Permission.SETTINGS_WRITE))]
 Id = Annotated[str | None, Query(max_length=40)]

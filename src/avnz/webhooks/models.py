@@ -34,6 +34,7 @@ class WebhookEndpoint(Timestamped, Base):
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str | None] = mapped_column(String(500))
     events: Mapped[list[str]] = mapped_column(JSON, default=list)  # names, `*` or `prefix.*`
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(default=True)
     secret_ciphertext: Mapped[str] = mapped_column(String(200))
     previous_secret_ciphertext: Mapped[str | None] = mapped_column(String(200))

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from avnz.core import events
+from avnz.core.metadata import Metadata
 from avnz.tenancy.schemas import ObjectId, StrictModel
 from avnz.webhooks.models import DeliveryStatus
 
@@ -42,6 +43,7 @@ class WebhookEndpointCreate(StrictModel):
     url: Url
     events: Events
     description: Description | None = None
+    metadata: Metadata = Field(default_factory=dict)
     enabled: bool = True
 
 
@@ -49,6 +51,7 @@ class WebhookEndpointUpdate(StrictModel):
     url: Url | None = None
     events: Events | None = None
     description: Description | None = None
+    metadata: Metadata | None = None
     enabled: bool | None = None
 
 
@@ -74,6 +77,7 @@ class WebhookEndpointOut(BaseModel):
     url: str
     description: str | None
     events: list[str]
+    metadata: dict[str, str]
     enabled: bool
     secret: str = Field(description="Masked; the full secret is shown on create and rotate only.")
     previous_secret_expires_at: datetime | None

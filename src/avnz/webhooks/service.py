@@ -227,6 +227,7 @@ async def create_endpoint(
         description=data.description,
         events=list(dict.fromkeys(data.events)),
         enabled=data.enabled,
+        metadata_=data.metadata,
         created_by=principal.id,
         updated_by=principal.id,
     )
@@ -265,7 +266,7 @@ async def update_endpoint(
     endpoint = await get_endpoint(session=session, principal=principal, endpoint_id=endpoint_id)
     before = _snapshot(endpoint)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("url", "events", "enabled"):
+    for name in ("url", "events", "enabled", "metadata"):
         if name in changes and changes[name] is None:
             raise InvalidRequest(f"{name} cannot be null.", code="invalid_value", param=name)
     if "url" in changes:
@@ -276,6 +277,8 @@ async def update_endpoint(
         endpoint.description = changes["description"]
     if "enabled" in changes:
         endpoint.enabled = changes["enabled"]
+    if "metadata" in changes:
+        endpoint.metadata_ = changes["metadata"]
     endpoint.updated_by = principal.id
     await session.flush()
     _audit(session, principal, audit.AuditAction.UPDATE, endpoint, before=before)
@@ -342,6 +345,7 @@ def to_out(keyring: Keyring, endpoint: WebhookEndpoint) -> WebhookEndpointOut:
         description=endpoint.description,
         events=endpoint.events,
         enabled=endpoint.enabled,
+        metadata=endpoint.metadata_,
         secret=_masked_secret(keyring, endpoint),
         previous_secret_expires_at=endpoint.previous_secret_expires_at,
         created_at=endpoint.created_at,

@@ -104,6 +104,17 @@ class StripeConnector(Connector):
                 "minLength": 16,
                 "writeOnly": True,
             },
+            "webhook_secret": {
+                "type": "string",
+                "title": "Webhook signing secret",
+                "description": (
+                    "The signing secret (whsec_…) of the Stripe webhook endpoint that sends this "
+                    "account's dispute events to /api/v1/gateway-webhooks/stripe/{account id}; "
+                    "without it, dispute webhooks are refused."
+                ),
+                "pattern": "^whsec_[A-Za-z0-9]+$",
+                "writeOnly": True,
+            },
         },
     }
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging
 from avnz.deps import RuntimeDep, Session, require
 from avnz.routing.accounts import connection
@@ -23,7 +24,7 @@ from avnz.routing.accounts.schemas import (
     UsageOut,
 )
 
-router = APIRouter(prefix="/merchant-accounts", tags=["merchant accounts"])
+router = APIRouter(route_class=ApiRoute, prefix="/merchant-accounts", tags=["merchant accounts"])
 AccountsRead = Annotated[Principal, Depends(require(Permission.ACCOUNTS_READ))]
 AccountsWrite = Annotated[Principal, Depends(require(Permission.ACCOUNTS_WRITE))]
 Id = Annotated[str | None, Query(max_length=40)]

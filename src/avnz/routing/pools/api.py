@@ -1,14 +1,15 @@
 """`/account-pools`: groups of a company's merchant accounts and the strategy that spreads its
 payments over them; their memberships, stats and a dry-run simulation."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
+from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging, page_out
+from avnz.core.params import IsoDatetime
 from avnz.deps import Session, require
 from avnz.routing.pools import service as pools
 from avnz.routing.pools.schemas import (
@@ -24,7 +25,7 @@ from avnz.routing.pools.schemas import (
 )
 from avnz.routing.strategies import StrategyName
 
-router = APIRouter(prefix="/account-pools", tags=["account pools"])
+router = APIRouter(route_class=ApiRoute, prefix="/account-pools", tags=["account pools"])
 PoolsRead = Annotated[Principal, Depends(require(Permission.POOLS_READ))]
 PoolsWrite = Annotated[Principal, Depends(require(Permission.POOLS_WRITE))]
 
@@ -111,9 +112,9 @@ async def account_pool_stats(
     session: Session,
     principal: PoolsRead,
     created_from: Annotated[
-        datetime | None, Query(description="Payments created at or after (ISO 8601).")
+        IsoDatetime | None, Query(description="Payments created at or after (ISO 8601).")
     ] = None,
-    created_to: Annotated[datetime | None, Query(description="Payments created before.")] = None,
+    created_to: Annotated[IsoDatetime | None, Query(description="Payments created before.")] = None,
 ) -> Any:
     return await pools.pool_stats(
         session=session,

@@ -3,7 +3,9 @@
 `hour_of_day between [22, 2]` runs across midnight; business hours whose end is before their
 start do too (the day is the local day the moment falls on). `is_holiday` uses the `holidays`
 calendar of the leaf's `country`, else of the company's home country; a country without a
-calendar never matches.
+calendar never matches. The leaf's `country` may be an ISO 3166-2 subdivision (`GB-ENG`, `US-CA`):
+its calendar is the country's plus the subdivision's own days (England's Late Summer Bank Holiday,
+California's Cesar Chavez Day).
 """
 
 from datetime import date, datetime
@@ -27,11 +29,32 @@ def _zone(name: str) -> ZoneInfo:
 
 
 @lru_cache(maxsize=256)
-def _calendar(country: str) -> holidays.HolidayBase | None:
+def _calendar(region: str) -> holidays.HolidayBase | None:
+    country, _, subdivision = region.partition("-")
     try:
-        return holidays.country_holidays(country)
+        return holidays.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError:
         return None
+
+
+def holiday_region(value: object) -> str:
+    """An ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision (`GB-ENG`) with a holiday
+    calendar, upper case; ValueError naming what is missing otherwise."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a country or ISO 3166-2 subdivision code")
+    country, dash, subdivision = value.upper().partition("-")
+    country = values.country(country)
+    calendars = holidays.list_supported_countries()
+    if country not in calendars:
+        raise ValueError(f"no holiday calendar for {country}")
+    if not dash:
+        return country
+    if subdivision not in calendars[country]:
+        known = ", ".join(f"{country}-{code}" for code in calendars[country][:12])
+        more = ", ..." if len(calendars[country]) > 12 else ""
+        hint = f" (known: {known}{more})" if known else f" ({country} has no subdivisions)"
+        raise ValueError(f"no holiday calendar for the subdivision {value.upper()}{hint}")
+    return f"{country}-{subdivision}"
 
 
 @lru_cache(maxsize=64)
@@ -99,12 +122,7 @@ class TimeCondition(Condition):
     @field_validator("country")
     @classmethod
     def _holiday_country(cls, country: str | None) -> str | None:
-        if country is None:
-            return None
-        code = values.country(country)
-        if code not in holidays.list_supported_countries():
-            raise ValueError(f"no holiday calendar for {code}")
-        return code
+        return None if country is None else holiday_region(country)
 
     def compile(self) -> Predicate:
         if self.field == "is_holiday":

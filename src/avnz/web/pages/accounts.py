@@ -22,6 +22,7 @@ from avnz.auth.scope import Principal
 from avnz.core.errors import AppError, NotFound
 from avnz.core.pagination import PageParams
 from avnz.deps import RuntimeDep, Session
+from avnz.disputes import service as disputes
 from avnz.gateways import registry
 from avnz.payments import reading as payments
 from avnz.routing.accounts import connection
@@ -300,6 +301,9 @@ async def _detail_page(
             ),
             "meters": current,
             "alerts": [m for m in current if m.near_limit],
+            "monitoring": await disputes.monitoring(
+                session=session, principal=principal, account_id=account.id
+            ),
             "chart": usage_chart(usage.history, account.currency) if usage.history else None,
             "payments": recent.items,
             "activity": [(entry, activity_summary(entry)) for entry in activity.items],

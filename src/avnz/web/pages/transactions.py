@@ -10,14 +10,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from avnz import idempotency
 from avnz.auth.permissions import Permission
 from avnz.auth.scope import Principal
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.core.money import Money
 from avnz.deps import RuntimeDep, Session
-from avnz.payments import follow_ups, idempotency, reading
-from avnz.payments.idempotency import Claim
+from avnz.idempotency import Claim
+from avnz.payments import follow_ups, reading
 from avnz.payments.models import Payment
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import CaptureCreate, RefundCreate

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import (
     JSON,
     CursorResult,
@@ -111,8 +111,10 @@ class Replay:
     response: StoredResponse
     replayed: bool
 
-    def to_response(self) -> JSONResponse:
+    def to_response(self) -> Response:
         headers = {REPLAYED_HEADER: "true"} if self.replayed else None
+        if self.response.body is None:  # an answer without a body (204)
+            return Response(status_code=self.response.status, headers=headers)
         return JSONResponse(self.response.body, status_code=self.response.status, headers=headers)
 
 
