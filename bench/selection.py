@@ -1,10 +1,10 @@
 """Account selection time per strategy, for a pool of 20 accounts.
 
-    .venv/bin/python bench/selection.py [--rounds 20000]
+    .venv/bin/python bench/decisions.py [--rounds 20000]
 
 First in process: each strategy's `choose` over 20 hand-built candidates (what the payment path
 spends once the pool's snapshot is read). Then `plan_route` end to end against a temporary
-SQLite database (pool, memberships, usage, exclusions, cached stats): the database reads are
+SQLite database (pool, memberships, usage, circuits, cached stats): the database reads are
 included there. Prints p50 / p99 / max in microseconds. A script, not a test.
 """
 
@@ -22,8 +22,8 @@ from avnz.core.ids import new_id
 from avnz.db.engine import create_engine, session_factory
 from avnz.db.migrate import upgrade
 from avnz.payments.models import Payment
-from avnz.routing import selection
-from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.accounts.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.decisions import service as decisions
 from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.routing.strategies import STRATEGIES, Candidate, StrategyContext
 from avnz.tenancy.models import Company
@@ -105,7 +105,7 @@ async def through_plan_route(rounds: int) -> None:
                 pools[strategy] = pool.id
         print(f"plan_route() against SQLite, {POOL_SIZE} accounts, {rounds} rounds (stats cached)")
         for strategy, pool_id in pools.items():
-            context = selection.RoutingContext(
+            context = decisions.RoutingContext(
                 company_id=company.id,
                 amount=2500,
                 currency="USD",
@@ -117,7 +117,7 @@ async def through_plan_route(rounds: int) -> None:
             async with sessions() as session:
                 for _ in range(rounds):
                     started = time.perf_counter()
-                    await selection.plan_route(session, context)
+                    await decisions.plan_route(session, context)
                     samples.append((time.perf_counter() - started) * 1e6)
             print(f"  {strategy:16} {percentiles(samples)}")
         await engine.dispose()

@@ -32,7 +32,7 @@ from avnz.integrations import api as integrations_api
 from avnz.jobs.worker import Worker
 from avnz.payments import api as payments_api
 from avnz.payments import history as payments_history
-from avnz.routing import api as routing_api
+from avnz.routing.accounts import api as routing_api
 from avnz.routing.pools import api as pools_api
 from avnz.rules import api as rules_api
 from avnz.runtime import Runtime

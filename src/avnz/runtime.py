@@ -13,7 +13,7 @@ from avnz.config import Settings
 from avnz.core.cache import TtlCache
 from avnz.db.engine import WriteTurns, create_engine, session_factory
 from avnz.integrations import identity
-from avnz.routing import selection
+from avnz.routing.decisions import service as decisions
 from avnz.routing.strategies.turns import LocalCounter
 from avnz.rules.cache import RuleCache
 from avnz.rules.simulation import PaymentHistory
@@ -106,7 +106,7 @@ class Runtime:
         link = redis_link.build(settings)
         if link is not None:
             # The pools' turn counters (round robin) shared by every process (else in process).
-            selection.use_turn_counter(SharedCounter(link))
+            decisions.use_turn_counter(SharedCounter(link))
         return cls(
             settings=settings,
             engine=engine,

@@ -5,7 +5,7 @@ from avnz.auth import tasks as auth_tasks
 from avnz.jobs.service import Handler
 from avnz.payments import history as payments_history
 from avnz.payments import tasks as payments_tasks
-from avnz.routing import tasks as routing_tasks
+from avnz.routing.decisions import tasks as routing_tasks
 from avnz.rules import notify as rules_notify
 from avnz.runtime import Runtime
 from avnz.webhooks import tasks as webhooks_tasks

@@ -19,8 +19,9 @@ from avnz.disputes import programs
 from avnz.disputes.stripe import sign
 from avnz.payments import history, publishing
 from avnz.payments.models import Payment
-from avnz.routing import health, scoring
-from avnz.routing.schemas import HealthMetrics
+from avnz.routing.accounts import health
+from avnz.routing.accounts.schemas import HealthMetrics
+from avnz.routing.decisions import scoring
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World
@@ -95,7 +96,7 @@ async def test_a_stripe_dispute_webhook_records_it_and_lowers_the_accounts_healt
 ) -> None:
     headers = world.headers(Role.COMPANY_ADMIN)
     account = await stripe_account(client, headers, sandboxes, webhook_secret=SECRET)
-    # Enough payments for a health score (routing.scoring.MIN_SAMPLE).
+    # Enough payments for a health score (routing.decisions.scoring.MIN_SAMPLE).
     payments = [await paid(client, headers, account["id"]) for _ in range(scoring.MIN_SAMPLE)]
     intent = payments[0]["gateway"]["transaction_id"]
 

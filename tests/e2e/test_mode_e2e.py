@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from avnz.routing.models import AccountEnvironment, MerchantAccount
+from avnz.routing.accounts.models import AccountEnvironment, MerchantAccount
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.e2e.conftest import screenshot

@@ -16,7 +16,7 @@ from avnz.gateways.nmi.connector import NmiConnector
 from avnz.gateways.plugin import GatewayPlugin
 from avnz.integrations.definitions import DEFINITIONS
 from avnz.integrations.schemas import ProviderCode
-from avnz.routing.schemas import ProviderType
+from avnz.routing.accounts.schemas import ProviderType
 
 
 class AcmeConnector(NmiConnector):

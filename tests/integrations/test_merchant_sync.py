@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from avnz.gateways import registry
 from avnz.integrations import service as integrations
-from avnz.routing import service as routing
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
 from tests.integrations.factories import (
     CLIENT,
     NMI_SANDBOX,

@@ -9,7 +9,7 @@ from stdnum import luhn
 
 from avnz.core import clock
 from avnz.payments.publishing import publisher_for
-from avnz.routing import snapshot
+from avnz.routing.decisions import snapshot
 from avnz.runtime import Runtime
 from tests.commerce.factories import create_customer, create_order
 from tests.routing.factories import UNREACHABLE, create_account

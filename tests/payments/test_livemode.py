@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from avnz.outbox.models import OutboxEvent
 from avnz.payments import publishing
-from avnz.routing.models import AccountEnvironment, MerchantAccount
+from avnz.routing.accounts.models import AccountEnvironment, MerchantAccount
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from avnz.webhooks import delivery

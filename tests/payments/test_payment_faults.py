@@ -18,7 +18,7 @@ from avnz.idempotency import IdempotencyKey
 from avnz.payments import charge, sweep
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import PaymentCreate
-from avnz.routing import usage
+from avnz.routing.accounts import usage
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World

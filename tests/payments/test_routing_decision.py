@@ -7,19 +7,32 @@ write (tests/payments/test_failover.py checks the ones the payment path writes i
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.payments import card_budget
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company, Role
 from tests.factories import World
 from tests.routing.factories import account_row
 from tests.support.payments import API
+
+# The budget read on its own; the payment path reads it alongside the card (`vault`).
+_USED = select(card_budget.attempts_used(bindparam("fingerprint")))
+
+
+async def _attempts_left(
+    session: AsyncSession, *, company_id: str, fingerprint: str, config: FailoverConfig
+) -> int:
+    """How many more attempts the card may get now (0: refuse, or stop failing over)."""
+    params = card_budget.window(company_id) | {"fingerprint": fingerprint}
+    used = int(await session.scalar(_USED, params) or 0)
+    return max(0, config.card_retry_budget - used)
 
 
 async def _method(session: AsyncSession, company: Company, fingerprint: str) -> str:
@@ -154,7 +167,7 @@ async def test_card_retry_budget(runtime: Runtime, world: World) -> None:
 
     async def left(company_id: str = company.id) -> int:
         async with runtime.sessions() as session:
-            return await card_budget.card_attempts_left(
+            return await _attempts_left(
                 session, company_id=company_id, fingerprint="fp-1", config=config
             )
 
@@ -192,9 +205,7 @@ async def test_the_card_budget_enters_by_the_card(runtime: Runtime, world: World
         sqlite = connection.dialect.name == "sqlite"
         if not sqlite:  # tables this small would be scanned whatever the indexes
             await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        expanded = card_budget._USED.compile(dialect=connection.dialect).construct_expanded_state(
-            window
-        )
+        expanded = _USED.compile(dialect=connection.dialect).construct_expanded_state(window)
         values = tuple(expanded.parameters[name] for name in expanded.positiontup or ())
         explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
         rows = await connection.exec_driver_sql(explain + expanded.statement, values)

@@ -1,5 +1,5 @@
 """Merchant accounts for tests: request bodies, creation through the API, and rows made
-directly for the usage tests (which drive `routing.usage` without HTTP)."""
+directly for the usage tests (which drive `routing.accounts.usage` without HTTP)."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,8 +12,8 @@ from avnz.core.ids import new_id
 from avnz.gateways import registry
 from avnz.payments import publishing
 from avnz.payments.models import Payment
-from avnz.routing import service as routing
-from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import AccountEnvironment, AccountStatus, MerchantAccount
 from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Company

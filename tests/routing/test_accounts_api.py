@@ -12,8 +12,8 @@ from sqlalchemy import select
 from avnz.audit.models import AuditLog
 from avnz.core import clock
 from avnz.gateways import registry
-from avnz.routing import service as routing
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.runtime import Runtime
 from avnz.security.keyring import DecryptionError
 from avnz.tenancy.models import Role

@@ -8,8 +8,8 @@ import random
 
 from sqlalchemy import select
 
-from avnz.routing import usage
-from avnz.routing.models import MerchantAccount, MerchantAccountUsage, Period
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import MerchantAccount, MerchantAccountUsage, Period
 from avnz.runtime import Runtime
 from tests.factories import World
 from tests.routing.factories import account_row

@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import func, select
 
 from avnz.gateways import registry
-from avnz.routing import service as routing
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.runtime import Runtime
 from avnz.tenancy import demo
 from avnz.tenancy.models import Company

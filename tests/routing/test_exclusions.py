@@ -13,9 +13,11 @@ from sqlalchemy import select
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
 from avnz.payments import history
-from avnz.routing import exclusions, health, snapshot
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountCircuit, MerchantAccount
+from avnz.routing.accounts import health
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.decisions import circuit_breaker, snapshot
+from avnz.routing.decisions.failover import FailoverConfig
+from avnz.routing.decisions.models import AccountCircuit
 from avnz.runtime import Runtime
 from tests.factories import World
 from tests.routing.factories import account_row
@@ -25,10 +27,10 @@ CONFIG = FailoverConfig(failure_threshold=3, exclusion_seconds=60)
 
 async def _record(runtime: Runtime, account_id: str, ok: bool, config: FailoverConfig) -> bool:
     async with runtime.sessions.begin() as session:
-        return await exclusions.record_outcome(session, account_id, ok, config)
+        return await circuit_breaker.record_outcome(session, account_id, ok, config)
 
 
-async def _circuits(runtime: Runtime, account_ids: tuple[str, ...]) -> exclusions.Circuits:
+async def _circuits(runtime: Runtime, account_ids: tuple[str, ...]) -> circuit_breaker.Circuits:
     """The circuits as routing reads them: in the plan's one live read."""
     async with runtime.sessions.begin() as session:
         return (await snapshot.live(session, account_ids, clock.now())).circuits

@@ -14,7 +14,7 @@ from avnz.gateways.base import (
     Outcome,
     declined,
 )
-from avnz.routing.failover import (
+from avnz.routing.decisions.failover import (
     FailoverConfig,
     Step,
     is_account_failure,

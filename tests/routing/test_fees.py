@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from avnz.core.cards import Brand
-from avnz.routing.fees import reserve_cost, transaction_fee
-from avnz.routing.schemas import AccountFees
+from avnz.routing.accounts.fees import reserve_cost, transaction_fee
+from avnz.routing.accounts.schemas import AccountFees
 
 TABLE = AccountFees.model_validate(
     {

@@ -12,10 +12,11 @@ from avnz.core import clock
 from avnz.gateways.base import DeclineReason, Outcome, Timeouts
 from avnz.payments import history, publishing
 from avnz.payments.models import Payment
-from avnz.routing import health, service, tasks
-from avnz.routing.models import AccountStatus, MerchantAccount
-from avnz.routing.schemas import HealthMetrics, LastTest
-from avnz.routing.scoring import health_score
+from avnz.routing.accounts import health, service
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.schemas import HealthMetrics, LastTest
+from avnz.routing.decisions import tasks
+from avnz.routing.decisions.scoring import health_score
 from avnz.runtime import Runtime
 from tests.factories import World
 from tests.routing.factories import UNREACHABLE, account_row, settled_payment

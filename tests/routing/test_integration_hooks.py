@@ -25,10 +25,10 @@ from avnz.integrations.models import (
     PlatformIntegration,
     credentials_aad,
 )
-from avnz.routing import integration_sync
-from avnz.routing import service as routing
-from avnz.routing.models import AccountStatus, MerchantAccount
-from avnz.routing.schemas import IntegrationLink
+from avnz.routing.accounts import integration_sync
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.schemas import IntegrationLink
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avnz.core import clock
-from avnz.routing import snapshot, usage
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.decisions import snapshot
 from avnz.runtime import Runtime
 from tests.factories import World
 from tests.routing.factories import pool_row

@@ -12,10 +12,12 @@ from sqlalchemy import event
 
 from avnz.core import clock
 from avnz.core.errors import NotFound
-from avnz.routing import exclusions, selection, snapshot, usage
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountStatus, MerchantAccount
-from avnz.routing.selection import NoEligibleAccount, RoutingContext, plan_route
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
+from avnz.routing.decisions import circuit_breaker, snapshot
+from avnz.routing.decisions import service as decisions
+from avnz.routing.decisions.failover import FailoverConfig
+from avnz.routing.decisions.service import NoEligibleAccount, RoutingContext, plan_route
 from avnz.routing.strategies import STRATEGIES
 from avnz.runtime import Runtime
 from tests.factories import World
@@ -41,12 +43,12 @@ async def accounts(runtime: Runtime, world: World, *specs: dict[str, Any]) -> li
         ]
 
 
-async def plan(runtime: Runtime, context: RoutingContext, **kwargs: Any) -> selection.RoutePlan:
+async def plan(runtime: Runtime, context: RoutingContext, **kwargs: Any) -> decisions.RoutePlan:
     async with runtime.sessions() as session:
         return await plan_route(session, context, **kwargs)
 
 
-def order(route: selection.RoutePlan) -> list[str]:
+def order(route: decisions.RoutePlan) -> list[str]:
     return [planned.account.id for planned in route.accounts]
 
 
@@ -136,7 +138,7 @@ async def test_ineligible_accounts_are_dropped_before_the_strategy(
         )
         await usage.reserve(session, full, 100, clock.now())
         tripped = FailoverConfig(failure_threshold=1, exclusion_seconds=60)
-        assert await exclusions.record_outcome(session, excluded.id, False, tripped)
+        assert await circuit_breaker.record_outcome(session, excluded.id, False, tripped)
     route = await plan(runtime, ctx(world, card_country="FR"))
     assert order(route) == [ok.id]
     assert route.failing == {excluded.id}  # a success there would have to close its circuit
@@ -249,7 +251,7 @@ async def test_recent_stats_fold_one_query(runtime: Runtime, world: World) -> No
                 session,
                 "pool_x",
                 [account.id, quiet.id],
-                selection.strategy_config(STRATEGIES["lowest_latency"], {"ewma_alpha": 0.5}),
+                decisions.strategy_config(STRATEGIES["lowest_latency"], {"ewma_alpha": 0.5}),
                 clock.now(),
                 cached=False,
             )

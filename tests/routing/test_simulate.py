@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.routing.models import MerchantAccountUsage
+from avnz.routing.accounts.models import MerchantAccountUsage
 from avnz.tenancy.models import Role
 from tests.factories import World
 from tests.routing.factories import create_account

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from avnz.routing import strategies
-from avnz.routing.selection import RoutingContext, UnknownStrategy, plan_route
+from avnz.routing.decisions.service import RoutingContext, UnknownStrategy, plan_route
 from avnz.routing.strategies.base import (
     Candidate,
     Pick,

@@ -12,8 +12,8 @@ from starlette.requests import Request
 
 from avnz.core import clock
 from avnz.core.errors import app_error_response
-from avnz.routing import usage
-from avnz.routing.models import MerchantAccount, MerchantAccountUsage, Period
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import MerchantAccount, MerchantAccountUsage, Period
 from avnz.runtime import Runtime
 from avnz.tenancy.models import Role
 from tests.factories import World

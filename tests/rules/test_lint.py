@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from avnz.core import clock
 from avnz.core.ids import new_id
-from avnz.routing import usage
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.rules import lint
 from avnz.rules.lint import LintWarning
 from avnz.rules.models import RoutingRule

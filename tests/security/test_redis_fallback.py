@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from avnz.core.errors import RateLimited, Unauthenticated
-from avnz.routing import selection
+from avnz.routing.decisions import service as decisions
 from avnz.routing.strategies.turns import LocalCounter
 from avnz.runtime import SharedCounter
 from avnz.security.ratelimit import LoginBackoff
@@ -61,7 +61,7 @@ async def test_redis_that_goes_away_and_comes_back_is_used_again(make_app, captu
                 await asyncio.sleep(0.1)
             assert link.degraded is None
             await link.client.flushdb()
-        selection.use_turn_counter(LocalCounter())  # not this app's link, now closed
+        decisions.use_turn_counter(LocalCounter())  # not this app's link, now closed
     logged = captured_logs.getvalue()
     assert logged.count("redis_unavailable") == 1 and logged.count("redis_available") == 1
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from avnz.routing.failover import FailoverConfig
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.routing.strategies import STRATEGIES
 from avnz.tenancy.models import Role
 from avnz.web.pages import pools as pool_pages

@@ -31,8 +31,8 @@ from avnz.disputes.schemas import (
     WebhookAck,
 )
 from avnz.payments import chargebacks
-from avnz.routing import service as routing
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.security.keyring import Keyring
 
 log = structlog.get_logger(__name__)

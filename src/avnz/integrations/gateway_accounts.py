@@ -21,8 +21,8 @@ from avnz.integrations.models import (
 from avnz.integrations.records import (
     unseal,
 )
-from avnz.routing import integration_sync
-from avnz.routing.schemas import IntegrationLink
+from avnz.routing.accounts import integration_sync
+from avnz.routing.accounts.schemas import IntegrationLink
 from avnz.security.keyring import Keyring
 
 

@@ -28,7 +28,7 @@ from avnz.payments.schemas import (
     RefundOut,
 )
 from avnz.payments.states import PaymentStatus
-from avnz.routing.schemas import RoutingDecisionOut
+from avnz.routing.decisions.schemas import RoutingDecisionOut
 
 router = APIRouter(route_class=ApiRoute, tags=["payment methods"])
 CardsRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]

@@ -6,19 +6,18 @@ decline of each of its payments, failover attempts included; the card found by t
 fingerprint). What the issuer never saw does not count: an account that was down, our own
 errors, a crash settled by the sweep. Approvals do not count either: a subscriber's second order
 the same day is not MID hopping. The card is the payments domain's (its vault and its payments),
-so the budget is read here; routing only sets its size (`FailoverConfig.card_retry_budget`).
+so the budget is read here (alongside the card, `vault`); routing only sets its size
+(`FailoverConfig.card_retry_budget`).
 """
 
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from avnz.core import clock
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.routing.failover import FailoverConfig
 
 WINDOW = timedelta(hours=24)
 
@@ -45,24 +44,6 @@ def attempts_used(fingerprint: ColumnElement[str]) -> ScalarSelect[int]:
     )
 
 
-# Built once: the budget read on its own (`card_attempts_used`).
-_USED = select(attempts_used(bindparam("fingerprint")))
-
-
 def window(company_id: str) -> dict[str, Any]:
     """The bind parameters of `attempts_used`, bar the fingerprint."""
     return {"company": company_id, "since": clock.now() - WINDOW}
-
-
-async def card_attempts_used(session: AsyncSession, *, company_id: str, fingerprint: str) -> int:
-    """Attempts made on the card (by fingerprint) in the company in the last 24 hours."""
-    used = await session.scalar(_USED, window(company_id) | {"fingerprint": fingerprint})
-    return int(used or 0)
-
-
-async def card_attempts_left(
-    session: AsyncSession, *, company_id: str, fingerprint: str, config: FailoverConfig
-) -> int:
-    """How many more attempts the card may get now (0: refuse, or stop failing over)."""
-    used = await card_attempts_used(session, company_id=company_id, fingerprint=fingerprint)
-    return max(0, config.card_retry_budget - used)

@@ -66,9 +66,11 @@ from avnz.payments.settling import (
     release_capacity,
 )
 from avnz.payments.states import PaymentStatus
-from avnz.routing import exclusions, usage
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.routing.config import RoutingConfig
-from avnz.routing.failover import (
+from avnz.routing.decisions import circuit_breaker
+from avnz.routing.decisions.failover import (
     FailoverConfig,
     Step,
     is_account_failure,
@@ -76,15 +78,14 @@ from avnz.routing.failover import (
     may_try_again,
     next_step,
 )
-from avnz.routing.models import MerchantAccount
-from avnz.routing.selection import (
+from avnz.routing.decisions.service import (
     NoEligibleAccount,
     RoutePlan,
     RoutingContext,
     plan_route,
     prefer,
 )
-from avnz.routing.snapshot import in_flight
+from avnz.routing.decisions.snapshot import in_flight
 from avnz.rules.inputs import home_country
 from avnz.tenancy.models import Company
 
@@ -482,7 +483,7 @@ async def _note_attempt(
     """`opened` with the attempt added to its attempts; the account's circuit breaker counts it."""
     ok = not is_account_failure(result)
     if not result.charge_may_exist and (not ok or opened.plan.closes_circuit(opened.account_id)):
-        await exclusions.record_outcome(session, opened.account_id, ok, opened.failover)
+        await circuit_breaker.record_outcome(session, opened.account_id, ok, opened.failover)
     noted = {
         "attempt": attempt,
         "account_id": opened.account_id,

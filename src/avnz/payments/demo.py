@@ -32,7 +32,7 @@ from avnz.payments.models import Payment
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.schemas import CaptureCreate, CardIn, PaymentCreate, RefundCreate
 from avnz.payments.states import PaymentStatus
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
 from avnz.security.keyring import Keyring
 
 DEMO_PAYMENTS = 300

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.commerce.models import Customer, Order
 from avnz.payments.models import Payment, PaymentMethod
-from avnz.routing.health import MoneyWindow
+from avnz.routing.accounts.health import MoneyWindow
 from avnz.rules.inputs import CardFacts, Transaction
 from avnz.rules.simulation import PastPayment
 
@@ -19,7 +19,7 @@ async def money_windows(
     session: AsyncSession, account_ids: Sequence[str], since: datetime
 ) -> dict[str, MoneyWindow]:
     """Per account: captured and refunded amounts and chargebacks of its payments since `since`,
-    in one aggregate query (`routing.health.MoneyWindows`)."""
+    in one aggregate query (`routing.accounts.health.MoneyWindows`)."""
     if not account_ids:
         return {}
     rows = await session.execute(

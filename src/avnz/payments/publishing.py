@@ -1,6 +1,6 @@
 """Settled payments handed to the domains that learn from them, off the payment's own
-transaction: routing keeps each attempt's facts (`routing.attempts`), rules count each matched
-payment's hit and outcome (`rules.analytics`).
+transaction: routing keeps each attempt's facts (`routing.decisions.service`), rules count each
+matched payment's hit and outcome (`rules.analytics`).
 
 A payment is published once: the batch is read, handed over and marked `published_at` in one
 transaction, so a crash loses none and counts none twice (PostgreSQL: `FOR UPDATE SKIP LOCKED`
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from avnz.core import clock
 from avnz.payments.models import Payment
 from avnz.payments.states import APPROVED, PaymentStatus
-from avnz.routing.attempts import AttemptFacts, record_attempts
+from avnz.routing.decisions.service import AttemptFacts, record_attempts
 from avnz.rules.analytics import RuleOutcome, count_payments
 
 log = structlog.get_logger(__name__)

@@ -17,7 +17,7 @@ from avnz.payments.schemas import (
     PaymentOut,
 )
 from avnz.payments.states import PaymentStatus
-from avnz.routing.schemas import RoutingAttemptOut, RoutingDecisionOut
+from avnz.routing.decisions.schemas import RoutingAttemptOut, RoutingDecisionOut
 
 # --- reading ---------------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from avnz.gateways.base import (
 )
 from avnz.payments import configs
 from avnz.payments.configs import ConfigCache
-from avnz.routing import service as accounts
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import service as accounts
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.rules.cache import RuleCache
 from avnz.security.keyring import Keyring
 

@@ -15,7 +15,7 @@ from pydantic import (
 
 from avnz.commerce.schemas import CustomerOut
 from avnz.core.metadata import Metadata
-from avnz.routing.schemas import RoutingDecisionOut
+from avnz.routing.decisions.schemas import RoutingDecisionOut
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 

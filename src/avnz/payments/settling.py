@@ -32,11 +32,11 @@ from avnz.payments.models import Payment, PaymentKind
 from avnz.payments.reading import to_out
 from avnz.payments.runtime import PaymentRuntime
 from avnz.payments.states import PaymentAction, PaymentStatus, next_status
-from avnz.routing import usage
-from avnz.routing.failover import is_issuer_decline
-from avnz.routing.fees import transaction_fee
-from avnz.routing.models import MerchantAccount
-from avnz.routing.schemas import AccountFees
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.fees import transaction_fee
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.accounts.schemas import AccountFees
+from avnz.routing.decisions.failover import is_issuer_decline
 from avnz.rules.inputs import home_country
 from avnz.tenancy.models import Company
 

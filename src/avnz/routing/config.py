@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
 from avnz.routing.pools.models import AccountPool, PoolMembership
 
 Members = Sequence[tuple[PoolMembership, MerchantAccount]]

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.commerce.models import Customer as CustomerRow
 from avnz.commerce.models import Order
-from avnz.routing.selection import HOME_COUNTRY
+from avnz.routing.decisions.service import HOME_COUNTRY
 from avnz.rules.context import BusinessHours, Customer, Product, RuleContext
 from avnz.rules.schedule import WEEKDAYS
 from avnz.tenancy.models import Company

@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.money import Money
-from avnz.routing import usage
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.schemas import AccountLimits
 from avnz.routing.pools.models import AccountPool, PoolMembership
-from avnz.routing.schemas import AccountLimits
 from avnz.rules import analysis
 from avnz.rules.actions import InvalidActions
 from avnz.rules.actions.base import Action

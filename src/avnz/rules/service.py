@@ -26,7 +26,7 @@ from avnz.core import clock
 from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
 from avnz.routing.pools.models import AccountPool
 from avnz.rules import analytics, lint
 from avnz.rules.actions import InvalidActions, parse_actions

@@ -11,8 +11,8 @@ from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.ids import new_id
 from avnz.gateways import registry
-from avnz.routing import service as routing
-from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import AccountEnvironment, AccountStatus, MerchantAccount
 from avnz.security.keyring import Keyring
 from avnz.security.passwords import hash_password
 from avnz.tenancy.models import Client, Company, Department, Organization, Role, User, UserStatus

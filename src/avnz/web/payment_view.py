@@ -14,8 +14,8 @@ from avnz.core.pagination import PageParams
 from avnz.payments import reading
 from avnz.payments.models import Payment
 from avnz.payments.states import PaymentStatus
-from avnz.routing import service as routing
-from avnz.routing.schemas import RoutingDecisionOut
+from avnz.routing.accounts import service as routing
+from avnz.routing.decisions.schemas import RoutingDecisionOut
 
 ACCOUNT_OPTIONS = 100
 # Keys the rule engine writes into a decision (and the payment's `routing`) when a rule matched.

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.auth.scope import Principal
-from avnz.routing.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
 from avnz.routing.pools import service
 from avnz.routing.pools.models import AccountPool
 from avnz.routing.pools.schemas import MembershipCreate, PoolCreate

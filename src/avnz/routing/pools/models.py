@@ -1,7 +1,7 @@
 """Account pools and their memberships: a company's set of merchant accounts and the strategy
 that spreads payments over them. `configuration` is validated per strategy
-(`routing.strategies`), `failover_config` by `routing.failover.FailoverConfig`; both through
-`routing.pools.schemas`. The tables are those of migration 0008, unchanged by the move here.
+(`routing.strategies`), `failover_config` by `routing.decisions.failover.FailoverConfig`; both
+through `routing.pools.schemas`. The tables are those of migration 0008, unchanged by the move here.
 """
 
 from datetime import datetime

@@ -1,6 +1,7 @@
 """Request and response models of `/account-pools`: pools, their memberships, their stats and
 their simulation. A pool's `configuration` is checked against its strategy's settings model
-(`routing.strategies`), its `failover_config` against `routing.failover.FailoverConfig`."""
+(`routing.strategies`), its `failover_config` against
+`routing.decisions.failover.FailoverConfig`."""
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -9,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from avnz.core.cards import Brand
 from avnz.core.money import CurrencyCode
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountStatus
-from avnz.routing.schemas import CardBrand, Country, MinorAmount
+from avnz.routing.accounts.models import AccountStatus
+from avnz.routing.accounts.schemas import CardBrand, Country, MinorAmount
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.routing.strategies import DEFAULT, StrategyName
 from avnz.tenancy.schemas import JsonObject, Name, ObjectId, StrictModel
 

@@ -23,10 +23,11 @@ from avnz.core.errors import Conflict, InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways.base import Outcome
-from avnz.routing import selection, snapshot
-from avnz.routing import service as accounts
-from avnz.routing.attempts import IN_DOUBT
-from avnz.routing.models import AccountStatus, MerchantAccount, Period, RoutingAttempt
+from avnz.routing.accounts import service as accounts
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount, Period
+from avnz.routing.decisions import service as decisions
+from avnz.routing.decisions import snapshot
+from avnz.routing.decisions.models import IN_DOUBT, RoutingAttempt
 from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.routing.pools.schemas import (
     AccountShare,
@@ -71,9 +72,9 @@ async def get_pool(*, session: AsyncSession, principal: Principal, pool_id: str)
 
 def _configuration(pool_id: str, strategy: str, configuration: dict[str, Any]) -> dict[str, Any]:
     """The configuration as the strategy's settings model keeps it; 400 naming the bad field."""
-    plugin = selection.strategy_of(strategy, pool_id)
+    plugin = decisions.strategy_of(strategy, pool_id)
     try:
-        settings = selection.strategy_config(plugin, configuration)
+        settings = decisions.strategy_config(plugin, configuration)
     except ValidationError as exc:
         error = exc.errors()[0]
         param = ".".join(["configuration", *(str(part) for part in error["loc"])])
@@ -495,8 +496,8 @@ async def simulate(
         if membership.is_active and account.status is AccountStatus.ACTIVE
     ]
     currency = data.currency or (members[0][1].currency if members else "USD")
-    strategy = selection.strategy_of(pool.strategy, pool.id)
-    config = selection.strategy_config(strategy, pool.configuration)
+    strategy = decisions.strategy_of(pool.strategy, pool.id)
+    config = decisions.strategy_config(strategy, pool.configuration)
     ids = [account.id for _, account in members]
     now = clock.now()
     used = (await snapshot.live(session, ids, now)).used
@@ -509,20 +510,20 @@ async def simulate(
     for position in range(data.transactions):
         band = rng.choices(data.amounts, weights=[a.weight for a in data.amounts])[0]
         amount = rng.randint(band.min, band.max)
-        context = selection.RoutingContext(
+        context = decisions.RoutingContext(
             company_id=pool.company_id,
             amount=amount,
             currency=currency,
             card_brand=str(_draw(rng, dict(data.card_brands))),
             card_country=str(_draw(rng, dict(data.countries))),
         )
-        eligible = [(m, a) for m, a in members if selection.ineligibility(a, context) is None]
+        eligible = [(m, a) for m, a in members if decisions.ineligibility(a, context) is None]
         if not eligible:
             no_eligible += 1
             continue
         # The strategy sees every eligible account, full or not, as it would before reserving;
         # a pick without room fails over, as a refused reservation does on the payment path.
-        everyone = selection.build_candidates(
+        everyone = decisions.build_candidates(
             eligible, context, used, stats, strategy, config, {}, drop_full=False
         )
         room = [c for c in everyone if c.fits]

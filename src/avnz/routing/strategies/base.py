@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from avnz.routing.schemas import AccountFees
+from avnz.routing.accounts.schemas import AccountFees
 
 # The weight of the newest latency in the average the stats keep, unless a strategy's settings
 # make it a setting (LOWEST_LATENCY's `ewma_alpha`).

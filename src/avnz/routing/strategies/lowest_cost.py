@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from avnz.routing.fees import reserve_cost
+from avnz.routing.accounts.fees import reserve_cost
 from avnz.routing.strategies.base import (
     Candidate,
     Facts,

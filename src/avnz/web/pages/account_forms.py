@@ -12,8 +12,8 @@ from avnz.core.cards import Brand
 from avnz.core.errors import InvalidRequest
 from avnz.core.money import currency_exponent
 from avnz.gateways import registry
-from avnz.routing.models import MerchantAccount
-from avnz.routing.schemas import (
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.accounts.schemas import (
     AccountLimits,
     MerchantAccountCreate,
     MerchantAccountDetail,

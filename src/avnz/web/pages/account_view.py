@@ -6,7 +6,7 @@ from typing import Any
 
 from avnz.audit import service as audit
 from avnz.audit.models import AuditLog
-from avnz.routing.schemas import UsageBucketOut
+from avnz.routing.accounts.schemas import UsageBucketOut
 from avnz.web.pages.account_forms import major_units
 
 NEAR_LIMIT = 0.8  # a meter at or above 80 % of its cap raises an alert

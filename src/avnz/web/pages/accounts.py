@@ -25,12 +25,10 @@ from avnz.deps import RuntimeDep, Session
 from avnz.disputes import service as disputes
 from avnz.gateways import registry
 from avnz.payments import reading as payments
-from avnz.routing import connection
-from avnz.routing import service as routing
-from avnz.routing.models import AccountStatus, MerchantAccount, Period
-from avnz.routing.schemas import (
-    HealthMetrics,
-)
+from avnz.routing.accounts import connection
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount, Period
+from avnz.routing.accounts.schemas import HealthMetrics
 from avnz.runtime import Runtime
 from avnz.web import forms
 from avnz.web.auth import CsrfChecked, page_requires

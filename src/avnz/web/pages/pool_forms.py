@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from avnz.core.errors import Conflict, InvalidRequest
-from avnz.routing.failover import FailoverConfig
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.routing.pools.schemas import (
     MembershipUpdate,
     PoolCreate,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from avnz.routing.failover import FailoverConfig
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.routing.pools.schemas import (
     PoolDetail,
     PoolStats,

@@ -22,9 +22,9 @@ from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.deps import Session
-from avnz.routing import service as accounts
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts import service as accounts
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.decisions.failover import FailoverConfig
 from avnz.routing.pools import service as pools
 from avnz.routing.pools.models import AccountPool
 from avnz.routing.pools.schemas import (

@@ -17,7 +17,7 @@ from avnz.core.errors import NotFound
 from avnz.core.pagination import PageParams
 from avnz.deps import Session
 from avnz.payments import reading
-from avnz.routing import service as routing
+from avnz.routing.accounts import service as routing
 from avnz.web.auth import PagePrincipal
 from avnz.web.templating import page_paths, render
 

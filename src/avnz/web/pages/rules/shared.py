@@ -14,7 +14,7 @@ from avnz.auth.scope import Principal
 from avnz.core import clock
 from avnz.core.errors import InvalidRequest
 from avnz.core.pagination import PageParams
-from avnz.routing.models import MerchantAccount
+from avnz.routing.accounts.models import MerchantAccount
 from avnz.routing.pools import service as pools
 from avnz.routing.pools.models import AccountPool
 from avnz.rules import service as rules

@@ -25,8 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
-from avnz.routing.failover import FailoverConfig
-from avnz.routing.models import AccountCircuit
+from avnz.routing.decisions.failover import FailoverConfig
+from avnz.routing.decisions.models import AccountCircuit
 
 CIRCUITS: Table = cast(Table, AccountCircuit.__table__)
 

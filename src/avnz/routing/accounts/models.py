@@ -2,7 +2,7 @@
 
 An account's credentials are one AES-GCM ciphertext bound to the row and its company. Limits,
 fees, restrictions and health are JSON documents validated by the Pydantic models in
-`routing.schemas`; amounts in them are minor units of the account's `currency`.
+`routing.accounts.schemas`; amounts in them are minor units of the account's `currency`.
 """
 
 import enum
@@ -145,54 +145,3 @@ class MerchantAccountUsage(Base):
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     transaction_count: Mapped[int] = mapped_column(BigInteger, default=0)
     volume_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-# --- health, failover and attempts ---------------------------------------------------------
-
-
-class AccountCircuit(Base):
-    """An account's circuit breaker: consecutive account-level failures and, once they reach the
-    pool's threshold, the time until which routing leaves the account out. Changed only by
-    single UPDATE statements (`routing.exclusions`), so several processes can share it."""
-
-    __tablename__ = "account_exclusions"
-
-    account_id: Mapped[str] = mapped_column(
-        ForeignKey("merchant_accounts.id", ondelete="CASCADE"), primary_key=True
-    )
-    consecutive_failures: Mapped[int] = mapped_column(default=0)
-    excluded_until: Mapped[datetime | None]
-    last_failure_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime]
-
-
-class RoutingAttempt(Base):
-    """What routing learns from one attempt at one account: the facts its strategies, health
-    scores and pool stats read, so routing never reads the payments tables.
-    Written once per (payment, attempt) when the payments domain publishes a settled payment
-    (`routing.service.record_attempts`), off the payment's own transaction."""
-
-    __tablename__ = "routing_attempts"
-    __table_args__ = (
-        Index("ix_routing_attempts_payment_attempt", "payment_id", "attempt", unique=True),
-        Index("ix_routing_attempts_account_created", "account_id", "created_at"),
-    )
-
-    id: Mapped[str] = id_column()
-    # No foreign keys to payments or pools: a record of the past outlives what it names.
-    payment_id: Mapped[str] = mapped_column(String(40))
-    organization_id: Mapped[str] = mapped_column(String(40))
-    client_id: Mapped[str] = mapped_column(String(40))
-    company_id: Mapped[str] = mapped_column(String(40))
-    pool_id: Mapped[str | None] = mapped_column(String(40))
-    account_id: Mapped[str] = mapped_column(ForeignKey("merchant_accounts.id", ondelete="CASCADE"))
-    attempt: Mapped[int]  # 1 for the first account
-    outcome: Mapped[str] = mapped_column(String(24))
-    decline_reason: Mapped[str | None] = mapped_column(String(32))
-    latency_ms: Mapped[float]
-    step: Mapped[str] = mapped_column(String(16))  # what failover did next
-    amount: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    card_brand: Mapped[str | None] = mapped_column(String(16))
-    card_country: Mapped[str | None] = mapped_column(String(2))
-    created_at: Mapped[datetime]

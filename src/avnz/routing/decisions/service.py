@@ -4,27 +4,38 @@
 default), its strategy's pick among the eligible accounts, then the other eligible accounts in
 failover order. Without a pool, the company's accounts in the order they were added
 (`company_default`). It reserves nothing: the caller reserves capacity on the account it tries.
+
+Routing's own record of what happened at each account (`record_attempts`): one row per
+(payment, attempt), handed over by the payments domain once a payment is settled; routing never
+reads the payments tables. Recording is idempotent: a (payment, attempt) already recorded is left
+as it is, so a publication retried after a crash never counts an attempt twice.
 """
 
 import random
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any, ClassVar, cast
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from avnz.core import clock
 from avnz.core.cards import Brand
 from avnz.core.errors import AppError, NotFound
+from avnz.core.ids import new_id
 from avnz.routing import config as routing_config
-from avnz.routing import snapshot, strategies
+from avnz.routing import strategies
+from avnz.routing.accounts.fees import transaction_fee
+from avnz.routing.accounts.models import AccountEnvironment, AccountStatus, MerchantAccount, Period
+from avnz.routing.accounts.schemas import AccountFees, AccountLimits, AccountRestrictions
 from avnz.routing.config import Members, PoolConfig, RoutingConfig
-from avnz.routing.exclusions import Circuits
-from avnz.routing.fees import transaction_fee
-from avnz.routing.models import AccountEnvironment, AccountStatus, MerchantAccount, Period
+from avnz.routing.decisions import snapshot
+from avnz.routing.decisions.circuit_breaker import Circuits
+from avnz.routing.decisions.models import RoutingAttempt
 from avnz.routing.pools.models import AccountPool
-from avnz.routing.schemas import AccountFees, AccountLimits, AccountRestrictions
 from avnz.routing.strategies import Candidate, Facts, Strategy, StrategyConfig, StrategyContext
 from avnz.routing.strategies.turns import Counter, LocalCounter
 
@@ -436,4 +447,48 @@ def prefer(plan: RoutePlan, account_id: str | None) -> RoutePlan:
         plan,
         strategy=f"{plan.strategy}+rebill",
         accounts=(PlannedAccount(first.account, 1.0), *rest),
+    )
+
+
+# --- routing's record of attempts ------------------------------------------------------------
+
+ATTEMPTS: Table = cast(Table, RoutingAttempt.__table__)
+
+# INSERT … ON CONFLICT DO NOTHING, in each supported database's dialect.
+_INSERTS: dict[str, Callable[[Table], Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFacts:
+    """One attempt of a payment at an account, as routing keeps it."""
+
+    payment_id: str
+    organization_id: str
+    client_id: str
+    company_id: str
+    pool_id: str | None
+    account_id: str
+    attempt: int  # 1 for the first account
+    outcome: str
+    decline_reason: str | None
+    latency_ms: float
+    step: str  # what failover did next: try_next, stop or inquire
+    amount: int
+    currency: str
+    card_brand: str | None
+    card_country: str | None
+    created_at: datetime
+
+
+async def record_attempts(session: AsyncSession, facts: Sequence[AttemptFacts]) -> None:
+    """Keep these attempts (in `session`'s transaction); one already kept is not kept again."""
+    if not facts:
+        return
+    insert = _INSERTS[session.get_bind().dialect.name](ATTEMPTS)
+    rows = [{"id": new_id("ratt"), **asdict(fact)} for fact in facts]
+    await session.execute(
+        insert.on_conflict_do_nothing(index_elements=["payment_id", "attempt"]), rows
     )

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core.clock import as_utc
 from avnz.core.errors import AppError, InvalidRequest
 from avnz.core.money import Money
-from avnz.routing.models import MerchantAccount, MerchantAccountUsage, Period
-from avnz.routing.schemas import AccountLimits
+from avnz.routing.accounts.models import MerchantAccount, MerchantAccountUsage, Period
+from avnz.routing.accounts.schemas import AccountLimits
 
 USAGE: Table = cast(Table, MerchantAccountUsage.__table__)
 PERIODS: tuple[Period, ...] = (Period.DAY, Period.WEEK, Period.MONTH, Period.YEAR)

@@ -7,7 +7,7 @@ accounts. Fees are Decimal arithmetic on minor units, rounded once, half up, at 
 from decimal import ROUND_HALF_UP, Decimal
 
 from avnz.core.cards import Brand
-from avnz.routing.schemas import AccountFees
+from avnz.routing.accounts.schemas import AccountFees
 
 _HUNDRED = Decimal(100)
 

@@ -33,10 +33,11 @@ from sqlalchemy.sql.elements import BindParameter
 
 from avnz.core.cache import TtlCache
 from avnz.gateways.base import Outcome
-from avnz.routing import exclusions, usage
-from avnz.routing.attempts import IN_DOUBT
-from avnz.routing.models import Period, RoutingAttempt
-from avnz.routing.schemas import AccountLimits
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import Period
+from avnz.routing.accounts.schemas import AccountLimits
+from avnz.routing.decisions import circuit_breaker
+from avnz.routing.decisions.models import IN_DOUBT, RoutingAttempt
 from avnz.routing.strategies.base import StrategyConfig
 
 STATS_TTL_SECONDS = 2.0
@@ -176,10 +177,10 @@ class Live:
     (account -> period -> (transactions, volume)) and the accounts' circuits."""
 
     used: dict[str, dict[Period, tuple[int, int]]]
-    circuits: exclusions.Circuits
+    circuits: circuit_breaker.Circuits
 
 
-_USAGE, _CIRCUITS = usage.USAGE, exclusions.CIRCUITS
+_USAGE, _CIRCUITS = usage.USAGE, circuit_breaker.CIRCUITS
 _ACCOUNTS: BindParameter[str] = bindparam("accounts", expanding=True)
 _DAY_TYPE = _USAGE.c.period_start.type
 # Built once: every payment's plan reads both in this one statement, rows told apart by `kind`.
@@ -222,7 +223,7 @@ async def live(session: AsyncSession, account_ids: Sequence[str], at: datetime) 
     """The accounts' usage in the buckets of `at` and their circuits, in one query."""
     used: dict[str, dict[Period, tuple[int, int]]] = defaultdict(dict)
     if not account_ids:
-        return Live(used, exclusions.Circuits())
+        return Live(used, circuit_breaker.Circuits())
     buckets = {b.period: b for b in usage.buckets_at(at)}
     window = {
         "accounts": list(account_ids),
@@ -237,7 +238,7 @@ async def live(session: AsyncSession, account_ids: Sequence[str], at: datetime) 
             used[account_id][Period(period)] = (int(count), int(volume))
         else:
             circuits.append((account_id, excluded_until))
-    return Live(used, exclusions.circuits_of(circuits, at))
+    return Live(used, circuit_breaker.circuits_of(circuits, at))
 
 
 def headroom(

@@ -12,22 +12,16 @@ from avnz.core.errors import Conflict
 from avnz.core.masking import mask_text
 from avnz.gateways import registry
 from avnz.gateways.base import GatewayResult, Outcome
-from avnz.routing import scoring
-from avnz.routing.models import (
-    MerchantAccount,
-)
-from avnz.routing.schemas import (
-    ConnectionTestOut,
-    HealthMetrics,
-    LastTest,
-)
-from avnz.routing.service import (
+from avnz.routing.accounts.models import MerchantAccount
+from avnz.routing.accounts.schemas import ConnectionTestOut, HealthMetrics, LastTest
+from avnz.routing.accounts.service import (
     audit_change,
     audit_snapshot,
     connector_config,
     get_account,
     open_account,
 )
+from avnz.routing.decisions import scoring
 from avnz.security.keyring import DecryptionError, Keyring
 
 _TEST_MESSAGES: dict[Outcome, str] = {

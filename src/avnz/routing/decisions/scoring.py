@@ -14,7 +14,7 @@ as perfect (a new account is not suspended for two declines). A failed connectio
 0 whatever the history: the account cannot take payments.
 """
 
-from avnz.routing.schemas import HealthMetrics
+from avnz.routing.accounts.schemas import HealthMetrics
 
 MIN_SAMPLE = 20
 WEIGHTS = {"approval": 0.50, "errors": 0.20, "latency": 0.10, "refunds": 0.10, "chargebacks": 0.10}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import pycountry
 from pydantic import (
@@ -25,7 +25,7 @@ from pydantic import (
 from avnz.core.cards import Brand
 from avnz.core.money import CurrencyCode
 from avnz.gateways import registry
-from avnz.routing.models import AccountEnvironment, AccountStatus, Period
+from avnz.routing.accounts.models import AccountEnvironment, AccountStatus, Period
 from avnz.tenancy.schemas import Name, ObjectId, StrictModel
 
 # --- hooks for the integrations framework -------------------------------------------------------
@@ -183,7 +183,7 @@ class HealthMetrics(BaseModel):
     last_health_check: datetime | None = None
     health_score: int | None = Field(default=None, ge=0, le=100)
     last_test: LastTest | None = None
-    # The health check's window (routing.health): the rest of the score's inputs.
+    # The health check's window (routing.accounts.health): the rest of the score's inputs.
     error_rate: float | None = Field(default=None, ge=0, le=1)
     refund_rate: float | None = Field(default=None, ge=0)
     chargeback_rate: float | None = Field(default=None, ge=0)
@@ -347,42 +347,3 @@ class ConnectionTestOut(BaseModel):
     success: bool
     message: str
     latency_ms: float
-
-
-class RoutingAttemptOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    attempt: int = Field(description="1 for the first account tried.")
-    account_id: str
-    outcome: str = Field(description="The gateway's outcome class (approved, soft_decline, …).")
-    decline_reason: str | None
-    latency_ms: float
-    step: str = Field(description="What failover did next: try_next, stop or inquire.")
-    created_at: datetime
-
-
-class RoutingDecisionOut(BaseModel):
-    """Which account served a payment, how it was chosen, and whether failover happened."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    payment_id: str
-    company_id: str
-    pool_id: str | None
-    selected_account_id: str = Field(description="The strategy's first choice.")
-    final_account_id: str | None = Field(description="The account of the last attempt.")
-    strategy: str
-    probability: float | None = Field(
-        description="The probability with which the strategy chose the selected account."
-    )
-    evaluation_time_ms: float
-    failover_attempts: int = Field(description="Attempts after the first one.")
-    failed_over: bool
-    final_outcome: str | None
-    rule_id: str | None
-    rule_version: int | None
-    condition_results: list[dict[str, Any]] | None = None
-    created_at: datetime
-    completed_at: datetime | None
-    attempts: list[RoutingAttemptOut]

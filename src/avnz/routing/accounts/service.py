@@ -26,16 +26,15 @@ from avnz.core.pagination import Page, PageParams, paginate
 from avnz.gateways import registry
 from avnz.gateways.base import ConnectorConfig, Environment
 from avnz.integrations import service as integrations_service
-from avnz.routing import usage
-from avnz.routing.models import (
+from avnz.routing.accounts import usage
+from avnz.routing.accounts.models import (
     AccountEnvironment,
     AccountStatus,
     MerchantAccount,
     Period,
     credentials_aad,
 )
-from avnz.routing.pools.models import AccountPool, PoolMembership
-from avnz.routing.schemas import (
+from avnz.routing.accounts.schemas import (
     AccountLimits,
     HealthMetrics,
     HealthOut,
@@ -46,6 +45,7 @@ from avnz.routing.schemas import (
     UsageBucketOut,
     UsageOut,
 )
+from avnz.routing.pools.models import AccountPool, PoolMembership
 from avnz.security.keyring import DecryptionError, Keyring
 from avnz.tenancy import service as tenancy
 from avnz.tenancy.models import Company

@@ -10,10 +10,10 @@ from avnz.auth.scope import Principal
 from avnz.conventions import ApiRoute
 from avnz.core.pagination import PageOut, Paging
 from avnz.deps import RuntimeDep, Session, require
-from avnz.routing import connection
-from avnz.routing import service as routing
-from avnz.routing.models import AccountStatus, Period
-from avnz.routing.schemas import (
+from avnz.routing.accounts import connection
+from avnz.routing.accounts import service as routing
+from avnz.routing.accounts.models import AccountStatus, Period
+from avnz.routing.accounts.schemas import (
     ConnectionTestOut,
     HealthOut,
     MerchantAccountCreate,

@@ -11,15 +11,9 @@ from avnz.core import clock
 from avnz.core.errors import InvalidRequest, NotFound
 from avnz.core.ids import new_id
 from avnz.gateways import registry
-from avnz.routing.models import (
-    AccountEnvironment,
-    AccountStatus,
-    MerchantAccount,
-)
-from avnz.routing.schemas import (
-    IntegrationLink,
-)
-from avnz.routing.service import (
+from avnz.routing.accounts.models import AccountEnvironment, AccountStatus, MerchantAccount
+from avnz.routing.accounts.schemas import IntegrationLink
+from avnz.routing.accounts.service import (
     apply_status,
     audit_change,
     audit_snapshot,

@@ -9,8 +9,8 @@ update the payment path makes.
    records) in ONE aggregate query, with the money they moved from the payments domain
    (`MoneyWindows`, given by whoever runs the check), locks the accounts (in id order) and
    writes `health_metrics`: success_rate, average_response_time_ms, error, refund and
-   chargeback rates, last_test, last_health_check and health_score (`routing.scoring`). A
-   successful verify closes the account's circuit (`exclusions.clear`); a failed one counts as
+   chargeback rates, last_test, last_health_check and health_score (`routing.decisions.scoring`). A
+   successful verify closes the account's circuit (`circuit_breaker.clear`); a failed one counts as
    an account failure.
 
 An active account whose score falls below the threshold is suspended, its status_reason naming
@@ -42,11 +42,12 @@ from avnz.gateways.base import (
     Outcome,
     Timeouts,
 )
-from avnz.routing import exclusions, scoring
-from avnz.routing import service as accounts
-from avnz.routing.failover import ACCOUNT_LEVEL_REASONS, FailoverConfig
-from avnz.routing.models import AccountStatus, MerchantAccount, RoutingAttempt
-from avnz.routing.schemas import HealthMetrics, LastTest
+from avnz.routing.accounts import service as accounts
+from avnz.routing.accounts.models import AccountStatus, MerchantAccount
+from avnz.routing.accounts.schemas import HealthMetrics, LastTest
+from avnz.routing.decisions import circuit_breaker, scoring
+from avnz.routing.decisions.failover import ACCOUNT_LEVEL_REASONS, FailoverConfig
+from avnz.routing.decisions.models import RoutingAttempt
 from avnz.security.keyring import DecryptionError, Keyring
 
 log = structlog.get_logger(__name__)
@@ -281,10 +282,12 @@ async def _record(
     metrics.health_score = score
     account.health_metrics = metrics.model_dump(mode="json")
     if verified.ok:
-        await exclusions.clear(session, account.id)
+        await circuit_breaker.clear(session, account.id)
         excluded = False
     else:
-        excluded = await exclusions.record_outcome(session, account.id, False, FailoverConfig())
+        excluded = await circuit_breaker.record_outcome(
+            session, account.id, False, FailoverConfig()
+        )
     # An unreachable gateway is the circuit breaker's business; refused credentials or bad
     # numbers from real payments are reasons to stop routing to the account.
     suspended = False

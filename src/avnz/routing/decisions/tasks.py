@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.core import clock
 from avnz.gateways.base import Timeouts
 from avnz.jobs.service import Handler
-from avnz.routing import health
+from avnz.routing.accounts import health
 
 if TYPE_CHECKING:
     from avnz.runtime import Runtime
