@@ -273,12 +273,25 @@ async def test_every_gateway_charges_authorizes_captures_and_voids(
     assert (sale.json()["status"], sale.json()["provider"]) == ("captured", gateway)
     assert sale.json()["gateway"]["transaction_id"]
 
+    captured = ""
     for follow_up, status in (("capture", "captured"), ("void", "voided")):
         held = await pay(client, headers, merchant_account_id=mid["id"], card=visa, capture=False)
         assert held.json()["status"] == "authorized", held.text
         done = await client.post(f"{API}/payments/{held.json()['id']}/{follow_up}", headers=headers)
         assert done.status_code == 201, done.text
         assert done.json()["status"] == status
+        captured = captured or done.json()["id"]
+    # A captured authorization is refunded like a sale (Payflow credits the capture's own id;
+    # Authorize.Net refunds only what its daily batch settled).
+    if gateway == "authorize_net":
+        async with httpx.AsyncClient() as http:
+            settled = await http.post(f"{sandboxes}/authorize_net/_sandbox/settle")
+            assert settled.status_code == 200, settled.text
+    refund = await client.post(
+        f"{API}/payments/{captured}/refunds", json={"amount": 100}, headers=headers
+    )
+    assert refund.status_code == 201, refund.text
+    assert refund.json()["status"] == "succeeded"
 
 
 async def test_each_money_movement_emits_its_event(

@@ -143,6 +143,9 @@ async def _settle_follow_up(
     payment.status = next_status(PaymentStatus(payment.status), action).value
     payment.completed_at = clock.now()
     if action is PaymentAction.CAPTURE:
+        # Some gateways give the capture an id of its own (Payflow's delayed capture): refunds
+        # credit the capture, not the authorization.
+        payment.gateway_transaction_id = result.transaction_id or payment.gateway_transaction_id
         await record_paid(session, payment, amount if amount is not None else payment.amount)
         emit_event(session, "payment.captured", payment)
     else:
