@@ -266,6 +266,20 @@ async def get_order(*, session: AsyncSession, principal: Principal, order_id: st
     return await get_row(session, principal, Order, order_id)
 
 
+async def order_of_company(
+    *, session: AsyncSession, principal: Principal, company_id: str, order_id: str
+) -> Order:
+    """The order `order_id` names, if it is `company_id`'s and the caller may see it; one of
+    another tenant, another mode or none is as missing (404 naming the field)."""
+    try:
+        order = await get_row(session, principal, Order, order_id)
+    except NotFound:
+        order = None
+    if order is None or order.company_id != company_id:
+        raise NotFound(f"No order {order_id!r} in this company.", param="order_id")
+    return order
+
+
 _PRICED_FIELDS = (
     "line_items",
     "currency",

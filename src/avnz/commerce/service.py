@@ -23,6 +23,7 @@ from avnz.commerce.orders import (
     get_order,
     list_orders,
     mark_order,
+    order_of_company,
     update_order,
 )
 from avnz.commerce.products import (
@@ -48,6 +49,7 @@ __all__ = [
     "list_orders",
     "list_products",
     "mark_order",
+    "order_of_company",
     "record_chargeback",
     "record_purchase",
     "update_customer",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from avnz.auth.scope import Principal
 from avnz.commerce import service as commerce
 from avnz.commerce.models import Order, OrderStatus
-from avnz.core.errors import InvalidRequest, NotFound
+from avnz.core.errors import InvalidRequest
 from avnz.core.money import Money
 from avnz.gateways.base import (
     Address,
@@ -108,12 +108,9 @@ async def order_of(
 ) -> Order | None:
     if order_id is None:
         return None
-    try:
-        order = await commerce.get_order(session=session, principal=principal, order_id=order_id)
-    except NotFound:  # of another company, another mode, or none: the field is named
-        order = None
-    if order is None or order.company_id != company.id:
-        raise NotFound(f"No order {order_id!r} in this company.", param="order_id")
+    order = await commerce.order_of_company(
+        session=session, principal=principal, company_id=company.id, order_id=order_id
+    )
     if order.status != OrderStatus.PENDING:
         raise InvalidRequest(
             f"Order {order_id!r} is {order.status}; only a pending order can be paid.",
